@@ -1,0 +1,64 @@
+# Every target sets itself up: a fresh machine needs only python3.13 (pyenv's is found too) and make.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+BIN     := $(VENV)/bin
+PY      := $(BIN)/python
+# The Lambda runtime is python3.13, so the venv (and `sam build`, which uses the python3.13 on PATH) is too.
+PYTHON313 ?= $(shell for p in python3.13 $$(ls -d /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13 2>/dev/null); do \
+               "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+STAMP   := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export AWS_DEFAULT_REGION ?= ap-southeast-1
+
+.PHONY: help venv tools test unit integration contract server-test lint demo bench build validate clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (the Lambda runtime is python3.13)" >&2; exit 1; }
+	"$(PYTHON313)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(STAMP)  ## create .venv with the pinned dependencies
+
+tools:  ## install the system linters the tests run (shellcheck, from Debian's packages)
+	@command -v shellcheck >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
+
+test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+unit: venv  ## unit tests only (no network)
+	$(BIN)/pytest -q tests/unit
+
+integration: venv  ## integration tests against the embedded emulator
+	$(BIN)/pytest -q tests/integration
+
+contract: venv  ## template.yaml <-> code, sam validate --lint, sam build
+	$(BIN)/pytest -q tests/contract
+
+lint: venv  ## ruff
+	$(BIN)/ruff check .
+
+demo: venv  ## the main job on the embedded emulator: seed a registry, drive the enforcer, print compliance before/after
+	$(PY) -m ecr_governance.demo
+
+bench: venv  ## benchmarks, printed as ratios against a named baseline
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+validate: venv  ## sam validate --lint of the governance stack
+	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+
+build: venv  ## sam build of the governance stack (no Docker needed)
+	$(BIN)/sam build --template template.yaml
+
+clean:  ## remove the venv and build output
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis

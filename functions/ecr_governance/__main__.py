@@ -1,0 +1,3 @@
+from ecr_governance.cli import main
+
+raise SystemExit(main())
