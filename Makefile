@@ -11,6 +11,7 @@ PYTHON313 ?= $(shell for p in python3.13 $$(ls -d /root/.pyenv/versions/3.13*/bi
 STAMP   := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
+export SAM_CLI_TELEMETRY := 0
 
 .PHONY: help venv tools test unit integration contract server-test lint demo bench build validate clean
 

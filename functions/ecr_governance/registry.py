@@ -21,8 +21,13 @@ from botocore.exceptions import (
     NoRegionError,
 )
 
-from ecr_governance.errors import AccessDenied, CredentialsMissing, EndpointUnreachable, GovernanceError
-from ecr_governance.errors import RepositoryNotFound
+from ecr_governance.errors import (
+    AccessDenied,
+    CredentialsMissing,
+    EndpointUnreachable,
+    GovernanceError,
+    RepositoryNotFound,
+)
 
 # ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000).
 MAX_REPOSITORIES_PAGE = 1000

@@ -1,0 +1,201 @@
+"""`make demo`: the main job on the embedded emulator, end to end.
+
+Starts moto in server mode on 127.0.0.1, seeds a realistic registry, prints compliance, drives the real
+EnforceRepositoryFunction handler (through `invoke`, with template.yaml's environment) with CloudTrail-shaped events
+and the scheduled reconcile, and prints compliance again. Nothing touches a real AWS account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from ecr_governance.cli_commands import invoke_function, read_event
+from ecr_governance.emulator import emulator_environment, start_emulator
+from ecr_governance.enforce import Enforcer
+from ecr_governance.registry import EcrRegistry
+from ecr_governance.render import report_table
+from ecr_governance.settings import Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+EVENTS = PROJECT_ROOT / "events" / "enforce"
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+REGION = "ap-southeast-1"
+FUNCTION = "EnforceRepositoryFunction"
+# What the deployed stack would resolve !GetAtt EnforceRepositoryFunctionRole.Arn to (see own-remediation.json).
+GOVERNANCE_ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
+
+SEED_CUSTOM_POLICY = {
+    # The seed's original mistake, kept by a team: one rule listing four prefixes selects only images carrying
+    # ALL of them. Enforcement keeps it (never overwrites a custom policy) and reports the warning.
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": ["prod", "dev", "staging", "latest"],
+                "countType": "imageCountMoreThan",
+                "countNumber": 10,
+            },
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
+
+def seed_registry(ecr: Any, standard_policy: dict[str, Any]) -> None:
+    """Several teams' repositories in every state the standard distinguishes."""
+
+    def create(name: str, mutability: str = "MUTABLE", scan_on_push: bool = False, **extra: Any) -> None:
+        ecr.create_repository(
+            repositoryName=name,
+            imageTagMutability=mutability,
+            imageScanningConfiguration={"scanOnPush": scan_on_push},
+            **extra,
+        )
+
+    create("mlops/retail-api", "IMMUTABLE", True)  # as template.yaml declares it: compliant
+    ecr.put_lifecycle_policy(repositoryName="mlops/retail-api", lifecyclePolicyText=json.dumps(standard_policy))
+    create(
+        "team-search/indexer",
+        "IMMUTABLE_WITH_EXCLUSION",
+        True,
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "sha256-*"}],
+    )
+    create(
+        "team-search/crawler",
+        "IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+    )
+    create(
+        "team-web/frontend",
+        "MUTABLE_WITH_EXCLUSION",
+        True,
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "release-*"}],
+    )
+    create("team-data/etl")
+    ecr.put_lifecycle_policy(repositoryName="team-data/etl", lifecyclePolicyText=json.dumps(SEED_CUSTOM_POLICY))
+    create("sandbox/experiments", tags=[{"Key": "ecr-governance:exempt", "Value": "true"}])
+    create("team-ml/feature-store")
+    # Only the mlops team's repositories are scanned on push at registry level.
+    ecr.put_registry_scanning_configuration(
+        scanType="BASIC",
+        rules=[
+            {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "mlops/*", "filterType": "WILDCARD"}]}
+        ],
+    )
+
+
+def _event(name: str, repository: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(read_event(str(EVENTS / name)))
+    if repository:
+        event["detail"]["requestParameters"]["repositoryName"] = repository
+    return event
+
+
+class _CallCounter:
+    """Counts the ECR API calls a client makes (botocore's before-call hook), to show idempotency."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    @property
+    def writes(self) -> int:
+        return sum(count for name, count in self.calls.items() if name.startswith("Put"))
+
+
+def _heading(text: str) -> None:
+    print(f"\n=== {text} ===")
+
+
+def _invoke(event: dict[str, Any], log: io.StringIO) -> dict[str, Any]:
+    with contextlib.redirect_stderr(log):
+        return invoke_function(str(TEMPLATE), FUNCTION, event, {}, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
+
+
+def _audit(settings: Settings) -> str:
+    enforcer = Enforcer(EcrRegistry(boto3.client("ecr")), settings)
+    return report_table(enforcer.apply(enforcer.assess(), dry_run=True))
+
+
+def main() -> int:
+    emulator = start_emulator()
+    print(f"embedded emulator (moto server) on {emulator.endpoint_url}, region {REGION}")
+    log = io.StringIO()
+    try:
+        with emulator_environment(emulator.endpoint_url, REGION):
+            settings = Settings.from_environ({})
+            ecr = boto3.client("ecr")
+            seed_registry(ecr, settings.standard_lifecycle_policy)
+
+            _heading("Compliance before (audit, no writes)")
+            print(_audit(settings))
+
+            _heading("A user creates team-payments/ledger as MUTABLE; CloudTrail -> EventBridge -> the function")
+            ecr.create_repository(repositoryName="team-payments/ledger", imageTagMutability="MUTABLE")
+            result = _invoke(_event("create-repository.json", "team-payments/ledger"), log)
+            print(json.dumps(result["summary"]))
+
+            _heading("The function's own PutImageTagMutability comes back as an event: skipped, no loop")
+            print(json.dumps(_invoke(_event("own-remediation.json", "team-payments/ledger"), log)))
+
+            _heading("A malformed event (no detail): rejected with a log line, no retry")
+            print(json.dumps(_invoke({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr"}, log)))
+
+            _heading("An event for a repository deleted before it was handled: a logged no-op")
+            print(json.dumps(_invoke(_event("put-image-tag-mutability.json", "team-gone/old-service"), log)))
+
+            _heading("The daily reconcile (scheduled event)")
+            print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+
+            _heading("Compliance after")
+            print(_audit(settings))
+
+            _heading("A second reconcile: compliant repositories get no write call")
+            counter = _CallCounter()
+            with _counting_all_clients(counter):
+                print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+            print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {counter.writes}")
+
+            decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
+            _heading(f"Structured decision log: {len(decisions)} lines, e.g.")
+            print(
+                json.dumps({k: decisions[0].get(k) for k in ("repository", "violation", "before", "after", "action")})
+            )
+    finally:
+        emulator.stop()
+    return 0
+
+
+@contextlib.contextmanager
+def _counting_all_clients(counter: _CallCounter):  # type: ignore[no-untyped-def]
+    """Register the counter on every botocore client created inside the block."""
+    import botocore.session
+
+    original = botocore.session.Session.create_client
+
+    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.ecr", counter)
+        return client
+
+    botocore.session.Session.create_client = create_client
+    try:
+        yield
+    finally:
+        botocore.session.Session.create_client = original
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""The embedded AWS emulator: moto in server mode on 127.0.0.1, for the demo, the tests and `--local`.
+
+moto is a development dependency (it is not bundled into the Lambda functions), hence the late import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ecr_governance.errors import GovernanceError
+
+EMULATOR_HOST = "127.0.0.1"
+EMULATOR_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class Emulator:
+    server: Any
+    endpoint_url: str
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start_emulator(port: int = 0) -> Emulator:
+    """Start moto's threaded server; port 0 picks a free port."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as error:
+        raise GovernanceError(
+            "the embedded emulator needs moto[server]: run `make venv` or pip install moto[server]"
+        ) from error
+    # One access-log line per API call would drown the demo's output.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=EMULATOR_HOST, port=port, verbose=False)
+    try:
+        server.start()
+    except OSError as error:
+        raise GovernanceError(f"cannot start the emulator on {EMULATOR_HOST}:{port}: {error.strerror}") from error
+    host, bound_port = server.get_host_and_port()
+    return Emulator(server=server, endpoint_url=f"http://{host}:{bound_port}")
+
+
+@contextlib.contextmanager
+def emulator_environment(endpoint_url: str, region: str = "ap-southeast-1") -> Iterator[None]:
+    """Point every boto3 client created inside the block at the emulator (AWS_ENDPOINT_URL), then restore."""
+    wanted = {
+        **EMULATOR_CREDENTIALS,
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+    }
+    saved = {name: os.environ.get(name) for name in [*wanted, "AWS_PROFILE", "AWS_SESSION_TOKEN"]}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
