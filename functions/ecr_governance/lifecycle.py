@@ -198,6 +198,8 @@ class _RuleReader:
         self.index = index
         self.priority: int | None = None
         self.errors: list[Finding] = []
+        # The rule as far as it could be read, so cross-rule checks still see a rule with a bad field.
+        self.partial_rule: LifecycleRule | None = None
 
     def error(self, field_name: str, message: str) -> None:
         self.errors.append(Finding(self.priority, field_name, message))
@@ -226,8 +228,8 @@ class _RuleReader:
         action = self._section(raw, "action", ACTION_FIELDS)
         if selection is None or action is None:
             return None
-        rule = self._rule(selection, action, description)
-        return None if self.errors else rule
+        self.partial_rule = self._rule(selection, action, description)
+        return None if self.errors else self.partial_rule
 
     def _section(self, raw: Mapping[str, Any], name: str, allowed: frozenset[str]) -> Mapping[str, Any] | None:
         section = raw.get(name)
@@ -344,7 +346,8 @@ class _RuleReader:
         )
 
 
-def _read_rules(document: Mapping[str, Any]) -> tuple[list[LifecycleRule], list[Finding]]:
+def _read_rules(document: Mapping[str, Any]) -> tuple[list[LifecycleRule], list[LifecycleRule], list[Finding]]:
+    """(well-formed rules, rules read despite a bad field but with a known priority, findings)."""
     errors: list[Finding] = [
         Finding(None, name, 'unknown field (a policy has only "rules")')
         for name in sorted(set(document) - POLICY_FIELDS)
@@ -352,15 +355,18 @@ def _read_rules(document: Mapping[str, Any]) -> tuple[list[LifecycleRule], list[
     raw_rules = document.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         errors.append(Finding(None, "rules", "must be a non-empty list of rules"))
-        return [], errors
+        return [], [], errors
     rules: list[LifecycleRule] = []
+    partial_rules: list[LifecycleRule] = []
     for index, raw_rule in enumerate(raw_rules):
         reader = _RuleReader(raw_rule, index)
         rule = reader.read()
         errors.extend(reader.errors)
         if rule is not None:
             rules.append(rule)
-    return rules, errors
+        elif reader.partial_rule is not None and reader.priority is not None:
+            partial_rules.append(reader.partial_rule)
+    return rules, partial_rules, errors
 
 
 def parse_policy(policy: str | Mapping[str, Any]) -> LifecyclePolicy:
@@ -368,7 +374,7 @@ def parse_policy(policy: str | Mapping[str, Any]) -> LifecyclePolicy:
 
     Cross-rule acceptance rules (unique priorities, `any` last, ...) are reported by validate_policy, not here.
     """
-    rules, errors = _read_rules(_load_document(policy))
+    rules, _, errors = _read_rules(_load_document(policy))
     if errors:
         raise LifecyclePolicyError(str(errors[0]))
     return LifecyclePolicy(rules=tuple(sorted(rules, key=lambda rule: rule.priority)))
@@ -383,8 +389,8 @@ def validate_policy(policy: str | Mapping[str, Any]) -> ValidationReport:
         document = _load_document(policy)
     except LifecyclePolicyError as error:
         return ValidationReport(errors=[Finding(None, None, str(error))])
-    rules, errors = _read_rules(document)
-    errors.extend(_cross_rule_errors(rules))
+    rules, partial_rules, errors = _read_rules(document)
+    errors.extend(_cross_rule_errors(rules + partial_rules))
     return ValidationReport(errors=errors, warnings=_warnings(sorted(rules, key=lambda rule: rule.priority)))
 
 
