@@ -1,0 +1,60 @@
+"""Exception handlers: every error a client can cause is a JSON body naming what was wrong, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from app.observability import REQUEST_ID_HEADER, BodyTooLargeError, request_id_of
+from app.schemas import BatchTooLargeError
+
+logger = logging.getLogger("retail_api.errors")
+# Parts of a pydantic location that are not field names: where the value came from and which request shape it was.
+_NOT_FIELDS = frozenset({"body", "item", "batch"})
+
+
+class ModelNotReadyError(Exception):
+    """No model is loaded (MODEL_PATH missing or invalid); /ready says why."""
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    parts = [str(part) for index, part in enumerate(location) if not (index < 2 and part in _NOT_FIELDS)]
+    return ".".join(parts) or "body"
+
+
+async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
+    detail = [
+        {"field": field_path(tuple(item["loc"])), "reason": item["msg"], "type": item["type"]}
+        for item in error.errors()
+    ]
+    return JSONResponse(status_code=422, content={"detail": detail})
+
+
+async def batch_too_large(request: Request, error: BatchTooLargeError) -> JSONResponse:
+    return JSONResponse(status_code=413, content={"detail": str(error)})
+
+
+async def body_too_large(request: Request, error: BodyTooLargeError) -> JSONResponse:
+    return JSONResponse(status_code=413, content={"detail": str(error)})
+
+
+async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:
+    return JSONResponse(status_code=503, content={"detail": str(error)}, headers={"Retry-After": "30"})
+
+
+async def unexpected(request: Request, error: Exception) -> JSONResponse:
+    """Last resort (runs outside the middleware): a 500 that still carries the request id, logged with traceback."""
+    request_id = request_id_of(request.scope) or ""
+    logger.error("unhandled error", exc_info=error, extra={"request_id": request_id, "path": request.url.path})
+    return JSONResponse(status_code=500, content={"detail": "internal error"}, headers={REQUEST_ID_HEADER: request_id})
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(BatchTooLargeError, batch_too_large)
+    app.add_exception_handler(BodyTooLargeError, body_too_large)
+    app.add_exception_handler(ModelNotReadyError, model_not_ready)
+    app.add_exception_handler(Exception, unexpected)

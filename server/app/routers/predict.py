@@ -1,0 +1,126 @@
+"""The model: its description and its predictions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import Discriminator
+
+from app.errors import ModelNotReadyError
+from app.forecast import INPUT_FEATURES, DemandModel
+from app.schemas import (
+    MAX_BATCH_ITEMS,
+    ModelInfo,
+    Prediction,
+    PredictionBatch,
+    PredictionItem,
+    PredictionRequest,
+    PredictionResponse,
+    Problem,
+    ValidationProblem,
+    request_shape,
+)
+
+router = APIRouter(prefix="/v1", tags=["model"])
+EXAMPLE_ITEM = {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 12.5, "promotion": False}
+EXAMPLES = {
+    "one item": {"summary": "one store-product-day", "value": EXAMPLE_ITEM},
+    "batch": {
+        "summary": "a batch (up to 1,000 items)",
+        "value": {"items": [EXAMPLE_ITEM, {**EXAMPLE_ITEM, "product_id": "P0002", "price": 3.2, "promotion": True}]},
+    },
+}
+NOT_READY = {503: {"model": Problem, "description": "no model loaded (see /ready)"}}
+
+
+def loaded_model(request: Request) -> DemandModel:
+    slot = request.app.state.model_slot
+    if slot.model is None:
+        raise ModelNotReadyError(f"model not loaded: {slot.error}")
+    return slot.model
+
+
+@router.get(
+    "/model",
+    response_model=ModelInfo,
+    summary="The model served: version, features, held-out error",
+    responses=NOT_READY,
+)
+async def model_info(request: Request) -> ModelInfo:
+    artifact = loaded_model(request).artifact
+    return ModelInfo(
+        name=artifact.name,
+        version=artifact.version,
+        trained_at=artifact.trained_at,
+        target=artifact.target,
+        features=list(INPUT_FEATURES),
+        stores=sorted(artifact.store_effects),
+        products=sorted(artifact.product_effects),
+        evaluation=artifact.evaluation,
+    )
+
+
+@router.post(
+    "/predict",
+    response_model=PredictionResponse,
+    summary=f"Predicted units for one item or a batch of up to {MAX_BATCH_ITEMS}",
+    description=(
+        "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
+        f'(`{{"items": [...]}}`, 1 to {MAX_BATCH_ITEMS} items). The response always lists the predictions in request '
+        "order. A store_id or product_id the model was not trained on is 422 naming the field; ids are listed by "
+        "GET /v1/model."
+    ),
+    responses={
+        413: {"model": Problem, "description": f"more than {MAX_BATCH_ITEMS} items, or body over MAX_BODY_BYTES"},
+        422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
+        **NOT_READY,
+    },
+)
+async def predict(
+    request: Request,
+    body: Annotated[PredictionRequest, Body(discriminator=Discriminator(request_shape), openapi_examples=EXAMPLES)],
+) -> PredictionResponse:
+    model = loaded_model(request)
+    if isinstance(body, PredictionBatch):
+        items, prefix = body.items, ("body", "batch", "items")
+    else:
+        items, prefix = [body], ("body", "item")
+    unknown = _unknown_ids(model, items, prefix)
+    if unknown:
+        raise RequestValidationError(unknown)
+    predictions = [
+        Prediction(
+            store_id=item.store_id,
+            product_id=item.product_id,
+            date=item.date,
+            predicted_units=round(
+                model.predict_units(item.store_id, item.product_id, item.date, item.price, item.promotion), 3
+            ),
+        )
+        for item in items
+    ]
+    artifact = model.artifact
+    return PredictionResponse(model_name=artifact.name, model_version=artifact.version, predictions=predictions)
+
+
+def _unknown_ids(model: DemandModel, items: list[PredictionItem], prefix: tuple[str, ...]) -> list[dict]:
+    """Ids the model has no coefficient for: a 422 per field (no silent fallback to an average store or product)."""
+    errors = []
+    for index, item in enumerate(items):
+        location = (*prefix, index) if prefix[-1] == "items" else prefix
+        if item.store_id not in model.stores:
+            errors.append(_unknown(location, "store_id", item.store_id))
+        if item.product_id not in model.products:
+            errors.append(_unknown(location, "product_id", item.product_id))
+    return errors
+
+
+def _unknown(location: tuple, field: str, value: str) -> dict:
+    return {
+        "type": "unknown_id",
+        "loc": (*location, field),
+        "msg": f"unknown {field} {value!r}: the model was not trained on it (GET /v1/model lists the known ids)",
+        "input": value,
+    }
