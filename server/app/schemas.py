@@ -28,7 +28,7 @@ class PredictionItem(BaseModel):
         extra="forbid",
         json_schema_extra={
             "examples": [
-                {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 12.5, "promotion": False}
+                {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 2.79, "promotion": False}
             ]
         },
     )

@@ -24,12 +24,12 @@ from app.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["model"])
-EXAMPLE_ITEM = {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 12.5, "promotion": False}
+EXAMPLE_ITEM = {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 2.79, "promotion": False}
 EXAMPLES = {
     "one item": {"summary": "one store-product-day", "value": EXAMPLE_ITEM},
     "batch": {
         "summary": "a batch (up to 1,000 items)",
-        "value": {"items": [EXAMPLE_ITEM, {**EXAMPLE_ITEM, "product_id": "P0002", "price": 3.2, "promotion": True}]},
+        "value": {"items": [EXAMPLE_ITEM, {**EXAMPLE_ITEM, "product_id": "P0002", "price": 24.9, "promotion": True}]},
     },
 }
 NOT_READY = {503: {"model": Problem, "description": "no model loaded (see /ready)"}}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Build the retail API image and push it to Amazon ECR under an immutable tag.
+# Steps: log in (aws ecr get-login-password | docker login), build, tag, push. See usage() or --help.
+set -euo pipefail
+
+readonly DEFAULT_REGION="ap-southeast-1"
+readonly DEFAULT_REPOSITORY="mlops/retail-api"
+readonly DEFAULT_PLATFORM="linux/arm64"
+SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly SCRIPT_DIR
+PROGRAM="$(basename "$0")"
+readonly PROGRAM
+
+usage() {
+  cat <<EOF
+Usage: ${PROGRAM} [options]
+
+Build the retail API image (server/Dockerfile) and push it to Amazon ECR:
+  1. aws ecr get-login-password | docker login     (account id from aws sts get-caller-identity)
+  2. docker build     3. docker tag     4. docker push
+
+The repository's tags are immutable, so an image is never pushed as 'latest': the default tag is the short git
+commit, and a tag that already exists in the repository is refused before anything is built.
+
+Options (each also settable by the environment variable shown; a flag wins over the variable):
+  -r, --region REGION        AWS region of the registry             ECR_REGION      (default: ${DEFAULT_REGION})
+  -n, --repository NAME      ECR repository name                    ECR_REPOSITORY  (default: ${DEFAULT_REPOSITORY})
+  -t, --tag TAG              image tag                              IMAGE_TAG       (default: short git commit)
+  -p, --platform PLATFORM    docker build --platform                IMAGE_PLATFORM  (default: ${DEFAULT_PLATFORM})
+  -c, --context DIR          build context with the Dockerfile      BUILD_CONTEXT   (default: server/ of this repo)
+      --allow-dirty          push from a work tree with uncommitted changes (default tag gets a -dirty suffix)
+      --dry-run              print the docker commands instead of running them (AWS reads still run)
+  -h, --help                 show this help
+
+Exit status: 0 pushed (or dry run), 1 refused or failed (one line on stderr says why), 2 bad usage.
+EOF
+}
+
+die() {
+  echo "${PROGRAM}: $*" >&2
+  exit 1
+}
+
+usage_error() {
+  echo "${PROGRAM}: $*" >&2
+  echo "Try '${PROGRAM} --help'." >&2
+  exit 2
+}
+
+# Print a command the way a shell would read it back.
+show() {
+  local quoted
+  printf -v quoted '%q ' "$@"
+  echo "+ ${quoted% }"
+}
+
+run() {
+  if [[ "${DRY_RUN}" == true ]]; then
+    show "$@"
+  else
+    "$@"
+  fi
+}
+
+require_value() {
+  [[ $# -ge 2 && -n "$2" && "$2" != -* ]] || usage_error "option $1 needs a value"
+}
+
+REGION="${ECR_REGION:-${DEFAULT_REGION}}"
+REPOSITORY="${ECR_REPOSITORY:-${DEFAULT_REPOSITORY}}"
+TAG="${IMAGE_TAG:-}"
+PLATFORM="${IMAGE_PLATFORM:-${DEFAULT_PLATFORM}}"
+CONTEXT="${BUILD_CONTEXT:-${SCRIPT_DIR}/../server}"
+ALLOW_DIRTY=false
+DRY_RUN=false
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -r | --region) require_value "$@"; REGION="$2"; shift 2 ;;
+    -n | --repository) require_value "$@"; REPOSITORY="$2"; shift 2 ;;
+    -t | --tag) require_value "$@"; TAG="$2"; shift 2 ;;
+    -p | --platform) require_value "$@"; PLATFORM="$2"; shift 2 ;;
+    -c | --context) require_value "$@"; CONTEXT="$2"; shift 2 ;;
+    --allow-dirty) ALLOW_DIRTY=true; shift ;;
+    --dry-run) DRY_RUN=true; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage_error "unknown argument: $1" ;;
+  esac
+done
+
+[[ "${REGION}" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]+$ ]] || usage_error "not an AWS region: '${REGION}'"
+[[ "${REPOSITORY}" =~ ^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$ ]] \
+  || usage_error "not an ECR repository name: '${REPOSITORY}'"
+[[ -f "${CONTEXT}/Dockerfile" ]] || usage_error "no Dockerfile in build context '${CONTEXT}'"
+
+for tool in aws docker git; do
+  command -v "${tool}" >/dev/null 2>&1 || die "'${tool}' is not on PATH"
+done
+
+# The work tree: an image tagged with a commit must be built from exactly that commit.
+git -C "${CONTEXT}" rev-parse --is-inside-work-tree >/dev/null 2>&1 \
+  || die "build context '${CONTEXT}' is not in a git work tree (the default tag is the commit)"
+COMMIT="$(git -C "${CONTEXT}" rev-parse --short HEAD)" || die "cannot read the current git commit"
+DIRTY="$(git -C "${CONTEXT}" status --porcelain)" || die "cannot read the git status"
+if [[ -n "${DIRTY}" ]]; then
+  if [[ "${ALLOW_DIRTY}" != true ]]; then
+    echo "${PROGRAM}: refusing to push from a work tree with uncommitted changes (the tag would not name what is" \
+      "in the image); commit them, or pass --allow-dirty. First changes:" >&2
+    head -n 5 <<<"${DIRTY}" >&2
+    exit 1
+  fi
+  echo "${PROGRAM}: warning: work tree has uncommitted changes (--allow-dirty)" >&2
+fi
+if [[ -z "${TAG}" ]]; then
+  TAG="${COMMIT}"
+  if [[ -n "${DIRTY}" ]]; then
+    TAG="${COMMIT}-dirty"
+  fi
+fi
+[[ "${TAG}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "not a valid image tag: '${TAG}'"
+
+ACCOUNT="$(aws sts get-caller-identity --query Account --output text)" \
+  || die "cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials"
+[[ "${ACCOUNT}" =~ ^[0-9]{12}$ ]] || die "unexpected account id from aws sts get-caller-identity: '${ACCOUNT}'"
+REGISTRY="${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com"
+IMAGE="${REGISTRY}/${REPOSITORY}:${TAG}"
+LOCAL_IMAGE="${REPOSITORY}:${TAG}"
+
+# Immutable tags: check before building, so the answer is a clear sentence and not a failed push.
+if EXISTING="$(aws ecr describe-images --region "${REGION}" --repository-name "${REPOSITORY}" \
+  --image-ids "imageTag=${TAG}" --query 'imageDetails[0].imageDigest' --output text 2>&1)"; then
+  die "tag '${TAG}' already exists in ${REPOSITORY} (${REGION}) as ${EXISTING}; tags are immutable, so commit" \
+    "and push the new commit, or choose another tag with --tag"
+elif [[ "${EXISTING}" == *RepositoryNotFoundException* ]]; then
+  die "repository ${REPOSITORY} does not exist in account ${ACCOUNT} (${REGION}); create it first"
+elif [[ "${EXISTING}" != *ImageNotFoundException* ]]; then
+  die "cannot check whether tag '${TAG}' exists: ${EXISTING}"
+fi
+
+echo "Pushing ${IMAGE} (commit ${COMMIT}, platform ${PLATFORM})" >&2
+
+# 1. Log in: the password goes through a pipe, never onto a command line or into the output.
+if [[ "${DRY_RUN}" == true ]]; then
+  echo "+ aws ecr get-login-password --region ${REGION} | docker login --username AWS --password-stdin ${REGISTRY}"
+else
+  aws ecr get-login-password --region "${REGION}" \
+    | docker login --username AWS --password-stdin "${REGISTRY}" >/dev/null \
+    || die "docker login to ${REGISTRY} failed"
+fi
+
+# 2. Build, labelled with where it came from.
+run docker build \
+  --platform "${PLATFORM}" \
+  --label "org.opencontainers.image.revision=${COMMIT}" \
+  --label "org.opencontainers.image.version=${TAG}" \
+  --tag "${LOCAL_IMAGE}" \
+  "${CONTEXT}"
+
+# 3. Tag for the registry.
+run docker tag "${LOCAL_IMAGE}" "${IMAGE}"
+
+# 4. Push; a tag that appeared since the check (another pusher) is reported as such, not as a raw error.
+if [[ "${DRY_RUN}" == true ]]; then
+  show docker push "${IMAGE}"
+  exit 0
+fi
+PUSH_LOG="$(mktemp)"
+trap 'rm -f "${PUSH_LOG}"' EXIT
+if ! docker push "${IMAGE}" 2>&1 | tee "${PUSH_LOG}"; then
+  if grep -qiE 'already exists|cannot be overwritten|ImageTagAlreadyExists' "${PUSH_LOG}"; then
+    die "tag '${TAG}' already exists in ${REPOSITORY} (pushed by someone else meanwhile); tags are immutable," \
+      "choose another tag with --tag"
+  fi
+  die "docker push of ${IMAGE} failed (output above)"
+fi
+echo "Pushed ${IMAGE}" >&2
