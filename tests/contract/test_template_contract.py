@@ -1,0 +1,539 @@
+"""template.yaml and the code, held together: handlers, environment, IAM, events, the seed's repository, samconfig."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+import samtranslator
+from aws_lambda_powertools.shared import constants as powertools_constants
+from botocore import xform_name
+from ecr_governance import SERVICE_NAME, enforce, events, lifecycle, notify, registry, settings
+from ecr_governance.errors import InvalidEvent
+from ecr_governance.registry import RegistryScanning, Repository
+from ecr_governance.standard import Status, check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
+from ecr_governance.template_env import function_spec
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = PROJECT_ROOT / "functions"
+STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "policies" / "standard-lifecycle.json"
+ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
+PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+# Settings the template derives from its own resources/conditions rather than passing a Parameter through.
+DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN"}
+# ECR actions that have no resource type (IAM needs Resource "*"); every other ECR action we use is repository-level.
+REGISTRY_LEVEL_ECR_ACTIONS = {"ecr:GetRegistryScanningConfiguration", "ecr:PutRegistryScanningConfiguration"}
+# The module-level helpers of settings.py that read the environment: (environ, "NAME", ...).
+SETTINGS_READERS = {"_text", "_list", "_enum"}
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------
+def _properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    return template["Resources"][logical_id].get("Properties") or {}
+
+
+def _function_setting(template: dict[str, Any], logical_id: str, name: str) -> Any:
+    """A function property as SAM resolves it: the function's own value, else the Globals' one."""
+    own = _properties(template, logical_id)
+    if name in own:
+        return own[name]
+    return ((template.get("Globals") or {}).get("Function") or {}).get(name)
+
+
+def _declared_variables(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    globals_ = ((template.get("Globals") or {}).get("Function") or {}).get("Environment") or {}
+    own = _properties(template, logical_id).get("Environment") or {}
+    return {**(globals_.get("Variables") or {}), **(own.get("Variables") or {})}
+
+
+def _module_path(module: str) -> Path | None:
+    """The file of a module that lives under functions/, or None for anything else (stdlib, boto3...)."""
+    base = FUNCTIONS_DIR.joinpath(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    """Every module (absolute name) the file imports, at module level or lazily inside functions."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parts = parts[: len(parts) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    return found
+
+
+def _runtime_modules(handler_module: str) -> dict[str, Path]:
+    """The modules under functions/ a handler can execute: its import closure (lazy imports included)."""
+    closure: dict[str, Path] = {}
+    pending = [handler_module]
+    while pending:
+        module = pending.pop()
+        path = _module_path(module)
+        if module in closure or path is None:
+            continue
+        closure[module] = path
+        parent = module.rpartition(".")[0]
+        if parent:
+            pending.append(parent)  # importing a.b runs a/__init__.py
+        pending.extend(_imported_modules(path, module))
+    return closure
+
+
+def _string_argument(call: ast.Call, index: int) -> str | None:
+    argument = call.args[index] if len(call.args) > index else None
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+        return argument.value
+    return None
+
+
+def _environment_reads(path: Path) -> set[str]:
+    """Names read with os.environ.get / environ.get / os.getenv / os.environ[...] / settings' _text/_list/_enum."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        name: str | None = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if (node.func.attr == "get" and owner_name == "environ") or node.func.attr == "getenv":
+                name = _string_argument(node, 0)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SETTINGS_READERS:
+            name = _string_argument(node, 1)
+        elif isinstance(node, ast.Subscript):
+            owner = node.value
+            owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if owner_name == "environ" and isinstance(node.slice, ast.Constant):
+                name = node.slice.value if isinstance(node.slice.value, str) else None
+        if name:
+            names.add(name)
+    return names
+
+
+def _handler_module(template: dict[str, Any], logical_id: str) -> str:
+    return str(_function_setting(template, logical_id, "Handler")).rpartition(".")[0]
+
+
+def _policy_statements(template: dict[str, Any], logical_id: str) -> tuple[list[dict[str, Any]], list[Any]]:
+    """(inline statements, other policy entries) of a function's Policies."""
+    statements: list[dict[str, Any]] = []
+    others: list[Any] = []
+    for policy in _properties(template, logical_id).get("Policies") or []:
+        if isinstance(policy, dict) and "Statement" in policy:
+            statements.extend(policy["Statement"])
+        else:
+            others.append(policy)
+    return statements, others
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _registry_calls(source: str) -> set[str]:
+    """The EcrRegistry methods called as `self._registry.<method>(`."""
+    return {
+        node.func.attr
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Attribute)
+        and node.func.value.attr == "_registry"
+        and isinstance(node.func.value.value, ast.Name)
+        and node.func.value.value.id == "self"
+    }
+
+
+def _client_operations(function: ast.AST) -> set[str]:
+    """The boto3 operations (snake_case) a function body sends: `self._ecr.<op>(` and `get_paginator("<op>")`."""
+    operations: set[str] = set()
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        owner = node.func.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "_ecr":
+            if node.func.attr == "get_paginator":
+                operation = _string_argument(node, 0)
+                assert operation, f"get_paginator without a literal operation name at line {node.lineno}"
+                operations.add(operation)
+            else:
+                operations.add(node.func.attr)
+    return operations
+
+
+@pytest.fixture(scope="session")
+def ecr_operation_by_python_name() -> dict[str, str]:
+    model = botocore.session.get_session().get_service_model("ecr")
+    return {xform_name(name): name for name in model.operation_names}
+
+
+# ---- 3. handlers, runtime, architecture -----------------------------------------------------------------------
+def test_every_function_runs_python313_on_arm64(template: dict[str, Any], function_ids: list[str]) -> None:
+    for logical_id in function_ids:
+        assert _function_setting(template, logical_id, "Runtime") == "python3.13", logical_id
+        assert _function_setting(template, logical_id, "Architectures") == ["arm64"], logical_id
+
+
+def test_every_handler_imports_from_its_code_uri_with_the_template_environment(
+    template: dict[str, Any], function_ids: list[str], tool_env: Any
+) -> None:
+    """A fresh interpreter, as a cold start: the module-level composition root parses the template's settings."""
+    for logical_id in function_ids:
+        spec = function_spec(template, logical_id, pseudo=PSEUDO)
+        module_name, _, attribute = spec.handler.rpartition(".")
+        code_dir = (PROJECT_ROOT / spec.code_uri).resolve()
+        assert (code_dir / Path(*module_name.split("."))).with_suffix(".py").is_file(), spec.handler
+        # What only exists once deployed gets a value of the deployed shape.
+        deployed = {name: f"arn:aws:iam::123456789012:role/{logical_id}Role" for name in spec.unresolved}
+        probe = (
+            "import importlib, sys; "
+            f"module = importlib.import_module({module_name!r}); "
+            f"handler = getattr(module, {attribute!r}); "
+            "assert callable(handler); "
+            f"assert module.__file__.startswith({str(code_dir)!r}), module.__file__; "
+            "print('ok')"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=code_dir,
+            env=tool_env(PYTHONPATH=str(code_dir), **spec.environment, **deployed),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0 and result.stdout.strip() == "ok", f"{logical_id}: {result.stderr}"
+
+
+# ---- 4. environment <-> settings <-> parameters ---------------------------------------------------------------
+def test_environment_reader_finds_what_settings_reads() -> None:
+    """The collector below is what the next test relies on: it must see settings.py's helper-based reads."""
+    reads = _environment_reads(FUNCTIONS_DIR / "ecr_governance" / "settings.py")
+    assert {"GOVERNANCE_MODE", "TAG_MUTABILITY", "ALLOWED_EXCLUSION_FILTERS", "GOVERNANCE_ROLE_ARN"} <= reads
+
+
+def test_every_environment_variable_a_function_reads_is_declared(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    powertools_variables = {
+        value for value in vars(powertools_constants).values() if isinstance(value, str) and value.isupper()
+    }
+    for logical_id in function_ids:
+        modules = _runtime_modules(_handler_module(template, logical_id))
+        reads = set().union(*(_environment_reads(path) for path in modules.values()))
+        declared = set(_declared_variables(template, logical_id))
+        assert reads - declared == set(), f"{logical_id} reads undeclared environment variables"
+        # Nothing declared is dead: each variable is read by our code or is a Powertools setting.
+        unread = {name for name in declared - reads if name not in powertools_variables}
+        assert unread == set(), f"{logical_id} declares environment variables nothing reads"
+    # SETTINGS_DOCS is documented as the single source of truth of what the code reads.
+    enforce_modules = _runtime_modules(_handler_module(template, ENFORCE_FUNCTION))
+    enforce_reads = set().union(*(_environment_reads(path) for path in enforce_modules.values()))
+    assert enforce_reads == {doc.env for doc in settings.SETTINGS_DOCS}
+
+
+def test_powertools_is_configured_by_the_template(template: dict[str, Any], function_ids: list[str]) -> None:
+    """Metrics without a namespace fail at flush; logs without a service name are unattributable."""
+    for logical_id in function_ids:
+        declared = _declared_variables(template, logical_id)
+        for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"):
+            assert name in declared, f"{logical_id} lacks {name}"
+        spec = function_spec(template, logical_id, pseudo=PSEUDO)
+        assert spec.environment["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
+
+
+def test_every_setting_doc_is_a_declared_variable_fed_by_a_parameter_with_its_default(
+    template: dict[str, Any],
+) -> None:
+    declared = _declared_variables(template, ENFORCE_FUNCTION)
+    parameters = template["Parameters"]
+    for doc in settings.SETTINGS_DOCS:
+        assert doc.env in declared, f"{doc.env} is documented but not in {ENFORCE_FUNCTION}'s environment"
+        if doc.env in DERIVED_SETTINGS:
+            continue
+        assert doc.parameter in parameters, f"{doc.env}: no template Parameter {doc.parameter}"
+        assert declared[doc.env] == {"Ref": doc.parameter}, f"{doc.env} is not !Ref {doc.parameter}"
+        assert str(parameters[doc.parameter].get("Default")) == doc.default, f"{doc.parameter} default differs"
+
+
+def test_derived_settings_come_from_the_functions_own_resources(template: dict[str, Any]) -> None:
+    declared = _declared_variables(template, ENFORCE_FUNCTION)
+    assert declared["GOVERNANCE_ROLE_ARN"] == {"Fn::GetAtt": [f"{ENFORCE_FUNCTION}Role", "Arn"]}
+    condition, when_true, when_false = declared["REMEDIATION_TOPIC_ARN"]["Fn::If"]
+    assert template["Resources"][when_true["Ref"]]["Type"] == "AWS::SNS::Topic"
+    assert template["Resources"][when_true["Ref"]].get("Condition") == condition
+    assert when_false == ""
+
+
+def _parameters_referenced(node: Any, template: dict[str, Any]) -> set[str]:
+    """Template Parameters a value depends on, through Ref, Fn::If and Conditions."""
+    if isinstance(node, list):
+        return set().union(set(), *(_parameters_referenced(item, template) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and value in template.get("Parameters", {}):
+            found.add(value)
+        elif key == "Condition" and isinstance(value, str):
+            found |= _parameters_referenced(template["Conditions"][value], template)
+        elif key == "Fn::If":
+            found |= _parameters_referenced(template["Conditions"][value[0]], template)
+            found |= _parameters_referenced(value[1:], template)
+        else:
+            found |= _parameters_referenced(value, template)
+    return found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="settings.SETTINGS_DOCS says REMEDIATION_TOPIC_ARN comes from RemediationNotificationEmail and that the "
+    "template creates the topic 'when RemediationNotificationEmail is set'; template.yaml creates it (condition "
+    "Notify) from NotifyRemediations=true, the e-mail only adds a subscription",
+)
+def test_derived_setting_docs_name_the_parameter_that_controls_them(template: dict[str, Any]) -> None:
+    declared = _declared_variables(template, ENFORCE_FUNCTION)
+    topic_doc = next(doc for doc in settings.SETTINGS_DOCS if doc.env == "REMEDIATION_TOPIC_ARN")
+    assert topic_doc.parameter in _parameters_referenced(declared["REMEDIATION_TOPIC_ARN"], template)
+
+
+def test_template_defaults_give_the_settings_the_code_defaults_to(template: dict[str, Any]) -> None:
+    spec = function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO)
+    assert set(spec.unresolved) == {"GOVERNANCE_ROLE_ARN"}  # the topic is "" while NotifyRemediations=false
+    assert settings.Settings.from_environ(spec.environment) == settings.Settings.from_environ({})
+
+
+@pytest.mark.parametrize(
+    ("parameter", "environment_variable", "accepted"),
+    [
+        ("Mode", "GOVERNANCE_MODE", {str(mode) for mode in settings.Mode}),
+        ("TagMutability", "TAG_MUTABILITY", {str(m) for m in settings.COMPLIANT_TARGET_MUTABILITIES}),
+    ],
+)
+def test_parameter_allowed_values_are_exactly_what_the_code_accepts(
+    template: dict[str, Any], parameter: str, environment_variable: str, accepted: set[str]
+) -> None:
+    allowed = template["Parameters"][parameter]["AllowedValues"]
+    assert set(allowed) == accepted
+    for value in allowed:  # each one starts the function (no SettingsError at cold start)
+        spec = function_spec(template, ENFORCE_FUNCTION, overrides={parameter: value}, pseudo=PSEUDO)
+        assert str(getattr(settings.Settings.from_environ(spec.environment), _field(environment_variable))) == value
+
+
+def _field(environment_variable: str) -> str:
+    return {"GOVERNANCE_MODE": "mode", "TAG_MUTABILITY": "tag_mutability"}[environment_variable]
+
+
+# ---- 5. IAM least privilege -----------------------------------------------------------------------------------
+def test_enforce_function_is_granted_exactly_the_ecr_actions_enforcement_uses(template: dict[str, Any]) -> None:
+    statements, others = _policy_statements(template, ENFORCE_FUNCTION)
+    granted: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = set(_as_list(statement["Action"]))
+        assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
+        granted |= actions
+        resources = _as_list(statement["Resource"])
+        if "*" in resources:
+            assert actions <= REGISTRY_LEVEL_ECR_ACTIONS, f"repository actions granted on * in {statement.get('Sid')}"
+        else:
+            assert actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS)
+    assert granted == set(enforce.ENFORCE_IAM_ACTIONS)
+    # The only other entry is the conditional notification permission (checked below); no managed policies.
+    assert len(others) == 1 and "Fn::If" in others[0], others
+
+
+def test_notification_permission_exists_exactly_when_the_topic_is_set(template: dict[str, Any]) -> None:
+    _, others = _policy_statements(template, ENFORCE_FUNCTION)
+    condition, policy, otherwise = others[0]["Fn::If"]
+    assert otherwise == {"Ref": "AWS::NoValue"}
+    topic_condition = _declared_variables(template, ENFORCE_FUNCTION)["REMEDIATION_TOPIC_ARN"]["Fn::If"][0]
+    assert condition == topic_condition
+    ((template_name, arguments),) = policy.items()
+    assert arguments == {"TopicName": {"Fn::GetAtt": ["RemediationTopic", "TopicName"]}}
+    sam_policies = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
+    definition = json.loads(sam_policies.read_text())["Templates"][template_name]["Definition"]
+    sam_actions = {action for statement in definition["Statement"] for action in _as_list(statement["Action"])}
+    assert sam_actions == set(notify.NOTIFY_IAM_ACTIONS)
+
+
+def test_enforce_iam_actions_are_those_of_the_registry_methods_enforce_calls() -> None:
+    called = _registry_calls((FUNCTIONS_DIR / "ecr_governance" / "enforce.py").read_text())
+    assert called, "found no self._registry.<method>( calls in enforce.py"
+    assert called <= set(registry.IAM_ACTION_BY_METHOD), called - set(registry.IAM_ACTION_BY_METHOD)
+    assert {registry.IAM_ACTION_BY_METHOD[method] for method in called} == set(enforce.ENFORCE_IAM_ACTIONS)
+
+
+def test_every_registry_method_sends_exactly_the_operation_its_iam_action_names(
+    ecr_operation_by_python_name: dict[str, str],
+) -> None:
+    tree = ast.parse((FUNCTIONS_DIR / "ecr_governance" / "registry.py").read_text())
+    (registry_class,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "EcrRegistry")
+    methods = {n.name: n for n in registry_class.body if isinstance(n, ast.FunctionDef)}
+    assert set(registry.IAM_ACTION_BY_METHOD) <= set(methods)
+    all_operations: set[str] = set()
+    for name, method in methods.items():
+        operations = _client_operations(method)
+        all_operations |= operations
+        unknown = operations - set(ecr_operation_by_python_name)
+        assert unknown == set(), f"EcrRegistry.{name} calls operations ECR does not have: {unknown}"
+        actions = {f"ecr:{ecr_operation_by_python_name[op]}" for op in operations}
+        if name in registry.IAM_ACTION_BY_METHOD:
+            assert actions == {registry.IAM_ACTION_BY_METHOD[name]}, name
+        else:
+            assert actions == set(), f"EcrRegistry.{name} calls ECR but declares no IAM action"
+    # Every operation registry.py sends maps to a declared action.
+    declared = set(registry.IAM_ACTION_BY_METHOD.values())
+    assert {f"ecr:{ecr_operation_by_python_name[op]}" for op in all_operations} <= declared
+    assert all_operations >= {"describe_repositories", "get_lifecycle_policy", "put_lifecycle_policy"}
+
+
+# ---- 6. triggers ----------------------------------------------------------------------------------------------
+def _events_of(template: dict[str, Any], logical_id: str, event_type: str) -> list[dict[str, Any]]:
+    return [
+        event["Properties"]
+        for event in (_properties(template, logical_id).get("Events") or {}).values()
+        if event["Type"] == event_type
+    ]
+
+
+def test_cloudtrail_rule_matches_exactly_the_enforced_event_names(template: dict[str, Any]) -> None:
+    (rule,) = _events_of(template, ENFORCE_FUNCTION, "EventBridgeRule")
+    pattern = rule["Pattern"]
+    assert pattern["source"] == ["aws.ecr"]
+    assert pattern["detail-type"] == [events.CLOUDTRAIL_DETAIL_TYPE] == ["AWS API Call via CloudTrail"]
+    assert pattern["detail"]["eventSource"] == [events.ECR_EVENT_SOURCE] == ["ecr.amazonaws.com"]
+    names = pattern["detail"]["eventName"]
+    assert len(names) == len(set(names))
+    assert set(names) == set(events.ENFORCED_EVENT_NAMES)
+
+
+def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: dict[str, Any]) -> None:
+    (schedule,) = _events_of(template, ENFORCE_FUNCTION, "Schedule")
+    assert schedule["Schedule"] == {"Ref": "ReconcileSchedule"}
+    default = template["Parameters"]["ReconcileSchedule"]["Default"]
+    assert re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)", default), default
+
+
+# ---- 7. the seed's repository ---------------------------------------------------------------------------------
+def test_retail_api_repository_is_declared_as_the_standard_requires(template: dict[str, Any]) -> None:
+    repository = template["Resources"]["RetailApiRepository"]
+    assert repository["Type"] == "AWS::ECR::Repository"
+    properties = repository["Properties"]
+    assert properties["RepositoryName"] == "mlops/retail-api"
+    assert properties["ImageTagMutability"] == "IMMUTABLE"
+    assert properties["ImageScanningConfiguration"]["ScanOnPush"] is True
+    declared_policy = json.loads(properties["LifecyclePolicy"]["LifecyclePolicyText"])
+    assert declared_policy == json.loads(STANDARD_POLICY_PATH.read_text())
+
+
+def test_standard_lifecycle_policy_is_valid_without_warnings() -> None:
+    report = lifecycle.validate_policy(STANDARD_POLICY_PATH.read_text())
+    assert report.errors == []
+    assert report.warnings == []
+
+
+def test_the_retail_api_repository_is_compliant_with_the_enforced_standard(template: dict[str, Any]) -> None:
+    """What the stack declares, the function (with the template's defaults) must not find a violation in."""
+    properties = _properties(template, "RetailApiRepository")
+    configured = settings.Settings.from_environ(function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO).environment)
+    repository = Repository(
+        name=properties["RepositoryName"],
+        arn="arn:aws:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api",
+        tag_mutability=properties["ImageTagMutability"],
+        scan_on_push=properties["ImageScanningConfiguration"]["ScanOnPush"],
+    )
+    checks = [
+        check_tag_mutability(repository, configured),
+        check_repository_scan_on_push(repository, RegistryScanning(scan_type="BASIC")),
+        check_lifecycle_policy(properties["LifecyclePolicy"]["LifecyclePolicyText"], configured),
+    ]
+    assert [check.status for check in checks] == [Status.COMPLIANT] * 3
+
+
+# ---- 8. sample events -----------------------------------------------------------------------------------------
+def test_there_are_sample_events() -> None:
+    assert len(ENFORCE_EVENTS) >= len(events.ENFORCED_EVENT_NAMES)
+
+
+@pytest.mark.parametrize("event_file", ENFORCE_EVENTS, ids=[path.name for path in ENFORCE_EVENTS])
+def test_every_sample_event_parses(event_file: Path) -> None:
+    try:
+        events.parse_enforcement_trigger(json.loads(event_file.read_text()))
+    except InvalidEvent as error:
+        pytest.fail(f"{event_file.name}: {error}")
+
+
+def test_sample_events_cover_every_enforced_event_name_and_the_schedule() -> None:
+    triggers = {path.name: events.parse_enforcement_trigger(json.loads(path.read_text())) for path in ENFORCE_EVENTS}
+    covered = {trigger.event_name for trigger in triggers.values() if trigger.event_name}
+    assert covered >= set(events.ENFORCED_EVENT_NAMES), set(events.ENFORCED_EVENT_NAMES) - covered
+    assert triggers["scheduled-reconcile.json"].kind is events.TriggerKind.SCHEDULE
+
+
+def test_own_remediation_sample_carries_the_role_arn_the_template_passes_as_governance_role_arn(
+    template: dict[str, Any],
+) -> None:
+    """GOVERNANCE_ROLE_ARN is !GetAtt <Function>Role.Arn (an IAM role ARN, not the STS assumed-role ARN); the loop
+    guard compares it with the actor parsed from CloudTrail, so the actor must be the session issuer's role ARN."""
+    assert _declared_variables(template, ENFORCE_FUNCTION)["GOVERNANCE_ROLE_ARN"]["Fn::GetAtt"][1] == "Arn"
+    sample = json.loads((PROJECT_ROOT / "events" / "enforce" / "own-remediation.json").read_text())
+    trigger = events.parse_enforcement_trigger(sample)
+    assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/[\w+=,.@/-]*{ENFORCE_FUNCTION}Role[\w+=,.@-]*", trigger.actor_arn)
+    assert trigger.caused_by(trigger.actor_arn)
+    assert not trigger.caused_by(sample["detail"]["userIdentity"]["arn"])  # the assumed-role ARN is not the role
+
+
+# ---- 10. README -----------------------------------------------------------------------------------------------
+def test_readme_documents_every_template_parameter(template: dict[str, Any]) -> None:
+    readme = PROJECT_ROOT / "README.md"
+    assert readme.is_file(), "README.md is missing"
+    text = readme.read_text()
+    undocumented = [name for name in template["Parameters"] if not re.search(rf"\b{re.escape(name)}\b", text)]
+    assert undocumented == []
+
+
+# ---- 11. samconfig.toml ---------------------------------------------------------------------------------------
+def test_samconfig_targets_ap_southeast_1_with_dev_and_prod_environments() -> None:
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    assert config["default"]["global"]["parameters"]["region"] == "ap-southeast-1"
+    for environment in ("dev", "prod"):
+        assert environment in config, f"samconfig.toml has no [{environment}] environment"
+        assert config[environment].get("deploy", {}).get("parameters"), f"[{environment}] cannot deploy"
+        region = config[environment].get("global", {}).get("parameters", {}).get("region", "ap-southeast-1")
+        assert region == "ap-southeast-1"
+
+
+def test_samconfig_parameter_overrides_name_real_parameters_with_allowed_values(template: dict[str, Any]) -> None:
+    config = tomllib.loads((PROJECT_ROOT / "samconfig.toml").read_text())
+    parameters = template["Parameters"]
+    for environment, sections in config.items():
+        if not isinstance(sections, dict):
+            continue
+        overrides = sections.get("deploy", {}).get("parameters", {}).get("parameter_overrides")
+        if not overrides:
+            continue
+        for pair in overrides.split():
+            name, _, value = pair.partition("=")
+            if environment == "retail-api":
+                continue  # another template (server/template.yaml)
+            assert name in parameters, f"[{environment}] overrides unknown parameter {name}"
+            allowed = parameters[name].get("AllowedValues")
+            assert allowed is None or value in map(str, allowed), f"[{environment}] {name}={value}"
