@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import logging
 import os
 import sys
 import time
@@ -13,7 +14,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ecr_governance.errors import InputError
+from ecr_governance import SERVICE_NAME
+from ecr_governance.errors import InputError, RepositoryNotFound
 
 if TYPE_CHECKING:
     from ecr_governance.cli import AwsTarget
@@ -68,8 +70,12 @@ def _run_enforcement(args: argparse.Namespace, target: AwsTarget) -> int:
     from ecr_governance.settings import Settings
 
     settings = Settings.from_environ()
+    _bind_log_handlers_to(sys.stderr)  # decision logs (if a logger is configured) never mix into the report
     enforcer = Enforcer(EcrRegistry(target.client("ecr")), settings)
-    report = enforcer.apply(enforcer.assess(args.repository), dry_run=args.dry_run)
+    plan = enforcer.assess(args.repository)
+    if plan.missing_repositories:  # a name the user typed, unlike an event's, must exist
+        raise RepositoryNotFound(", ".join(plan.missing_repositories))
+    report = enforcer.apply(plan, dry_run=args.dry_run)
     print(report_json(report) if args.output == "json" else report_table(report))
     if getattr(args, "fail_on_violation", False) and report.summary()["non_compliant_after"]:
         return EXIT_VIOLATIONS
@@ -144,6 +150,7 @@ def invoke_function(
         # Lambda writes logs to its log stream; here they go to stderr so stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             module = importlib.import_module(module_name)
+            _bind_log_handlers_to(sys.stdout)
             return getattr(module, function_name)(event, LocalLambdaContext(logical_id))
     finally:
         sys.path.remove(code_dir)
@@ -152,6 +159,15 @@ def invoke_function(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _bind_log_handlers_to(stream: Any) -> None:
+    """Powertools keeps the first handler of a service logger across re-imports; point it at this invocation's
+    stream, as Lambda points every invocation's output at its log stream."""
+    for handler in logging.getLogger(SERVICE_NAME).handlers:
+        if isinstance(handler, logging.StreamHandler):
+            # Not setStream(): it flushes the previous stream, which an earlier invocation may have closed.
+            handler.stream = stream
 
 
 def _run_invoke(args: argparse.Namespace, target: AwsTarget) -> int:

@@ -120,13 +120,17 @@ class EnforcementReport:
         return sorted({d.repository for d in self.decisions if d.repository != REGISTRY})
 
     def count(self, action: Action) -> int:
-        return sum(1 for d in self.decisions if d.action is action)
+        """Decisions per repository setting; the registry-level scanning write is counted through the
+        repositories it covers, not once more for itself."""
+        return sum(1 for d in self.decisions if d.action is action and d.repository != REGISTRY)
 
     def summary(self) -> dict[str, int]:
-        actions = Counter(str(d.action) for d in self.decisions)
+        actions = Counter(str(d.action) for d in self.decisions if d.repository != REGISTRY)
         repositories = {d.repository for d in self.decisions if d.repository != REGISTRY}
         non_compliant = {
-            d.repository for d in self.decisions if d.status == Status.VIOLATION and d.action is not Action.REMEDIATED
+            d.repository
+            for d in self.decisions
+            if d.status == Status.VIOLATION and d.action is not Action.REMEDIATED and d.repository != REGISTRY
         }
         exempt = {d.repository for d in self.decisions if d.action is Action.EXEMPT}
         return {

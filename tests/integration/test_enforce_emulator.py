@@ -1,0 +1,245 @@
+"""Enforcement end to end on the embedded emulator (moto server over real HTTP), through the real handler.
+
+The handler runs via `invoke_function`, with the environment template.yaml gives it, exactly as `ecr-governance
+invoke` and `make demo` run it. Assertions read the registry back over HTTP.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections import Counter
+from typing import Any
+
+import botocore.session
+import pytest
+from ecr_governance.cli import main
+from ecr_governance.cli_commands import invoke_function
+from ecr_governance.settings import Settings
+from registry_builders import TEMPLATE, CallCounter, create_repository, load_event
+
+pytestmark = pytest.mark.integration
+OWN_ROLE = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
+STANDARD = Settings.from_environ({}).standard_lifecycle_policy
+CUSTOM = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 5},
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
+
+def invoke(event: dict[str, Any], **overrides: str) -> dict[str, Any]:
+    return invoke_function(
+        str(TEMPLATE), "EnforceRepositoryFunction", event, overrides, {"GOVERNANCE_ROLE_ARN": OWN_ROLE}
+    )
+
+
+def event_for(name: str, repository: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(load_event(f"enforce/{name}"))
+    if repository:
+        event["detail"]["requestParameters"]["repositoryName"] = repository
+    return event
+
+
+@pytest.fixture
+def handler_calls(monkeypatch: pytest.MonkeyPatch) -> CallCounter:
+    """Counts the ECR calls of every client created from here on (the handler builds its own at import)."""
+    counter = CallCounter()
+    original = botocore.session.Session.create_client
+
+    def create_client(self, *args, **kwargs):
+        client = original(self, *args, **kwargs)
+        client.meta.events.register("before-call.ecr", counter)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
+    return counter
+
+
+def describe(ecr, name: str) -> dict[str, Any]:
+    return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+
+
+def lifecycle(ecr, name: str) -> dict[str, Any] | None:
+    try:
+        return json.loads(ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"])
+    except ecr.exceptions.LifecyclePolicyNotFoundException:
+        return None
+
+
+@pytest.fixture
+def mixed_registry(ecr):
+    create_repository(ecr, "mlops/retail-api", "IMMUTABLE", True, lifecycle_policy=STANDARD)
+    create_repository(ecr, "team-a/mutable")
+    create_repository(ecr, "team-a/excluded-ok", "IMMUTABLE_WITH_EXCLUSION", True, ("sha256-*",))
+    create_repository(ecr, "team-b/excluded-bad", "IMMUTABLE_WITH_EXCLUSION", True, ("latest",))
+    create_repository(ecr, "team-b/custom", "MUTABLE_WITH_EXCLUSION", True, ("release-*",), lifecycle_policy=CUSTOM)
+    create_repository(ecr, "sandbox/exempt", tags={"ecr-governance:exempt": "true"})
+    ecr.put_registry_scanning_configuration(
+        scanType="BASIC",
+        rules=[
+            {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "mlops/*", "filterType": "WILDCARD"}]}
+        ],
+    )
+    return ecr
+
+
+def test_create_repository_event_remediates_just_that_repository(mixed_registry, handler_calls):
+    ecr = mixed_registry
+    create_repository(ecr, "team-payments/ledger")
+    result = invoke(event_for("create-repository.json", "team-payments/ledger"))
+    assert result["status"] == "done"
+    ledger = describe(ecr, "team-payments/ledger")
+    assert ledger["imageTagMutability"] == "IMMUTABLE"
+    assert ledger["imageScanningConfiguration"]["scanOnPush"] is True
+    assert lifecycle(ecr, "team-payments/ledger") == STANDARD
+    rules = ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"]
+    assert [f["filter"] for f in rules[0]["repositoryFilters"]] == ["mlops/*", "team-payments/ledger"]
+    assert describe(ecr, "team-a/mutable")["imageTagMutability"] == "MUTABLE"  # not in the event's scope
+    assert "DescribeRepositories" in handler_calls.calls
+    assert handler_calls.calls["ListTagsForResource"] == 1
+
+
+def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is_idempotent(
+    mixed_registry, handler_calls
+):
+    ecr = mixed_registry
+    summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
+    assert summary["non_compliant_after"] == 0 and summary["failed"] == 0 and summary["exempt"] == 1
+    for name in ("team-a/mutable", "team-b/excluded-bad", "team-b/custom"):
+        assert describe(ecr, name)["imageTagMutability"] == "IMMUTABLE"
+    assert describe(ecr, "team-a/excluded-ok")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"  # allowed
+    assert lifecycle(ecr, "team-b/custom") == CUSTOM  # a custom policy is never overwritten
+    assert lifecycle(ecr, "team-a/mutable") == STANDARD
+    exempt = describe(ecr, "sandbox/exempt")
+    assert exempt["imageTagMutability"] == "MUTABLE" and lifecycle(ecr, "sandbox/exempt") is None
+    assert not exempt["imageScanningConfiguration"]["scanOnPush"]
+
+    handler_calls.calls.clear()
+    summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
+    assert summary["remediated"] == 0
+    assert handler_calls.writes == Counter()
+    # Reads: one page of repositories, the registry scanning configuration, tags per repository, and a lifecycle
+    # policy read per non-exempt repository - nothing else.
+    assert handler_calls.calls == Counter(
+        DescribeRepositories=1, GetRegistryScanningConfiguration=1, ListTagsForResource=6, GetLifecyclePolicy=5
+    )
+
+
+def test_audit_mode_reports_and_changes_nothing(mixed_registry, handler_calls):
+    summary = invoke(event_for("scheduled-reconcile.json"), Mode="audit")["summary"]
+    assert summary["would_remediate"] > 0 and summary["remediated"] == 0
+    assert handler_calls.writes == Counter()
+    assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
+
+
+def test_enhanced_scanning_and_continuous_rules_are_kept(ecr, handler_calls):
+    create_repository(ecr, "prod-payments", "IMMUTABLE", lifecycle_policy=STANDARD)
+    create_repository(ecr, "team/app", "IMMUTABLE", lifecycle_policy=STANDARD)
+    ecr.put_registry_scanning_configuration(
+        scanType="ENHANCED",
+        rules=[
+            {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "prod-*", "filterType": "WILDCARD"}]}
+        ],
+    )
+    invoke(event_for("scheduled-reconcile.json"))
+    config = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+    assert config["scanType"] == "ENHANCED"
+    assert {r["scanFrequency"]: [f["filter"] for f in r["repositoryFilters"]] for r in config["rules"]} == {
+        "CONTINUOUS_SCAN": ["prod-*"],
+        "SCAN_ON_PUSH": ["*"],
+    }
+    assert handler_calls.calls["PutImageScanningConfiguration"] == 0  # the deprecated flag only matters under BASIC
+
+
+def test_own_remediation_event_is_skipped_without_any_ecr_call(mixed_registry, handler_calls):
+    result = invoke(event_for("own-remediation.json", "team-a/mutable"))
+    assert result == {"status": "skipped", "reason": "own remediation"}
+    assert handler_calls.calls == Counter()
+
+
+def test_malformed_event_is_rejected_not_raised(ecr, handler_calls, capsys):
+    result = invoke({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr"})
+    assert result == {"status": "rejected", "reason": "detail is missing or not an object"}
+    assert handler_calls.calls == Counter()
+    logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    rejected = [entry for entry in logs if entry.get("message") == "event rejected"]
+    assert rejected and rejected[0]["level"] == "ERROR" and "detail" in rejected[0]["reason"]
+    metrics = [entry for entry in logs if "_aws" in entry]
+    assert metrics and metrics[-1]["EventsRejected"] == [1.0]
+
+
+def test_event_for_a_deleted_repository_is_a_logged_no_op(ecr, capsys):
+    result = invoke(event_for("put-image-tag-mutability.json", "team/deleted"))
+    assert result["summary"]["repository_gone"] == 1
+    logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    gone = [e for e in logs if e.get("message") == "enforcement decision" and e.get("action") == "repository_gone"]
+    assert gone and gone[0]["repository"] == "team/deleted"
+
+
+def test_every_decision_is_one_structured_log_line_and_metrics_are_emf(mixed_registry, capsys):
+    invoke(event_for("create-repository.json", "team-a/mutable"))
+    logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    decisions = [e for e in logs if e.get("message") == "enforcement decision"]
+    mutability = next(d for d in decisions if d["aspect"] == "tag_mutability")
+    assert {k: mutability[k] for k in ("repository", "violation", "before", "after", "action")} == {
+        "repository": "team-a/mutable",
+        "violation": "tag_mutability",
+        "before": "MUTABLE",
+        "after": "IMMUTABLE",
+        "action": "remediated",
+    }
+    assert mutability["service"] == "ecr-governance" and mutability["event_name"] == "CreateRepository"
+    emf = next(e for e in logs if "_aws" in e and "SettingsRemediated" in e)
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ECRGovernance"
+    assert emf["SettingsRemediated"] == [4.0]  # mutability, scan flag, lifecycle, its registry scanning coverage
+
+
+def test_cli_audit_json_and_ci_gate(mixed_registry, emulator_endpoint, capsys):
+    code = main(["--endpoint-url", emulator_endpoint, "audit", "--output", "json", "--fail-on-violation"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 3
+    # mutable, excluded-bad, custom (MUTABLE_WITH_EXCLUSION) and excluded-ok (not covered by scanning rules)
+    assert report["summary"]["non_compliant_after"] == 4
+    assert {d["repository"] for d in report["decisions"] if d["action"] == "would_remediate"} >= {"team-a/mutable"}
+    assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
+
+
+def test_cli_enforce_dry_run_then_enforce_one_repository(mixed_registry, emulator_endpoint, capsys):
+    assert main(["--endpoint-url", emulator_endpoint, "enforce", "--dry-run", "--repository", "team-a/mutable"]) == 0
+    table = capsys.readouterr().out
+    assert "team-a/mutable" in table and "would_remediate" in table
+    assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
+    assert main(["--endpoint-url", emulator_endpoint, "enforce", "--repository", "team-a/mutable"]) == 0
+    assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "IMMUTABLE"
+    assert describe(mixed_registry, "team-b/excluded-bad")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+
+
+def test_cli_unknown_repository_is_one_line(ecr, emulator_endpoint, capsys):
+    assert main(["--endpoint-url", emulator_endpoint, "audit", "--repository", "team/nope"]) == 1
+    assert capsys.readouterr().err.strip() == "ecr-governance: error: repository not found: team/nope"
+
+
+def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint, capsys):
+    event = str(TEMPLATE.parent / "events" / "enforce" / "scheduled-reconcile.json")
+    code = main(
+        [
+            "--endpoint-url",
+            emulator_endpoint,
+            "invoke",
+            "EnforceRepositoryFunction",
+            "--event",
+            event,
+            "--parameter-overrides",
+            "Mode=audit",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    result = json.loads(captured.out)  # stdout carries only the result; logs went to stderr
+    assert result["mode"] == "audit" and result["summary"]["would_remediate"] > 0
+    assert "GOVERNANCE_ROLE_ARN" in captured.err  # told which variables need the deployed stack

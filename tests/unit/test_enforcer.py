@@ -1,0 +1,229 @@
+"""Enforcer decisions and writes against an in-memory registry (no network).
+
+The in-memory registry implements EcrRegistry's methods over plain data, so these tests pin down which calls the
+enforcer makes - the emulator tests check the same flows over HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from ecr_governance.enforce import REGISTRY, Action, Enforcer
+from ecr_governance.errors import AccessDenied, RepositoryNotFound
+from ecr_governance.registry import RegistryScanning, Repository, ScanningRule
+from ecr_governance.settings import Settings
+
+SETTINGS = Settings.from_environ({"EXEMPT_REPOSITORY_PATTERNS": "legacy-*"})
+STANDARD = json.dumps(SETTINGS.standard_lifecycle_policy)
+
+
+class InMemoryRegistry:
+    def __init__(self, scanning: RegistryScanning | None = None):
+        self.repositories: dict[str, Repository] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.policies: dict[str, str] = {}
+        self.scanning = scanning or RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),))
+        self.calls: Counter[str] = Counter()
+        self.fail_on: dict[tuple[str, str], Exception] = {}
+
+    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None):
+        self.repositories[name] = Repository(
+            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push
+        )
+        self.tags[name] = tags or {}
+        if policy is not None:
+            self.policies[name] = policy
+
+    def _call(self, method, name=""):
+        self.calls[method] += 1
+        if (method, name) in self.fail_on:
+            raise self.fail_on[(method, name)]
+
+    def get_registry_scanning(self):
+        self._call("get_registry_scanning")
+        return self.scanning
+
+    def list_repositories(self):
+        self._call("list_repositories")
+        return iter(list(self.repositories.values()))
+
+    def get_repository(self, name):
+        self._call("get_repository", name)
+        if name not in self.repositories:
+            raise RepositoryNotFound(name)
+        return self.repositories[name]
+
+    def list_tags(self, repository):
+        self._call("list_tags", repository.name)
+        return self.tags[repository.name]
+
+    def get_lifecycle_policy_text(self, name):
+        self._call("get_lifecycle_policy_text", name)
+        return self.policies.get(name)
+
+    def put_tag_mutability(self, name, mutability, filters):
+        self._call("put_tag_mutability", name)
+        self.repositories[name] = replace(
+            self.repositories[name], tag_mutability=mutability, exclusion_filters=tuple(filters)
+        )
+
+    def put_repository_scan_on_push(self, name):
+        self._call("put_repository_scan_on_push", name)
+        self.repositories[name] = replace(self.repositories[name], scan_on_push=True)
+
+    def put_registry_scanning(self, scanning):
+        self._call("put_registry_scanning")
+        self.scanning = scanning
+
+    def put_lifecycle_policy(self, name, policy):
+        self._call("put_lifecycle_policy", name)
+        self.policies[name] = json.dumps(policy)
+
+    @property
+    def writes(self):
+        return Counter({m: n for m, n in self.calls.items() if m.startswith("put_")})
+
+
+def run(registry, names=None, settings=SETTINGS, dry_run=False):
+    enforcer = Enforcer(registry, settings)
+    return enforcer.apply(enforcer.assess(names), dry_run=dry_run)
+
+
+def test_a_compliant_registry_gets_no_write_call():
+    registry = InMemoryRegistry()
+    registry.add("team/a")
+    registry.add("team/b", "IMMUTABLE_WITH_EXCLUSION", ("sha256-*",))
+    report = run(registry)
+    assert registry.writes == Counter()
+    assert report.summary()["non_compliant_after"] == 0
+
+
+def test_each_violation_is_remediated_with_exactly_one_write_and_a_second_run_writes_nothing():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("team/mutable", "MUTABLE", scan_on_push=False, policy=None)
+    registry.add("team/ok")
+    report = run(registry)
+    assert registry.writes == Counter(
+        put_tag_mutability=1, put_repository_scan_on_push=1, put_lifecycle_policy=1, put_registry_scanning=1
+    )
+    assert registry.repositories["team/mutable"].tag_mutability == "IMMUTABLE"
+    assert json.loads(registry.policies["team/mutable"]) == SETTINGS.standard_lifecycle_policy
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("*",)),)  # full reconcile, no exempt repos
+    # team/mutable: 3 repository settings + its scanning coverage; team/ok: its coverage.
+    assert report.count(Action.REMEDIATED) == 5
+    registry.calls.clear()
+    run(registry)
+    assert registry.writes == Counter()
+
+
+def test_registry_scanning_is_one_write_for_all_uncovered_repositories():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    for i in range(5):
+        registry.add(f"team/r{i}")
+    report = run(registry)
+    assert registry.writes == Counter(put_registry_scanning=1)
+    registry_decisions = [d for d in report.decisions if d.repository == REGISTRY]
+    assert len(registry_decisions) == 1 and registry_decisions[0].action is Action.REMEDIATED
+    assert sum(1 for d in report.decisions if d.aspect == "registry_scanning" and d.repository != REGISTRY) == 5
+
+
+def test_exempt_repositories_are_reported_and_never_changed_nor_newly_covered_by_a_wildcard():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("legacy-billing", "MUTABLE", scan_on_push=False, policy=None)
+    registry.add("team/tagged-exempt", "MUTABLE", policy=None, tags={"ecr-governance:exempt": "true"})
+    registry.add("team/app")
+    report = run(registry)
+    exempt = {d.repository: d.detail for d in report.decisions if d.action is Action.EXEMPT}
+    assert set(exempt) == {"legacy-billing", "team/tagged-exempt"}
+    assert registry.repositories["legacy-billing"].tag_mutability == "MUTABLE"
+    assert "legacy-billing" not in registry.policies
+    # A `*` filter would have started scanning the exempt repositories: only the named one is added.
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("team/app",)),)
+    # Exempt by name: not even its tags are read.
+    assert registry.calls["list_tags"] == 2
+    assert registry.calls["get_lifecycle_policy_text"] == 1
+
+
+def test_a_custom_lifecycle_policy_is_kept_and_reported():
+    custom = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 3},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+    registry = InMemoryRegistry()
+    registry.add("team/custom", policy=custom)
+    report = run(registry)
+    assert registry.policies["team/custom"] == custom
+    (decision,) = [d for d in report.decisions if d.aspect == "lifecycle_policy"]
+    assert decision.status == "custom" and decision.action is Action.NONE
+
+
+def test_audit_mode_and_dry_run_write_nothing_and_say_what_they_would_do():
+    for settings, dry_run in ((Settings.from_environ({"GOVERNANCE_MODE": "audit"}), False), (SETTINGS, True)):
+        registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+        registry.add("team/mutable", "MUTABLE", policy=None)
+        report = run(registry, settings=settings, dry_run=dry_run)
+        assert registry.writes == Counter()
+        assert report.count(Action.WOULD_REMEDIATE) == 3  # mutability, lifecycle, scanning coverage
+        assert report.summary()["non_compliant_after"] == 1
+
+
+def test_an_event_for_a_deleted_repository_is_a_logged_no_op():
+    registry = InMemoryRegistry()
+    report = run(registry, ["team/gone"])
+    assert [(d.repository, d.action) for d in report.decisions] == [("team/gone", Action.REPOSITORY_GONE)]
+    assert registry.writes == Counter()
+
+
+def test_a_repository_deleted_mid_remediation_stops_its_writes_without_failing_the_run():
+    registry = InMemoryRegistry()
+    registry.add("team/vanishing", "MUTABLE", policy=None)
+    registry.add("team/other", "MUTABLE")
+    registry.fail_on[("put_tag_mutability", "team/vanishing")] = RepositoryNotFound("team/vanishing")
+    report = run(registry)
+    actions = {(d.repository, d.aspect): d.action for d in report.decisions}
+    assert actions[("team/vanishing", "tag_mutability")] is Action.REPOSITORY_GONE
+    assert actions[("team/vanishing", "lifecycle_policy")] is Action.REPOSITORY_GONE  # not attempted
+    assert actions[("team/other", "tag_mutability")] is Action.REMEDIATED
+    assert registry.calls["put_lifecycle_policy"] == 0
+
+
+def test_access_denied_on_one_write_is_a_failed_decision_and_the_rest_still_applies(caplog):
+    registry = InMemoryRegistry()
+    registry.add("team/half", "MUTABLE", policy=None)
+    registry.fail_on[("put_tag_mutability", "team/half")] = AccessDenied("access denied: PutImageTagMutability")
+    report = run(registry)
+    actions = {d.aspect: d for d in report.decisions if d.repository == "team/half"}
+    assert actions["tag_mutability"].action is Action.FAILED
+    assert "access denied" in actions["tag_mutability"].detail
+    assert actions["lifecycle_policy"].action is Action.REMEDIATED
+    assert report.summary()["failed"] == 1
+    assert report.summary()["non_compliant_after"] == 1
+
+
+def test_event_scope_reads_only_that_repository():
+    registry = InMemoryRegistry()
+    for i in range(10):
+        registry.add(f"team/r{i}")
+    registry.add("team/new", "MUTABLE", policy=None)
+    run(registry, ["team/new"])
+    assert registry.calls["list_repositories"] == 0
+    assert registry.calls["list_tags"] == 1
+    assert registry.writes == Counter(put_tag_mutability=1, put_lifecycle_policy=1)
+
+
+@pytest.mark.parametrize("scan_type", ["BASIC", "ENHANCED"])
+def test_repository_scan_flag_is_only_written_under_basic(scan_type):
+    registry = InMemoryRegistry(RegistryScanning(scan_type, (ScanningRule("SCAN_ON_PUSH", ("*",)),)))
+    registry.add("team/a", scan_on_push=False)
+    run(registry)
+    assert registry.calls["put_repository_scan_on_push"] == (1 if scan_type == "BASIC" else 0)
