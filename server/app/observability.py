@@ -16,7 +16,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-sent id is echoed only if it is short and made of safe characters (it ends up in logs and headers).
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime", "taskName"}
+# LogRecord attributes that are not `extra` fields (uvicorn's color_message duplicates message with ANSI codes).
+_RESERVED = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 access_logger = logging.getLogger("retail_api.access")
 
@@ -82,7 +88,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or _lambda_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what the client gets if the app raises before responding
         limit = self.max_body_bytes
@@ -128,6 +134,12 @@ def _incoming_request_id(scope: Scope) -> str | None:
             candidate = value.decode("latin-1")
             return candidate if VALID_REQUEST_ID.fullmatch(candidate) else None
     return None
+
+
+def _lambda_request_id(scope: Scope) -> str | None:
+    """Under Lambda (Mangum puts the context in the scope) the invocation's id, so our lines match Lambda's own."""
+    candidate = getattr(scope.get("aws.context"), "aws_request_id", None)
+    return candidate if isinstance(candidate, str) and VALID_REQUEST_ID.fullmatch(candidate) else None
 
 
 def _declared_length(scope: Scope) -> int:

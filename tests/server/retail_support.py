@@ -80,3 +80,28 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     }
     env.update(overrides)
     return env
+
+
+def dockerfile_stages(path: Path = SERVER_DIR / "Dockerfile") -> list[list[tuple[str, str]]]:
+    """The Dockerfile as stages of (INSTRUCTION, arguments), continuation lines joined and comments dropped.
+    Instructions before the first FROM (global ARGs) form stage 0."""
+    stages: list[list[tuple[str, str]]] = [[]]
+    logical = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not logical and (not line or line.startswith("#")):
+            continue
+        if line.endswith("\\"):
+            logical += line[:-1] + " "
+            continue
+        logical += line
+        instruction, _, arguments = logical.partition(" ")
+        if instruction.upper() == "FROM":
+            stages.append([])
+        stages[-1].append((instruction.upper(), arguments.strip()))
+        logical = ""
+    return stages
+
+
+def instructions(stage: list[tuple[str, str]], name: str) -> list[str]:
+    return [arguments for instruction, arguments in stage if instruction == name]

@@ -1,0 +1,88 @@
+"""The app served the way the image serves it: the Dockerfile's CMD and ENV, run by real uvicorn from server/,
+called over HTTP on loopback."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from retail_support import (
+    SHIPPED_MODEL,
+    VENV_BIN,
+    RunningServer,
+    dockerfile_stages,
+    free_port,
+    instructions,
+    item,
+    start_uvicorn,
+    subprocess_env,
+)
+
+
+def image_command_and_env(port: int) -> tuple[list[str], dict[str, str]]:
+    """The runtime stage's CMD with the host and port swapped for loopback, and its ENV (PATH aside)."""
+    runtime = dockerfile_stages()[-1]
+    [cmd] = instructions(runtime, "CMD")
+    command = json.loads(cmd)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
+    command[0] = str(VENV_BIN / command[0])
+    env = {}
+    for declaration in instructions(runtime, "ENV"):
+        for pair in shlex.split(declaration):
+            name, _, value = pair.partition("=")
+            if name != "PATH":
+                env[name] = value
+    return command, env
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningServer]:
+    port = free_port()
+    command, image_env = image_command_and_env(port)
+    assert command[1:3] == ["app.main:app", "--host"], command
+    running = start_uvicorn(command, subprocess_env(**image_env), port)
+    yield running
+    if running.process.poll() is None:
+        running.stop()
+
+
+def test_probes_and_model_over_http(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
+        assert http.get("/health").json() == {"status": "ok"}
+        assert http.get("/ready").json()["status"] == "ready"
+        shipped_version = json.loads(SHIPPED_MODEL.read_text())["version"]
+        assert http.get("/v1/model").json()["version"] == shipped_version
+
+
+def test_predict_over_http_with_keep_alive(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
+        single = http.post("/v1/predict", json=item(), headers={"X-Request-ID": "uvicorn-single"})
+        batch = http.post("/v1/predict", json={"items": [item(store_id=f"S00{n}") for n in range(1, 6)]})
+        invalid = http.post("/v1/predict", json=item(price=-1))
+        too_many = http.post("/v1/predict", json={"items": [item()] * 1001})
+    assert single.status_code == 200 and single.headers["x-request-id"] == "uvicorn-single"
+    assert [p["store_id"] for p in batch.json()["predictions"]] == ["S001", "S002", "S003", "S004", "S005"]
+    assert invalid.status_code == 422 and invalid.json()["detail"][0]["field"] == "price"
+    assert too_many.status_code == 413
+    assert all(r.headers.get("x-request-id") for r in (batch, invalid, too_many))
+
+
+def test_shutdown_is_graceful_and_every_log_line_is_json(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=5.0) as http:
+        http.get("/health", headers={"X-Request-ID": "last-call"})
+    output = server.stop()
+    # uvicorn finishes the shutdown, then re-raises SIGTERM so the exit status tells the supervisor why it stopped.
+    assert server.process.returncode in (0, -signal.SIGTERM), output
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]  # raises on any non-JSON line
+    access = [line for line in lines if line["logger"] == "retail_api.access"]
+    assert {"method", "path", "status", "duration_ms", "request_id"} <= set(access[-1])
+    assert access[-1]["request_id"] == "last-call" and access[-1]["status"] == 200
+    assert any(line["message"] == "model loaded" for line in lines)
+    assert lines[-2]["message"] == "Application shutdown complete."
+    assert not any("color_message" in line for line in lines)
+    assert not any(line["logger"] == "uvicorn.access" for line in lines), "uvicorn's access log would double up"
