@@ -10,8 +10,10 @@ Semantics (AWS "Lifecycle policy evaluation rules" and "Examples of lifecycle po
 - A rule *identifies* the images of its storage class whose tags meet its tag requirements: `untagged` = no tags,
   `any` = every image, `tagged` = every entry of tagPrefixList / tagPatternList matches at least one of the image's
   tags (AND across entries — a rule listing `prod` and `dev` selects only images carrying both).
-- Among the identified images the count fires: imageCountMoreThan keeps the N youngest by push time and marks the
-  rest; the since* types mark images whose reference time is more than countNumber days before `now`.
+- Among the identified images the count fires: imageCountMoreThan keeps the N youngest by push time (equal push
+  times: the lower digest counts as younger) and marks the rest; the since* types mark images whose reference time
+  is more than countNumber days before `now` (sinceImagePulled: last pull, else push; a restored image's
+  lastActivatedAt stands in for older push/pull times; sinceImageTransitioned: lastArchivedAt).
 - A rule never acts on an image identified by a higher-priority rule of the same storage class, whether or not that
   rule's count fired; but it still counts such images when sizing its own window.
 - An image referenced by a manifest list (an index) is not expired unless every list that references it is expired
@@ -635,7 +637,7 @@ def _youngest_first(images: Iterable[ImageRecord]) -> list[ImageRecord]:
         known = unique.setdefault(image.digest, image)
         if known != image:
             raise ImageDetailError(f"image {image.digest} is listed twice with different details")
-    # Digest breaks push-time ties so the result never depends on input order.
+    # Among equal push times the lower digest counts as younger, so the result never depends on input order.
     by_digest = sorted(unique.values(), key=lambda image: image.digest)
     return sorted(by_digest, key=lambda image: image.pushed_at, reverse=True)
 
