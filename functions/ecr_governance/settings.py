@@ -82,10 +82,11 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
     ),
     SettingDoc(
         "REMEDIATION_TOPIC_ARN",
-        "RemediationNotificationEmail",
+        "NotifyRemediations",
         "",
-        "SNS topic that receives a readable notification of each run's remediations; the template creates it "
-        "when RemediationNotificationEmail is set, empty = no notification.",
+        "SNS topic that receives a readable notification of each run's remediations and failures; the template "
+        "creates it and sets this when NotifyRemediations=true (RemediationNotificationEmail optionally subscribes "
+        "an address). Empty = no notification.",
     ),
     SettingDoc(
         "GOVERNANCE_ROLE_ARN",
