@@ -1,6 +1,6 @@
-"""The demand model: a log-linear regression of daily unit sales, in pure Python.
+"""The demand model: a Poisson regression (log link) of daily unit sales, in pure Python.
 
-    log1p(units) = intercept + store[s] + product[p] + weekday[d]
+    log E[units] = intercept + store[s] + product[p] + weekday[d]
                    + elasticity[p] * log(price / reference_price[p])
                    + promotion_lift * promotion
                    + a * sin(2*pi*doy/365.25) + b * cos(2*pi*doy/365.25)
@@ -72,7 +72,7 @@ class ModelArtifact(BaseModel):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     trained_at: dt.datetime
-    target: Literal["log1p_units"]
+    target: Literal["log_expected_units"]
     intercept: float
     store_effects: dict[str, float] = Field(min_length=1)
     product_effects: dict[str, float] = Field(min_length=1)
@@ -216,4 +216,4 @@ class DemandModel:
 
     def predict_units(self, store_id: str, product_id: str, day: dt.date, price: float, promotion: bool) -> float:
         """Expected units sold that day; KeyError for an id the model was not trained on."""
-        return max(0.0, math.expm1(self.linear_predictor(store_id, product_id, day, price, promotion)))
+        return math.exp(self.linear_predictor(store_id, product_id, day, price, promotion))

@@ -82,7 +82,7 @@ class ModelInfo(BaseModel):
     name: str
     version: str
     trained_at: dt.datetime
-    target: str = Field(description="what the regression fits: log1p(units)")
+    target: str = Field(description="what the linear predictor models: log of the expected units (Poisson regression)")
     features: list[str]
     stores: list[str] = Field(description="store ids the model accepts")
     products: list[str] = Field(description="product ids the model accepts")

@@ -28,7 +28,7 @@ from app.forecast import DemandModel, Evaluation, FeatureSpace, Metrics, ModelAr
 from training.dataset import Sale, generate_sales, write_csv
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "app" / "model" / "model.json"
-MODEL_NAME = "retail-demand-loglinear"
+MODEL_NAME = "retail-demand-poisson"
 
 
 class TrainingError(Exception):
@@ -71,15 +71,16 @@ def reference_prices(sales: Sequence[Sale]) -> dict[str, float]:
     return {product_id: statistics.median(values) for product_id, values in prices.items()}
 
 
-def fit(
-    sales: Sequence[Sale], space: FeatureSpace, reference: dict[str, float], ridge: float
-) -> tuple[list[float], tuple[float, float]]:
-    """Ridge least squares of log1p(units) on the sparse rows; the intercept is not penalised."""
-    size = space.size
-    gram = [[0.0] * size for _ in range(size)]
-    rhs = [0.0] * size
+DesignRow = tuple[list[tuple[int, float]], int]
+
+
+def design(
+    sales: Sequence[Sale], space: FeatureSpace, reference: dict[str, float]
+) -> tuple[list[DesignRow], tuple[float, float]]:
+    """Sparse rows (with the observed units) and the range of log price ratios seen."""
     store_index = {store_id: i for i, store_id in enumerate(space.stores)}
     product_index = {product_id: i for i, product_id in enumerate(space.products)}
+    rows: list[DesignRow] = []
     low, high = math.inf, -math.inf
     for sale in sales:
         ratio = math.log(sale.price / reference[sale.product_id])
@@ -87,15 +88,63 @@ def fit(
         row = space.sparse_row(
             store_index[sale.store_id], product_index[sale.product_id], sale.day, ratio, sale.promotion
         )
-        target = math.log1p(sale.units)
+        rows.append((row, sale.units))
+    return rows, (low, high)
+
+
+def weighted_least_squares(
+    rows: Sequence[DesignRow],
+    size: int,
+    ridge: float,
+    weight_and_target: Callable[[list[tuple[int, float]], int], tuple[float, float]],
+) -> list[float]:
+    """Solve (X'WX + ridge*I) w = X'Wz over the sparse rows; the intercept (column 0) is not penalised."""
+    gram = [[0.0] * size for _ in range(size)]
+    rhs = [0.0] * size
+    for row, units in rows:
+        weight, target = weight_and_target(row, units)
         for column_a, value_a in row:
             gram_row = gram[column_a]
-            rhs[column_a] += value_a * target
+            weighted = weight * value_a
+            rhs[column_a] += weighted * target
             for column_b, value_b in row:
-                gram_row[column_b] += value_a * value_b
+                gram_row[column_b] += weighted * value_b
     for column in range(1, size):
         gram[column][column] += ridge
-    return solve_normal_equations(gram, rhs), (low, high)
+    return solve_normal_equations(gram, rhs)
+
+
+def fit(
+    sales: Sequence[Sale],
+    space: FeatureSpace,
+    reference: dict[str, float],
+    ridge: float,
+    max_iterations: int = 25,
+    tolerance: float = 1e-7,
+) -> tuple[list[float], tuple[float, float]]:
+    """Poisson regression with a log link (units are counts), by iteratively reweighted least squares.
+
+    Started from least squares on log1p(units), which is close; each step solves a weighted least-squares problem
+    with weight mu and working target eta + (y - mu) / mu, and it stops when no weight moves by more than
+    `tolerance` (typically 4-5 steps)."""
+    rows, ratio_range = design(sales, space, reference)
+    weights = weighted_least_squares(rows, space.size, ridge, lambda row, units: (1.0, math.log1p(units)))
+
+    def linear(row: list[tuple[int, float]]) -> float:
+        return sum(weights[column] * value for column, value in row)
+
+    def working(row: list[tuple[int, float]], units: int) -> tuple[float, float]:
+        eta = linear(row)
+        mean = math.exp(eta)
+        return mean, eta + (units - mean) / mean
+
+    for _ in range(max_iterations):
+        updated = weighted_least_squares(rows, space.size, ridge, working)
+        change = max(abs(new - old) for new, old in zip(updated, weights, strict=True))
+        weights = updated
+        if change < tolerance:
+            return weights, ratio_range
+    raise TrainingError(f"Poisson fit did not converge in {max_iterations} iterations (last change {change:.2e})")
 
 
 def score(actual: Sequence[float], predicted: Sequence[float]) -> Metrics:
@@ -147,7 +196,7 @@ def build_artifact(
     fields = {
         "schema_version": 1,
         "name": MODEL_NAME,
-        "target": "log1p_units",
+        "target": "log_expected_units",
         "trained_at": trained_at,
         **coefficients,
         "reference_price": reference,
@@ -185,7 +234,7 @@ def report(artifact: ModelArtifact) -> str:
         f"(from {evaluation.holdout_start})",
         f"{'forecast':<28}{'MAE':>8}{'WAPE':>9}{'RMSE':>9}",
     ]
-    rows = [("model (log-linear)", evaluation.model)]
+    rows = [("model (Poisson log-linear)", evaluation.model)]
     rows += [(f"naive: {name.replace('_', ' ')}", metrics) for name, metrics in evaluation.baselines.items()]
     for label, metrics in rows:
         lines.append(f"{label:<28}{metrics.mae:>8.3f}{metrics.wape:>8.1%} {metrics.rmse:>8.3f}")
@@ -200,7 +249,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=730, help="days of history (default: %(default)s)")
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2024, 1, 1), help="first day")
     parser.add_argument("--holdout-days", type=int, default=56, help="most recent days held out (default: 56)")
-    parser.add_argument("--ridge", type=float, default=1.0, help="L2 penalty on log scale (default: 1.0)")
+    parser.add_argument("--ridge", type=float, default=1.0, help="L2 penalty on the coefficients (default: 1.0)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="artifact path (default: app/model/model.json)")
     parser.add_argument("--write-csv", type=Path, help="also write the generated dataset as CSV (not committed)")
     return parser.parse_args(argv)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 import signal
+import subprocess
 from collections.abc import Iterator
 
 import httpx
@@ -70,6 +71,15 @@ def test_predict_over_http_with_keep_alive(server: RunningServer) -> None:
     assert invalid.status_code == 422 and invalid.json()["detail"][0]["field"] == "price"
     assert too_many.status_code == 413
     assert all(r.headers.get("x-request-id") for r in (batch, invalid, too_many))
+
+
+def test_docker_healthcheck_command_passes_against_the_running_app(server: RunningServer) -> None:
+    [healthcheck] = instructions(dockerfile_stages()[-1], "HEALTHCHECK")
+    probe = json.loads(healthcheck.split("CMD", 1)[1])
+    code = probe[-1].replace("http://127.0.0.1:8000", server.base_url)
+    assert code != probe[-1]
+    result = subprocess.run([str(VENV_BIN / probe[0]), *probe[1:-1], code], capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr
 
 
 def test_shutdown_is_graceful_and_every_log_line_is_json(server: RunningServer) -> None:
