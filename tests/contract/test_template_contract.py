@@ -302,12 +302,6 @@ def _parameters_referenced(node: Any, template: dict[str, Any]) -> set[str]:
     return found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="settings.SETTINGS_DOCS says REMEDIATION_TOPIC_ARN comes from RemediationNotificationEmail and that the "
-    "template creates the topic 'when RemediationNotificationEmail is set'; template.yaml creates it (condition "
-    "Notify) from NotifyRemediations=true, the e-mail only adds a subscription",
-)
 def test_derived_setting_docs_name_the_parameter_that_controls_them(template: dict[str, Any]) -> None:
     declared = _declared_variables(template, ENFORCE_FUNCTION)
     topic_doc = next(doc for doc in settings.SETTINGS_DOCS if doc.env == "REMEDIATION_TOPIC_ARN")
