@@ -222,6 +222,18 @@ def test_every_handler_imports_from_its_code_uri_with_the_template_environment(
         assert result.returncode == 0 and result.stdout.strip() == "ok", f"{logical_id}: {result.stderr}"
 
 
+def test_every_function_logs_to_a_declared_group_with_the_retention_parameter(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    """Without it Lambda creates /aws/lambda/<name> itself, kept forever; LogRetentionDays would do nothing."""
+    for logical_id in function_ids:
+        group = (_function_setting(template, logical_id, "LoggingConfig") or {}).get("LogGroup")
+        assert isinstance(group, dict) and "Ref" in group, f"{logical_id} has no LoggingConfig.LogGroup"
+        resource = template["Resources"][group["Ref"]]
+        assert resource["Type"] == "AWS::Logs::LogGroup"
+        assert resource["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
 # ---- 4. environment <-> settings <-> parameters ---------------------------------------------------------------
 def test_environment_reader_finds_what_settings_reads() -> None:
     """The collector below is what the next test relies on: it must see settings.py's helper-based reads."""
