@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 
 TAG_STATUSES = ("tagged", "untagged", "any")
@@ -114,8 +115,18 @@ class LifecycleRule:
     description: str = ""
 
     @cached_property
-    def _pattern_regexes(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(_pattern_regex(pattern) for pattern in self.tag_patterns)
+    def tag_entry_regexes(self) -> tuple[re.Pattern[str], ...]:
+        """One regex per list entry, searched in the image's tags joined by newlines (a tag never holds one).
+
+        Searching the joined tags is one C-level call per entry instead of a Python loop over the tags, which is
+        what keeps a 10-rule preview of a 10,000-image repository fast.
+        """
+        prefixes = (re.compile("^" + re.escape(prefix), re.MULTILINE) for prefix in self.tag_prefixes)
+        patterns = (
+            re.compile("^" + "[^\n]*".join(map(re.escape, pattern.split("*"))) + "$", re.MULTILINE)
+            for pattern in self.tag_patterns
+        )
+        return (*prefixes, *patterns)
 
     def matches_tags(self, tags: Sequence[str]) -> bool:
         """The rule's tag requirements (not its storage class): what protects an image from lower rules."""
@@ -123,12 +134,9 @@ class LifecycleRule:
             return True
         if self.tag_status == "untagged":
             return not tags
-        if not tags:
-            return False
         # AND across entries, each entry against any of the image's tags.
-        return all(any(tag.startswith(prefix) for tag in tags) for prefix in self.tag_prefixes) and all(
-            any(regex.fullmatch(tag) for tag in tags) for regex in self._pattern_regexes
-        )
+        tag_lines = "\n".join(tags)
+        return bool(tags) and all(regex.search(tag_lines) for regex in self.tag_entry_regexes)
 
     def identifies(self, image: ImageRecord) -> bool:
         return image.storage_class == self.storage_class and self.matches_tags(image.tags)
@@ -152,6 +160,11 @@ class ImageRecord:
     manifest_media_type: str | None = None
     child_digests: tuple[str, ...] = ()  # for an index: the manifests it references
     repository_name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(self.tags))
+        if any("\n" in tag for tag in self.tags):
+            raise ImageDetailError(f"image {self.digest}: a tag cannot contain a line break")
 
     @property
     def storage_class(self) -> str | None:
@@ -631,15 +644,28 @@ def _marked_by(rule: LifecycleRule, identified: list[ImageRecord], now: datetime
     return marked
 
 
+def _identified_by(rule: LifecycleRule, candidates: list[tuple[ImageRecord, str]]) -> list[ImageRecord]:
+    """The candidates (already of the rule's storage class) whose tags meet the rule's tag requirements."""
+    if rule.tag_status == "any":
+        return [image for image, _ in candidates]
+    if rule.tag_status == "untagged":
+        return [image for image, tag_lines in candidates if not tag_lines]
+    regexes = rule.tag_entry_regexes
+    if len(regexes) == 1:
+        search = regexes[0].search
+        return [image for image, tag_lines in candidates if tag_lines and search(tag_lines)]
+    return [image for image, tag_lines in candidates if tag_lines and all(r.search(tag_lines) for r in regexes)]
+
+
 def _youngest_first(images: Iterable[ImageRecord]) -> list[ImageRecord]:
     unique: dict[str, ImageRecord] = {}
     for image in images:
         known = unique.setdefault(image.digest, image)
-        if known != image:
+        if known is not image and known != image:
             raise ImageDetailError(f"image {image.digest} is listed twice with different details")
     # Among equal push times the lower digest counts as younger, so the result never depends on input order.
-    by_digest = sorted(unique.values(), key=lambda image: image.digest)
-    return sorted(by_digest, key=lambda image: image.pushed_at, reverse=True)
+    by_digest = sorted(unique.values(), key=attrgetter("digest"))
+    return sorted(by_digest, key=attrgetter("pushed_at"), reverse=True)
 
 
 def evaluate(policy: LifecyclePolicy, images: Iterable[ImageRecord], now: datetime) -> list[Decision]:
@@ -650,10 +676,15 @@ def evaluate(policy: LifecyclePolicy, images: Iterable[ImageRecord], now: dateti
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     ordered = _youngest_first(images)
+    # Per storage class, youngest first, each image with its tags joined once for the rules' regexes.
+    candidates_by_class: dict[str | None, list[tuple[ImageRecord, str]]] = {}
+    for image in ordered:
+        storage_class = STORAGE_CLASS_BY_IMAGE_STATUS.get(image.status)
+        candidates_by_class.setdefault(storage_class, []).append((image, "\n".join(image.tags)))
     claimed: set[str] = set()  # identified by a higher-priority rule: lower rules may not act on these
     decision_by_digest: dict[str, Decision] = {}
     for rule in policy.rules:
-        identified = [image for image in ordered if rule.identifies(image)]
+        identified = _identified_by(rule, candidates_by_class.get(rule.storage_class, []))
         for image in _marked_by(rule, identified, now):
             if image.digest not in claimed:
                 decision_by_digest[image.digest] = Decision(
@@ -693,7 +724,9 @@ def _keep_images_their_manifest_lists_need(decision_by_digest: dict[str, Decisio
 
 
 def iso8601(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def preview_result(decisions: Iterable[Decision], images: Iterable[ImageRecord]) -> dict[str, Any]:
