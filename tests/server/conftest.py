@@ -5,6 +5,7 @@ there too, for the helpers in retail_support.py."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +17,37 @@ for _path in (_HERE.parents[1] / "server", _HERE):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from app.main import create_app  # noqa: E402 - needs server/ on sys.path first
+# The app configures logging for its process (JSON on stdout, through the root logger). In this shared pytest process
+# that is put back after each use, so the other suites keep the logging they expect.
+_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def _logging_state() -> list[tuple[logging.Logger, list[logging.Handler], int, bool]]:
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    return [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
+
+
+def _restore(state: list[tuple[logging.Logger, list[logging.Handler], int, bool]]) -> None:
+    for logger, handlers, level, propagate in state:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+_before_import = _logging_state()
+from app.main import create_app  # noqa: E402 - needs server/ on sys.path first; builds (and logs) the module's app
 from app.settings import Settings  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from retail_support import SHIPPED_MODEL  # noqa: E402
+
+_restore(_before_import)
+
+
+@pytest.fixture(autouse=True)
+def _app_logging_is_put_back() -> Iterator[None]:
+    state = _logging_state()
+    yield
+    _restore(state)
 
 
 @pytest.fixture(scope="session")

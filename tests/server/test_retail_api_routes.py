@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from app.main import create_app
+from app.observability import JsonFormatter
 from app.schemas import MAX_BATCH_ITEMS
 from app.settings import Settings
 from fastapi.testclient import TestClient
@@ -192,7 +193,8 @@ def test_one_json_log_line_per_request(client: TestClient, caplog: pytest.LogCap
     with caplog.at_level(logging.INFO, logger="retail_api.access"):
         response = client.post("/v1/predict", json=item(), headers={"X-Request-ID": "log-test-1"})
     [record] = [r for r in caplog.records if r.name == "retail_api.access"]
-    line = json.loads(logging.getLogger().handlers[0].formatter.format(record))
+    [formatter] = [h.formatter for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter)]
+    line = json.loads(formatter.format(record))
     assert response.status_code == 200
     assert line["method"] == "POST" and line["path"] == "/v1/predict" and line["status"] == 200
     assert line["request_id"] == "log-test-1"
