@@ -162,7 +162,9 @@ class ImageRecord:
     repository_name: str | None = None
 
     def __post_init__(self) -> None:
+        # Tuples keep records hashable and comparable when callers pass lists.
         object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "child_digests", tuple(self.child_digests))
         if any("\n" in tag for tag in self.tags):
             raise ImageDetailError(f"image {self.digest}: a tag cannot contain a line break")
 

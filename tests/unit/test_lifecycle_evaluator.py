@@ -391,3 +391,9 @@ def test_conflicting_duplicate_digests_are_rejected():
         evaluate(
             parse_policy({"rules": [rule(1, "any", "imageCountMoreThan", 1)]}), [image("x", 1), image("x", 2)], NOW
         )
+
+
+def test_image_record_keeps_tags_as_a_tuple_and_refuses_line_breaks():
+    assert ImageRecord(digest="sha256:x", pushed_at=NOW, tags=["v1", "prod-1"]).tags == ("v1", "prod-1")
+    with pytest.raises(ImageDetailError, match="line break"):
+        image_from_detail({"imageDigest": "sha256:x", "imagePushedAt": 0, "imageTags": ["prod-1\nv1"]})
