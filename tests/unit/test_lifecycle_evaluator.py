@@ -100,7 +100,13 @@ def test_aws_example_multiple_rules_b_reordered():
     assert acted_on(policy, MULTIPLE_RULES_REPOSITORY) == {"A": ("expire", 1), "B": ("expire", 1)}
 
 
-def test_aws_example_multiple_tags_a_all_prefixes_must_match():
+# AWS writes these two examples with tagPrefixList ["alpha", "beta"]; the equivalent tagPatternList
+# ["alpha*", "beta*"] (the page's recommended form) must give the documented result too.
+MULTIPLE_TAG_LISTS = [{"tagPrefixList": ["alpha", "beta"]}, {"tagPatternList": ["alpha*", "beta*"]}]
+
+
+@pytest.mark.parametrize("tag_list", MULTIPLE_TAG_LISTS)
+def test_aws_example_multiple_tags_a_all_prefixes_must_match(tag_list):
     images = [
         image("A", 12, "alpha-1"),
         image("B", 11, "beta-1"),
@@ -109,17 +115,18 @@ def test_aws_example_multiple_tags_a_all_prefixes_must_match():
         image("E", 3, "beta-3"),
         image("F", 2, "alpha-4", "beta-4"),
     ]
-    policy = {"rules": [rule(1, "tagged", "sinceImagePushed", 5, tagPrefixList=["alpha", "beta"])]}
+    policy = {"rules": [rule(1, "tagged", "sinceImagePushed", 5, **tag_list)]}
     assert expired(policy, images) == {"C"}
 
 
-def test_aws_example_multiple_tags_b_tags_are_not_exclusive():
+@pytest.mark.parametrize("tag_list", MULTIPLE_TAG_LISTS)
+def test_aws_example_multiple_tags_b_tags_are_not_exclusive(tag_list):
     images = [
         image("A", 10, "alpha-1", "beta-1", "gamma-1"),
         image("B", 9, "alpha-2", "beta-2"),
         image("C", 8, "alpha-3", "beta-3", "gamma-2"),
     ]
-    policy = {"rules": [rule(1, "tagged", "imageCountMoreThan", 1, tagPrefixList=["alpha", "beta"])]}
+    policy = {"rules": [rule(1, "tagged", "imageCountMoreThan", 1, **tag_list)]}
     assert expired(policy, images) == {"A", "B"}
 
 
