@@ -192,3 +192,13 @@ def test_preview_is_deterministic_and_independent_of_input_order(policy, images,
     assert preview_result(evaluate(parsed, shuffled, NOW), shuffled) == preview_result(first, images)
     rules_shuffled = {"rules": data.draw(st.permutations(policy["rules"]))}
     assert evaluate(parse_policy(rules_shuffled), shuffled, NOW) == first
+
+
+@PROPERTY_SETTINGS
+@given(policy=policies(), images=repositories())
+def test_rule_identifies_agrees_with_the_independent_oracle(policy, images):
+    parsed = parse_policy(policy)
+    by_priority = {rule["rulePriority"]: rule for rule in policy["rules"]}
+    for rule in parsed.rules:
+        for image in images:
+            assert rule.identifies(image) == identifies(by_priority[rule.priority], image), (rule, image)
