@@ -320,6 +320,24 @@ def test_derived_setting_docs_name_the_parameter_that_controls_them(template: di
     assert topic_doc.parameter in _parameters_referenced(declared["REMEDIATION_TOPIC_ARN"], template)
 
 
+def test_the_environment_fits_lambdas_4_kb_limit_even_with_the_standard_policy_passed_explicitly(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    """Lambda rejects a function whose environment variables total more than 4 KB (names and values)."""
+    overrides = {"StandardLifecyclePolicy": json.dumps(json.loads(STANDARD_POLICY_PATH.read_text()))}
+    longest_arn = "arn:aws:iam::123456789012:role/" + "r" * 64  # IAM role names are at most 64 characters
+    for logical_id in function_ids:
+        applicable = {k: v for k, v in overrides.items() if k in template["Parameters"]}
+        spec = function_spec(template, logical_id, overrides=applicable, pseudo=PSEUDO)
+        environment = {**spec.environment, **{name: longest_arn for name in spec.unresolved}}
+        size = sum(len(name.encode()) + len(value.encode()) for name, value in environment.items())
+        assert size <= 4096, f"{logical_id}: {size} bytes of environment"
+    # And the policy passed through the Parameter is the policy the function enforces.
+    spec = function_spec(template, ENFORCE_FUNCTION, overrides=overrides, pseudo=PSEUDO)
+    enforced = settings.Settings.from_environ(spec.environment).standard_lifecycle_policy
+    assert enforced == json.loads(STANDARD_POLICY_PATH.read_text())
+
+
 def test_template_defaults_give_the_settings_the_code_defaults_to(template: dict[str, Any]) -> None:
     spec = function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO)
     assert set(spec.unresolved) == {"GOVERNANCE_ROLE_ARN"}  # the topic is "" while NotifyRemediations=false
