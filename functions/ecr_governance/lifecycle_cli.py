@@ -212,12 +212,12 @@ def _previews_from_registry(
 
     registry = EcrRegistry(target.client("ecr"))
     if repository is not None:
-        images = _records(registry.describe_images(repository), f"repository {repository}")
+        images = _records(registry.describe_images(repository, include_archived=True), f"repository {repository}")
         return [_evaluate_repository(policy, repository, images, now, f"repository {repository}")]
     previews = []
     for listed in sorted(registry.list_repositories(), key=lambda r: r.name):
         try:
-            images = _records(registry.describe_images(listed.name), f"repository {listed.name}")
+            images = _records(registry.describe_images(listed.name, include_archived=True), f"repository {listed.name}")
         except RepositoryNotFound:
             print(f"note: repository {listed.name} was deleted during the preview; skipped", file=sys.stderr)
             continue

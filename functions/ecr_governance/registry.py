@@ -132,11 +132,18 @@ class EcrRegistry:
             response = self._ecr.describe_repositories(repositoryNames=[name])
         return _repository(response["repositories"][0])
 
-    def describe_images(self, repository_name: str) -> Iterator[dict[str, Any]]:
-        """Every image detail of a repository, as DescribeImages returns them (datetimes from botocore)."""
+    def describe_images(self, repository_name: str, include_archived: bool = False) -> Iterator[dict[str, Any]]:
+        """Every image detail of a repository, as DescribeImages returns them (datetimes from botocore).
+
+        DescribeImages lists only ACTIVE images unless asked; `include_archived` asks for every status, which
+        lifecycle rules on the archive storage class need.
+        """
+        params: dict[str, Any] = {"repositoryName": repository_name}
+        if include_archived:
+            params["filter"] = {"imageStatus": "ANY"}
         with _translated("DescribeImages", repository_name):
             for page in self._ecr.get_paginator("describe_images").paginate(
-                repositoryName=repository_name, PaginationConfig={"PageSize": MAX_IMAGES_PAGE}
+                **params, PaginationConfig={"PageSize": MAX_IMAGES_PAGE}
             ):
                 yield from page.get("imageDetails", [])
 

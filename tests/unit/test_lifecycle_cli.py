@@ -263,6 +263,8 @@ def test_preview_needs_exactly_one_image_source(tmp_path, capsys):
 
 
 # ---- preview from ECR (botocore Stubber: exact responses, no network) -----------------------------------------
+# Archive-storage rules need archived images too, which DescribeImages lists only when asked.
+ARCHIVED_TOO = {"imageStatus": "ANY"}
 
 
 @pytest.fixture
@@ -298,17 +300,17 @@ def test_preview_all_repositories_breaks_down_per_repository(tmp_path, capsys, s
     stubbed_ecr.add_response(
         "describe_images",
         {"imageDetails": [boto_detail("sha256:a1", 1, size=2048), boto_detail("sha256:a2", 25, "v1")]},
-        {"repositoryName": "api", "maxResults": 1000},
+        {"repositoryName": "api", "maxResults": 1000, "filter": ARCHIVED_TOO},
     )
     stubbed_ecr.add_client_error(
         "describe_images",
         "RepositoryNotFoundException",
-        expected_params={"repositoryName": "gone", "maxResults": 1000},
+        expected_params={"repositoryName": "gone", "maxResults": 1000, "filter": ARCHIVED_TOO},
     )
     stubbed_ecr.add_response(
         "describe_images",
         {"imageDetails": [boto_detail("sha256:w1", 26)]},
-        {"repositoryName": "web", "maxResults": 1000},
+        {"repositoryName": "web", "maxResults": 1000, "filter": ARCHIVED_TOO},
     )
     code, out, err = run(
         capsys,
@@ -336,7 +338,7 @@ def test_preview_one_repository_reports_its_name(tmp_path, capsys, stubbed_ecr):
     stubbed_ecr.add_response(
         "describe_images",
         {"imageDetails": [boto_detail("sha256:a1", 1)]},
-        {"repositoryName": "api", "maxResults": 1000},
+        {"repositoryName": "api", "maxResults": 1000, "filter": ARCHIVED_TOO},
     )
     code, out, _ = run(
         capsys,
@@ -358,7 +360,7 @@ def test_preview_one_repository_reports_its_name(tmp_path, capsys, stubbed_ecr):
 
 def test_preview_of_a_missing_repository_is_one_line_exit_1(tmp_path, capsys, stubbed_ecr):
     stubbed_ecr.add_client_error(
-        "describe_images", "RepositoryNotFoundException", expected_params={"repositoryName": "nope", "maxResults": 1000}
+        "describe_images", "RepositoryNotFoundException", expected_params={"repositoryName": "nope", "maxResults": 1000, "filter": ARCHIVED_TOO}
     )
     code, _, err = run(
         capsys,

@@ -188,3 +188,13 @@ def test_describe_images_pages_and_keeps_details(stubbed):
         "describe_images", {"imageDetails": []}, {"repositoryName": "team/a", "maxResults": 1000, "nextToken": "n"}
     )
     assert [d["imagePushedAt"] for d in registry.describe_images("team/a")] == [pushed]
+
+
+def test_describe_images_can_include_archived_images(stubbed):
+    registry, stubber = stubbed
+    stubber.add_response(
+        "describe_images",
+        {"imageDetails": []},
+        {"repositoryName": "team/a", "maxResults": 1000, "filter": {"imageStatus": "ANY"}},
+    )
+    assert list(registry.describe_images("team/a", include_archived=True)) == []
