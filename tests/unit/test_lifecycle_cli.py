@@ -360,7 +360,9 @@ def test_preview_one_repository_reports_its_name(tmp_path, capsys, stubbed_ecr):
 
 def test_preview_of_a_missing_repository_is_one_line_exit_1(tmp_path, capsys, stubbed_ecr):
     stubbed_ecr.add_client_error(
-        "describe_images", "RepositoryNotFoundException", expected_params={"repositoryName": "nope", "maxResults": 1000, "filter": ARCHIVED_TOO}
+        "describe_images",
+        "RepositoryNotFoundException",
+        expected_params={"repositoryName": "nope", "maxResults": 1000, "filter": ARCHIVED_TOO},
     )
     code, _, err = run(
         capsys,
