@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import json
 import sys
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from ecr_governance.cli import main as cli_main
 from ecr_governance.cli_commands import invoke_function, read_event
 from ecr_governance.emulator import emulator_environment, start_emulator
 from ecr_governance.enforce import Enforcer
 from ecr_governance.registry import EcrRegistry
 from ecr_governance.render import report_table
-from ecr_governance.settings import Settings
+from ecr_governance.settings import STANDARD_LIFECYCLE_RESOURCE, Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EVENTS = PROJECT_ROOT / "events" / "enforce"
@@ -92,6 +95,48 @@ def seed_registry(ecr: Any, standard_policy: dict[str, Any]) -> None:
             {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "mlops/*", "filterType": "WILDCARD"}]}
         ],
     )
+
+
+def _manifest(seed: str) -> str:
+    """A schema-2 manifest whose digests derive from `seed` (moto digests an image by its layers)."""
+
+    def digest(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{kind}{seed}".encode()).hexdigest()
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": digest("config"),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 31_457_280,
+                    "digest": digest("layer"),
+                }
+            ],
+        }
+    )
+
+
+def push_images(ecr: Any) -> None:
+    """CI-style pushes: 14 prod releases and 3 untagged builds to the ledger, a few dev images to the indexer."""
+    for number in range(1, 15):
+        ecr.put_image(
+            repositoryName="team-payments/ledger",
+            imageManifest=_manifest(f"ledger-{number}"),
+            imageTag=f"prod-{number}",
+        )
+    for number in range(3):
+        ecr.put_image(repositoryName="team-payments/ledger", imageManifest=_manifest(f"ledger-build-{number}"))
+    for number in range(1, 5):
+        ecr.put_image(
+            repositoryName="team-search/indexer", imageManifest=_manifest(f"indexer-{number}"), imageTag=f"dev-{number}"
+        )
 
 
 def _event(name: str, repository: str | None = None) -> dict[str, Any]:
@@ -167,6 +212,16 @@ def main() -> int:
             with _counting_all_clients(counter):
                 print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
             print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {counter.writes}")
+
+            _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
+            push_images(ecr)
+            policy_file = Path(__file__).parent / STANDARD_LIFECYCLE_RESOURCE
+            in_30_days = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+            lifecycle_preview = [
+                *("--endpoint-url", emulator.endpoint_url, "lifecycle", "preview"),
+                *("--policy", str(policy_file), "--all-repositories", "--now", in_30_days),
+            ]
+            cli_main(lifecycle_preview)
 
             decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
             _heading(f"Structured decision log: {len(decisions)} lines, e.g.")
