@@ -1,0 +1,120 @@
+"""What CloudFormation receives: template.yaml transformed by the SAM translator (offline), held to the code.
+
+The SAM source says what we wrote; the transformed template says what is deployed - the role SAM generates and every
+permission on it (the ones SAM adds included), the rules it creates and what they target.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from ecr_governance import enforce, events, notify
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
+REGION = "ap-southeast-1"
+ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+# AWS managed policies SAM attaches: logging (the function's log group) and X-Ray (Tracing: Active).
+EXPECTED_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed() -> dict[str, Any]:
+    source = yaml_parse(TEMPLATE_PATH.read_text())
+    for resource in source["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/key"  # what `sam package` puts there
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name=REGION))
+    return translator.translate(copy.deepcopy(source), parameter_values={}, get_managed_policy_map=lambda: {})
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_of(deployed: dict[str, Any], function: str) -> tuple[str, dict[str, Any]]:
+    role = deployed["Resources"][function]["Properties"]["Role"]
+    assert set(role) == {"Fn::GetAtt"} and role["Fn::GetAtt"][1] == "Arn", role
+    logical_id = role["Fn::GetAtt"][0]
+    return logical_id, deployed["Resources"][logical_id]
+
+
+def _statements(role: dict[str, Any]) -> list[tuple[bool, dict[str, Any]]]:
+    """(conditional, statement) for every statement of the role's inline policies."""
+    found = []
+    for policy in role["Properties"].get("Policies", []):
+        conditional = "Fn::If" in policy
+        if conditional:
+            _, policy, otherwise = policy["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+        found.extend((conditional, statement) for statement in policy["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_governance_role_arn_is_the_role_the_function_runs_as(deployed: dict[str, Any]) -> None:
+    """The loop guard compares CloudTrail's actor with GOVERNANCE_ROLE_ARN: it must be the function's own role."""
+    logical_id, role = _role_of(deployed, ENFORCE_FUNCTION)
+    assert role["Type"] == "AWS::IAM::Role"
+    variables = deployed["Resources"][ENFORCE_FUNCTION]["Properties"]["Environment"]["Variables"]
+    assert variables["GOVERNANCE_ROLE_ARN"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_deployed_role_grants_only_what_the_code_needs(deployed: dict[str, Any]) -> None:
+    _, role = _role_of(deployed, ENFORCE_FUNCTION)
+    assert set(role["Properties"].get("ManagedPolicyArns", [])) == EXPECTED_MANAGED_POLICIES
+    always: set[str] = set()
+    conditional: set[str] = set()
+    for is_conditional, statement in _statements(role):
+        assert statement["Effect"] == "Allow"
+        (conditional if is_conditional else always).update(_as_list(statement["Action"]))
+    ecr_actions = {action for action in always if action.startswith("ecr:")}
+    assert ecr_actions == set(enforce.ENFORCE_IAM_ACTIONS)
+    # Besides ECR: only the on-failure destination (SQS), and sns:Publish when the topic exists.
+    assert always - ecr_actions == {"sqs:SendMessage"}
+    assert conditional == set(notify.NOTIFY_IAM_ACTIONS)
+
+
+def test_failures_go_to_the_declared_queue(deployed: dict[str, Any]) -> None:
+    _, role = _role_of(deployed, ENFORCE_FUNCTION)
+    (send,) = [s for _, s in _statements(role) if "sqs:SendMessage" in _as_list(s["Action"])]
+    assert send["Resource"] == {"Fn::GetAtt": ["EnforceRepositoryFailures", "Arn"]}
+    configs = [r for r in deployed["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    (config,) = configs
+    destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Fn::GetAtt": ["EnforceRepositoryFailures", "Arn"]}
+
+
+def _rules_targeting(deployed: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    rules = []
+    for resource in deployed["Resources"].values():
+        if resource["Type"] != "AWS::Events::Rule":
+            continue
+        targets = resource["Properties"]["Targets"]
+        if any(target["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for target in targets):
+            rules.append(resource["Properties"])
+    return rules
+
+
+def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(deployed: dict[str, Any]) -> None:
+    rules = _rules_targeting(deployed, ENFORCE_FUNCTION)
+    patterns = [rule["EventPattern"] for rule in rules if "EventPattern" in rule]
+    schedules = [rule["ScheduleExpression"] for rule in rules if "ScheduleExpression" in rule]
+    assert len(patterns) == 1 and schedules == [{"Ref": "ReconcileSchedule"}]
+    assert set(patterns[0]["detail"]["eventName"]) == set(events.ENFORCED_EVENT_NAMES)
+    # Each rule may invoke the function.
+    permissions = [
+        r["Properties"]
+        for r in deployed["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": ENFORCE_FUNCTION}
+    ]
+    assert len(permissions) == len(rules)
+    assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
