@@ -261,6 +261,35 @@ def test_every_environment_variable_a_function_reads_is_declared(
     assert enforce_reads == {doc.env for doc in settings.SETTINGS_DOCS}
 
 
+# Variables only the developer tools read (never a function): name -> the module that reads it.
+CLI_ONLY_VARIABLES = {"ECR_GOVERNANCE_LOCAL_ENDPOINT": "ecr_governance.cli"}
+# Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.
+LAMBDA_RESERVED_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"}
+
+
+def test_variables_read_outside_the_functions_are_cli_only_or_reserved(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    """Every read anywhere under functions/ is declared, reserved, or a known CLI-only variable no handler reaches."""
+    all_modules = {
+        ".".join(path.relative_to(FUNCTIONS_DIR).with_suffix("").parts).removesuffix(".__init__"): path
+        for package in ("ecr_governance", "handlers")
+        for path in (FUNCTIONS_DIR / package).rglob("*.py")
+    }
+    declared = set().union(*(_declared_variables(template, logical_id) for logical_id in function_ids))
+    readers: dict[str, set[str]] = {}
+    for module, path in all_modules.items():
+        for name in _environment_reads(path):
+            readers.setdefault(name, set()).add(module)
+    undeclared = {name: modules for name, modules in readers.items() if name not in declared}
+    assert set(undeclared) - LAMBDA_RESERVED_VARIABLES == set(CLI_ONLY_VARIABLES), undeclared
+    runtime = set().union(*(_runtime_modules(_handler_module(template, logical_id)) for logical_id in function_ids))
+    for name, module in CLI_ONLY_VARIABLES.items():
+        assert undeclared[name] == {module}
+        assert module not in runtime, f"{module} reads {name} and is imported by a handler"
+    assert declared.isdisjoint(LAMBDA_RESERVED_VARIABLES), "the template sets a variable Lambda reserves"
+
+
 def test_powertools_is_configured_by_the_template(template: dict[str, Any], function_ids: list[str]) -> None:
     """Metrics without a namespace fail at flush; logs without a service name are unattributable."""
     for logical_id in function_ids:
