@@ -152,7 +152,8 @@ def sam_build(build_root: Path) -> Path | None:
     env = {**os.environ, "PATH": f"{SAM.parent}{os.pathsep}{os.environ.get('PATH', '')}", "SAM_CLI_TELEMETRY": "0"}
     command = [str(SAM), "build", "--template", str(TEMPLATE), "--build-dir", str(build_root / "build")]
     command += ["--cache-dir", str(build_root / "cache")]
-    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False)
+    # Run outside the project: SAM writes build.toml and dependency caches under the working directory.
+    result = subprocess.run(command, cwd=build_root, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         print(f"\n(sam build failed, the built-package measurement is skipped)\n{result.stdout[-2000:]}")
         return None
