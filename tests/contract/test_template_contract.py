@@ -192,17 +192,31 @@ def test_every_function_runs_python313_on_arm64(template: dict[str, Any], functi
         assert _function_setting(template, logical_id, "Architectures") == ["arm64"], logical_id
 
 
+# What the variables that name deployed resources hold once deployed (template_env cannot resolve them locally).
+DEPLOYED_VALUES = {
+    "GOVERNANCE_ROLE_ARN": "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole-AbCdEf012345",
+    "REMEDIATION_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-RemediationTopic-AbCdEf012345",
+}
+PARAMETER_SETS = {
+    "defaults": {},
+    "prod-like": {"Mode": "enforce", "NotifyRemediations": "true", "RemediationNotificationEmail": "ops@example.com"},
+    "audit-with-exclusions": {"Mode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+}
+
+
+@pytest.mark.parametrize("overrides", PARAMETER_SETS.values(), ids=PARAMETER_SETS.keys())
 def test_every_handler_imports_from_its_code_uri_with_the_template_environment(
-    template: dict[str, Any], function_ids: list[str], tool_env: Any
+    template: dict[str, Any], function_ids: list[str], tool_env: Any, overrides: dict[str, str]
 ) -> None:
     """A fresh interpreter, as a cold start: the module-level composition root parses the template's settings."""
     for logical_id in function_ids:
-        spec = function_spec(template, logical_id, pseudo=PSEUDO)
+        applicable = {name: value for name, value in overrides.items() if name in template["Parameters"]}
+        spec = function_spec(template, logical_id, overrides=applicable, pseudo=PSEUDO)
         module_name, _, attribute = spec.handler.rpartition(".")
         code_dir = (PROJECT_ROOT / spec.code_uri).resolve()
         assert (code_dir / Path(*module_name.split("."))).with_suffix(".py").is_file(), spec.handler
-        # What only exists once deployed gets a value of the deployed shape.
-        deployed = {name: f"arn:aws:iam::123456789012:role/{logical_id}Role" for name in spec.unresolved}
+        assert set(spec.unresolved) <= set(DEPLOYED_VALUES), f"no deployed shape for {spec.unresolved}"
+        deployed = {name: DEPLOYED_VALUES[name] for name in spec.unresolved}
         probe = (
             "import importlib, sys; "
             f"module = importlib.import_module({module_name!r}); "
