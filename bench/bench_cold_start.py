@@ -57,7 +57,6 @@ def environment(extra: dict[str, str], pythonpath: str) -> dict[str, str]:
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         "AWS_EC2_METADATA_DISABLED": "true",
         "PYTHONPATH": pythonpath,
-        "PYTHONDONTWRITEBYTECODE": "",
         **extra,
     }
 
