@@ -166,17 +166,21 @@ class Enforcer:
                 assessments.append(self._assess_repository(repository, scanning))
             except RepositoryNotFound:
                 missing.append(repository.name)
-        # One `*` filter is only safe when it would newly cover no exempt repository - knowable on a full reconcile.
-        wildcard_allowed = repository_names is None and not any(
-            a.exempt_reason and check_registry_scanning(a.repository.name, scanning).status is not Status.COMPLIANT
-            for a in assessments
-        )
+        # New broad filters must not start scanning an exempt repository; only a full reconcile knows them all.
+        must_not_cover = None
+        if repository_names is None:
+            must_not_cover = frozenset(
+                a.repository.name
+                for a in assessments
+                if a.exempt_reason
+                and check_registry_scanning(a.repository.name, scanning).status is not Status.COMPLIANT
+            )
         uncovered = [
             a.repository.name
             for a in assessments
             if any(c.aspect is Aspect.REGISTRY_SCANNING and c.status is Status.VIOLATION for c in a.checks)
         ]
-        coverage = plan_scanning_coverage(scanning, uncovered, wildcard_allowed)
+        coverage = plan_scanning_coverage(scanning, uncovered, must_not_cover)
         return EnforcementPlan(
             assessments=tuple(assessments),
             registry_scanning=scanning,
@@ -301,7 +305,10 @@ class Enforcer:
             action = Action.NOT_REMEDIABLE if decision.repository in not_coverable else outcome
             detail = decision.detail
             if action is Action.NOT_REMEDIABLE:
-                detail = "registry scanning rules are full (2 rules, 100 filters each): add a broader filter"
+                detail = (
+                    "ECR's scanning limits (2 rules, 100 filters each) are reached and no broader filter spares the "
+                    "exempt repositories: group exempt repositories under their own prefix, or add a rule yourself"
+                )
             report.decisions[index] = replace(decision, action=action, detail=detail)
         return [replace(registry_decision, action=outcome)]
 

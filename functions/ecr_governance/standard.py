@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
@@ -143,18 +143,42 @@ class ScanningCoveragePlan:
     not_coverable: tuple[str, ...] = ()  # repositories the limits leave uncovered (reported, never silent)
 
 
+# Where a repository name may be cut to make a broader filter: after a namespace or word separator.
+FILTER_CUT_AFTER = "/-_."
+
+
+def covering_filter(repository_name: str, must_not_cover: Collection[str]) -> str:
+    """The broadest WILDCARD filter for this repository that matches none of `must_not_cover`: `*`, then a prefix
+    cut after a separator (`team-a/*`, `team-*`), else the name itself."""
+    candidates = ["*"]
+    candidates += [repository_name[: i + 1] + "*" for i, char in enumerate(repository_name) if char in FILTER_CUT_AFTER]
+    for candidate in candidates:
+        if not any(wildcard_match(candidate, protected) for protected in must_not_cover):
+            return candidate
+    return repository_name
+
+
 def plan_scanning_coverage(
-    current: RegistryScanning, uncovered: Iterable[str], wildcard_allowed: bool
+    current: RegistryScanning, uncovered: Iterable[str], must_not_cover: Collection[str] | None
 ) -> ScanningCoveragePlan:
     """Merge the repositories into the registry's scanning rules, keeping every existing rule, type and frequency.
 
-    `wildcard_allowed`: the caller knows that a `*` filter would newly cover no exempt repository, so one `*`
-    filter covers everything now and every future repository. Otherwise each repository is added by name.
+    `must_not_cover`: repositories a new filter must not start scanning (the exempt ones not scanned today). With
+    the full list (a full reconcile), broad filters cover many repositories - and future ones - in few filters,
+    which ECR's 100-filter limit needs at scale. None means the caller does not know the registry (one event), so
+    each repository is added by name.
     """
     uncovered = sorted(set(uncovered))
     if not uncovered:
         return ScanningCoveragePlan(after=None)
-    wanted = ("*",) if wildcard_allowed else tuple(uncovered)
+    if must_not_cover is None:
+        wanted = tuple(uncovered)
+    else:
+        chosen: list[str] = []
+        for name in uncovered:
+            if not any(wildcard_match(f, name) for f in chosen):
+                chosen.append(covering_filter(name, must_not_cover))
+        wanted = tuple(chosen)
     rules = list(current.rules)
     target_index = next((i for i, rule in enumerate(rules) if rule.scan_frequency == "SCAN_ON_PUSH"), None)
     if target_index is None:

@@ -13,6 +13,7 @@ from ecr_governance.standard import (
     check_registry_scanning,
     check_repository_scan_on_push,
     check_tag_mutability,
+    covering_filter,
     exemption_by_name,
     exemption_by_tags,
     is_scanned_on_push,
@@ -117,24 +118,44 @@ def test_repository_level_scan_on_push_is_checked_only_under_basic():
 
 
 def test_coverage_merge_keeps_enhanced_and_continuous_rules():
-    plan = plan_scanning_coverage(ENHANCED, ["team/app", "team/web"], wildcard_allowed=False)
+    plan = plan_scanning_coverage(ENHANCED, ["team/app", "team/web"], must_not_cover=None)
     assert plan.after.scan_type == "ENHANCED"
     assert plan.after.rules[0] == ENHANCED.rules[0]  # CONTINUOUS_SCAN untouched
     assert plan.after.rules[1].filters == ("mlops/*", "team/app", "team/web")
     assert plan.not_coverable == ()
 
 
+def test_coverage_uses_the_broadest_filters_that_spare_exempt_repositories():
+    names = [f"team-a/svc{i}" for i in range(150)] + [f"team-b-{i}" for i in range(30)] + ["ops/tool"]
+    exempt = frozenset({"team-b-legacy", "ops/sandbox"})
+    plan = plan_scanning_coverage(RegistryScanning("BASIC", ()), names, must_not_cover=exempt)
+    # 181 repositories, more than one rule's 100 filters allow by name, fit in 32: `team-a/*` spares every exempt
+    # repository; `team-*`, `team-b-*` and `ops/*` would not, so those repositories are named.
+    team_b = sorted(f"team-b-{i}" for i in range(30))
+    assert plan.added_filters == ("ops/tool", "team-a/*", *team_b)
+    assert plan.not_coverable == ()
+    assert not any(is_scanned_on_push(name, plan.after) for name in exempt)
+    assert all(is_scanned_on_push(name, plan.after) for name in names)
+
+
+def test_covering_filter_cuts_after_separators():
+    assert covering_filter("team-a/api", frozenset()) == "*"
+    assert covering_filter("team-a/api", {"ops/x"}) == "team-*"
+    assert covering_filter("team-a/api", {"team-b/x"}) == "team-a/*"
+    assert covering_filter("team-a/api", {"team-a/legacy"}) == "team-a/api"
+
+
 def test_coverage_merge_uses_one_wildcard_when_allowed():
-    plan = plan_scanning_coverage(BASIC_MLOPS, ["team/app", "team/web"], wildcard_allowed=True)
+    plan = plan_scanning_coverage(BASIC_MLOPS, ["team/app", "team/web"], must_not_cover=frozenset())
     assert plan.after.rules == (ScanningRule("SCAN_ON_PUSH", ("mlops/*", "*")),)
     assert plan.added_filters == ("*",)
 
 
 def test_coverage_adds_a_scan_on_push_rule_when_none_exists():
     continuous_only = RegistryScanning("ENHANCED", (ScanningRule("CONTINUOUS_SCAN", ("prod-*",)),))
-    plan = plan_scanning_coverage(continuous_only, ["team/app"], wildcard_allowed=False)
+    plan = plan_scanning_coverage(continuous_only, ["team/app"], must_not_cover=None)
     assert plan.after.rules == (continuous_only.rules[0], ScanningRule("SCAN_ON_PUSH", ("team/app",)))
-    empty = plan_scanning_coverage(RegistryScanning("BASIC", ()), ["team/app"], wildcard_allowed=False)
+    empty = plan_scanning_coverage(RegistryScanning("BASIC", ()), ["team/app"], must_not_cover=None)
     assert empty.after == RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("team/app",)),))
 
 
@@ -142,19 +163,19 @@ def test_coverage_reports_what_ecr_limits_leave_uncovered():
     full_rules = RegistryScanning(
         "ENHANCED", (ScanningRule("CONTINUOUS_SCAN", ("prod-*",)), ScanningRule("CONTINUOUS_SCAN", ("mlops/*",)))
     )
-    plan = plan_scanning_coverage(full_rules, ["team/app"], wildcard_allowed=False)
+    plan = plan_scanning_coverage(full_rules, ["team/app"], must_not_cover=None)
     assert plan.after is None
     assert plan.not_coverable == ("team/app",)
     crowded = RegistryScanning(
         "BASIC", (ScanningRule("SCAN_ON_PUSH", tuple(f"r{i}" for i in range(MAX_FILTERS_PER_SCANNING_RULE - 1))),)
     )
-    plan = plan_scanning_coverage(crowded, ["team/a", "team/b"], wildcard_allowed=False)
+    plan = plan_scanning_coverage(crowded, ["team/a", "team/b"], must_not_cover=None)
     assert len(plan.after.rules[0].filters) == MAX_FILTERS_PER_SCANNING_RULE
     assert plan.not_coverable == ("team/b",)
 
 
 def test_nothing_uncovered_means_no_write():
-    assert plan_scanning_coverage(BASIC_MLOPS, [], wildcard_allowed=True).after is None
+    assert plan_scanning_coverage(BASIC_MLOPS, [], must_not_cover=frozenset()).after is None
 
 
 repository_names = st.from_regex(r"[a-z][a-z0-9]{0,6}(/[a-z][a-z0-9-]{0,6})?", fullmatch=True)
@@ -175,13 +196,14 @@ rules = st.lists(
     scan_type=st.sampled_from(["BASIC", "ENHANCED"]),
     existing_rules=rules,
     uncovered=st.lists(repository_names, max_size=8),
-    wildcard_allowed=st.booleans(),
+    protected=st.one_of(st.none(), st.frozensets(repository_names, max_size=4)),
 )
 def test_coverage_merge_never_drops_a_rule_or_filter_and_covers_or_reports(
-    scan_type, existing_rules, uncovered, wildcard_allowed
+    scan_type, existing_rules, uncovered, protected
 ):
+    uncovered = [name for name in uncovered if not protected or name not in protected]
     current = RegistryScanning(scan_type, tuple(existing_rules))
-    plan = plan_scanning_coverage(current, uncovered, wildcard_allowed)
+    plan = plan_scanning_coverage(current, uncovered, protected)
     after = plan.after or current
     assert after.scan_type == scan_type
     for rule in current.rules:
@@ -190,9 +212,12 @@ def test_coverage_merge_never_drops_a_rule_or_filter_and_covers_or_reports(
     assert len(after.rules) <= 2
     for name in uncovered:
         assert is_scanned_on_push(name, after) or name in plan.not_coverable or is_scanned_on_push(name, current)
-    if not wildcard_allowed:
-        # Without the caller's word that `*` is safe, only the named repositories are added.
+    if protected is None:
+        # Without knowing which repositories are exempt, only the named repositories are added.
         assert all(f in uncovered for f in plan.added_filters)
+    else:
+        # No new filter starts scanning a repository that must stay as it is.
+        assert not any(wildcard_match(f, name) for f in plan.added_filters for name in protected)
 
 
 def test_lifecycle_missing_standard_and_custom():
