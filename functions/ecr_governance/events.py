@@ -20,6 +20,9 @@ REPOSITORY_EVENT_NAMES = frozenset(
         "PutImageScanningConfiguration",
         "PutLifecyclePolicy",
         "DeleteLifecyclePolicy",
+        # Tag changes can lift an exemption; enforce at once rather than at the next reconcile.
+        "TagResource",
+        "UntagResource",
     }
 )
 REGISTRY_EVENT_NAMES = frozenset({"PutRegistryScanningConfiguration"})
@@ -58,6 +61,13 @@ def _actor_arn(user_identity: Mapping[str, Any]) -> str:
     return str(issuer.get("arn") or user_identity.get("arn") or "")
 
 
+def _repository_from_arn(arn: Any) -> str | None:
+    """`arn:aws:ecr:REGION:ACCOUNT:repository/NAME` -> NAME (TagResource/UntagResource name the resource by ARN)."""
+    if isinstance(arn, str) and ":repository/" in arn:
+        return arn.split(":repository/", 1)[1] or None
+    return None
+
+
 def parse_enforcement_trigger(event: Any) -> EnforcementTrigger:
     event = _mapping(event, "event")
     detail_type = event.get("detail-type")
@@ -82,7 +92,9 @@ def parse_enforcement_trigger(event: Any) -> EnforcementTrigger:
     if event_name in REGISTRY_EVENT_NAMES:
         return EnforcementTrigger(TriggerKind.REGISTRY, event_id, event_name, None, actor)
     parameters = _mapping(detail.get("requestParameters"), "detail.requestParameters")
-    repository_name = parameters.get("repositoryName")
+    repository_name = parameters.get("repositoryName") or _repository_from_arn(parameters.get("resourceArn"))
     if not isinstance(repository_name, str) or not repository_name:
-        raise InvalidEvent(f"{event_name} event has no detail.requestParameters.repositoryName")
+        raise InvalidEvent(
+            f"{event_name} event has no detail.requestParameters.repositoryName (or repository resourceArn)"
+        )
     return EnforcementTrigger(TriggerKind.REPOSITORY, event_id, event_name, repository_name, actor)

@@ -243,3 +243,15 @@ def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint,
     result = json.loads(captured.out)  # stdout carries only the result; logs went to stderr
     assert result["mode"] == "audit" and result["summary"]["would_remediate"] > 0
     assert "GOVERNANCE_ROLE_ARN" in captured.err  # told which variables need the deployed stack
+
+
+def test_removing_the_exempt_tag_enforces_the_repository_at_once(mixed_registry):
+    ecr = mixed_registry
+    arn = describe(ecr, "sandbox/exempt")["repositoryArn"]
+    assert invoke(event_for("untag-resource.json"))["summary"]["repository_gone"] == 1  # sample names another repo
+    ecr.untag_resource(resourceArn=arn, tagKeys=["ecr-governance:exempt"])
+    event = event_for("untag-resource.json")
+    event["detail"]["requestParameters"]["resourceArn"] = arn
+    summary = invoke(event)["summary"]
+    assert summary["exempt"] == 0 and summary["remediated"] >= 3
+    assert describe(ecr, "sandbox/exempt")["imageTagMutability"] == "IMMUTABLE"

@@ -78,3 +78,13 @@ def test_registry_event_needs_no_repository():
     trigger = parse_enforcement_trigger(load_event("enforce/put-registry-scanning-configuration.json"))
     assert trigger.kind is TriggerKind.REGISTRY
     assert trigger.repository_name is None
+
+
+def test_tag_changes_name_the_repository_through_its_arn():
+    trigger = parse_enforcement_trigger(load_event("enforce/untag-resource.json"))
+    assert trigger.kind is TriggerKind.REPOSITORY
+    assert trigger.repository_name == "team-search/indexer"
+    event = load_event("enforce/untag-resource.json")
+    event["detail"]["requestParameters"]["resourceArn"] = "arn:aws:ecr:ap-southeast-1:123456789012:registry"
+    with pytest.raises(InvalidEvent, match="resourceArn"):
+        parse_enforcement_trigger(event)
