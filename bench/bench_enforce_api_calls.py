@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from ecr_governance.callcount import EcrCallCounter
 from ecr_governance.emulator import emulator_environment, start_emulator
 from ecr_governance.enforce import Enforcer
 from ecr_governance.registry import MAX_REPOSITORIES_PAGE, EcrRegistry
@@ -159,15 +160,15 @@ def minimal_calls(plan: list[SeededRepository]) -> Counter[str]:
     return minimal
 
 
-class CallCounter:
-    """botocore `before-call.ecr` hook: one count per API request the client sends."""
+class CallCounter(EcrCallCounter):
+    """The shared counter, also noting the page size our DescribeRepositories listings ask for."""
 
     def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
+        super().__init__()
         self.page_sizes: set[int | None] = set()  # maxResults our DescribeRepositories requests ask for
 
     def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
-        self.calls[model.name] += 1
+        super().__call__(model)
         if model.name == "DescribeRepositories":
             request = json.loads(params.get("body") or b"{}")  # the serialized request (awsJson1_1)
             if "repositoryNames" not in request:
@@ -176,12 +177,12 @@ class CallCounter:
 
 def reconcile(client: Any, settings: Settings) -> tuple[CallCounter, dict[str, int]]:
     counter = CallCounter()
-    client.meta.events.register("before-call.ecr", counter)
+    counter.attach(client)
     try:
         enforcer = Enforcer(EcrRegistry(client), settings)
         report = enforcer.apply(enforcer.assess())
     finally:
-        client.meta.events.unregister("before-call.ecr", counter)
+        counter.detach(client)
     return counter, report.summary()
 
 

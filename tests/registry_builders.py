@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,20 +10,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = PROJECT_ROOT / "events"
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 REGION = "ap-southeast-1"
-
-
-class CallCounter:
-    """Counts ECR operations a client sends (botocore before-call hook)."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    @property
-    def writes(self) -> Counter[str]:
-        return Counter({name: n for name, n in self.calls.items() if name.startswith(("Put", "Delete", "Batch"))})
 
 
 def create_repository(

@@ -13,13 +13,13 @@ import hashlib
 import io
 import json
 import sys
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from ecr_governance.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance.cli import main as cli_main
 from ecr_governance.cli_commands import invoke_function, read_event
 from ecr_governance.emulator import emulator_environment, start_emulator
@@ -146,20 +146,6 @@ def _event(name: str, repository: str | None = None) -> dict[str, Any]:
     return event
 
 
-class _CallCounter:
-    """Counts the ECR API calls a client makes (botocore's before-call hook), to show idempotency."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-
-    def __call__(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    @property
-    def writes(self) -> int:
-        return sum(count for name, count in self.calls.items() if name.startswith("Put"))
-
-
 def _heading(text: str) -> None:
     print(f"\n=== {text} ===")
 
@@ -208,10 +194,10 @@ def main() -> int:
             print(_audit(settings))
 
             _heading("A second reconcile: compliant repositories get no write call")
-            counter = _CallCounter()
-            with _counting_all_clients(counter):
+            counter = EcrCallCounter()
+            with counting_new_clients(counter):
                 print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
-            print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {counter.writes}")
+            print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {sum(counter.writes.values())}")
 
             _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
             push_images(ecr)
@@ -231,25 +217,6 @@ def main() -> int:
     finally:
         emulator.stop()
     return 0
-
-
-@contextlib.contextmanager
-def _counting_all_clients(counter: _CallCounter):  # type: ignore[no-untyped-def]
-    """Register the counter on every botocore client created inside the block."""
-    import botocore.session
-
-    original = botocore.session.Session.create_client
-
-    def create_client(self: Any, *args: Any, **kwargs: Any) -> Any:
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.ecr", counter)
-        return client
-
-    botocore.session.Session.create_client = create_client
-    try:
-        yield
-    finally:
-        botocore.session.Session.create_client = original
 
 
 if __name__ == "__main__":

@@ -9,14 +9,15 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import pytest
+from ecr_governance.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance.cli import main
 from ecr_governance.cli_commands import invoke_function
 from ecr_governance.settings import Settings
-from registry_builders import TEMPLATE, CallCounter, create_repository, load_event
+from registry_builders import TEMPLATE, create_repository, load_event
 
 pytestmark = pytest.mark.integration
 OWN_ROLE = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
@@ -46,18 +47,10 @@ def event_for(name: str, repository: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-def handler_calls(monkeypatch: pytest.MonkeyPatch) -> CallCounter:
+def handler_calls() -> Iterator[EcrCallCounter]:
     """Counts the ECR calls of every client created from here on (the handler builds its own at import)."""
-    counter = CallCounter()
-    original = botocore.session.Session.create_client
-
-    def create_client(self, *args, **kwargs):
-        client = original(self, *args, **kwargs)
-        client.meta.events.register("before-call.ecr", counter)
-        return client
-
-    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-    return counter
+    with counting_new_clients(EcrCallCounter()) as counter:
+        yield counter
 
 
 def describe(ecr, name: str) -> dict[str, Any]:
