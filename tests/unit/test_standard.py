@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from ecr_governance.demo import SEED_CUSTOM_POLICY
 from ecr_governance.registry import RegistryScanning, Repository, ScanningRule
 from ecr_governance.settings import Settings
 from ecr_governance.standard import (
@@ -241,20 +242,6 @@ def test_lifecycle_missing_standard_and_custom():
 
 
 def test_custom_policy_with_the_seeds_and_mistake_is_reported_with_a_warning():
-    seed_policy = {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "selection": {
-                    "tagStatus": "tagged",
-                    "tagPrefixList": ["prod", "dev", "staging", "latest"],
-                    "countType": "imageCountMoreThan",
-                    "countNumber": 10,
-                },
-                "action": {"type": "expire"},
-            }
-        ]
-    }
-    check = check_lifecycle_policy(json.dumps(seed_policy), SETTINGS)
+    check = check_lifecycle_policy(json.dumps(SEED_CUSTOM_POLICY), SETTINGS)
     assert check.status is Status.CUSTOM
     assert "tagPrefixList" in check.detail and "ALL" in check.detail
