@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.observability import REQUEST_ID_HEADER, BodyTooLargeError, request_id_of
+from app.observability import REQUEST_ID_HEADER, request_id_of
 from app.schemas import BatchTooLargeError
 
 logger = logging.getLogger("retail_api.errors")
@@ -37,10 +37,6 @@ async def batch_too_large(request: Request, error: BatchTooLargeError) -> JSONRe
     return JSONResponse(status_code=413, content={"detail": str(error)})
 
 
-async def body_too_large(request: Request, error: BodyTooLargeError) -> JSONResponse:
-    return JSONResponse(status_code=413, content={"detail": str(error)})
-
-
 async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": str(error)}, headers={"Retry-After": "30"})
 
@@ -55,6 +51,5 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(BatchTooLargeError, batch_too_large)
-    app.add_exception_handler(BodyTooLargeError, body_too_large)
     app.add_exception_handler(ModelNotReadyError, model_not_ready)
     app.add_exception_handler(Exception, unexpected)

@@ -25,10 +25,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.state.settings = settings
     application.state.model_slot = ModelSlot.load(settings.model_path)
+    # Routes are matched in order (each included router is matched as a unit): the hot path goes first.
+    # FastAPI's own body limit (Content-Length checked up front, chunked bodies counted): 413 past MAX_BODY_BYTES.
+    application.include_router(predict.router, max_body_size=settings.max_body_bytes)
     application.include_router(health.router)
-    application.include_router(predict.router)
     errors.install(application)
-    application.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    application.add_middleware(RequestContextMiddleware)
     return application
 
 

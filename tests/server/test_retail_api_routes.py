@@ -129,6 +129,21 @@ def test_body_over_the_byte_limit_is_413(tmp_path: Path) -> None:
     assert response.headers["x-request-id"]
 
 
+def test_chunked_body_over_the_byte_limit_is_413() -> None:
+    """No Content-Length to refuse up front: the body is counted as it arrives."""
+    settings = Settings(model_path=SHIPPED_MODEL, max_body_bytes=2048)
+    chunks = [json.dumps({"items": [item()] * 50}).encode()[i : i + 512] for i in range(0, 6000, 512)]
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/v1/predict", content=iter(chunks), headers={"content-type": "application/json"})
+        small = client.post(
+            "/v1/predict", content=iter([json.dumps(item()).encode()]), headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Content Too Large"}
+    assert response.headers["x-request-id"]
+    assert small.status_code == 200
+
+
 @pytest.mark.parametrize(
     ("payload", "field", "reason"),
     [

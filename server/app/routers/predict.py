@@ -42,26 +42,7 @@ def loaded_model(request: Request) -> DemandModel:
     return slot.model
 
 
-@router.get(
-    "/model",
-    response_model=ModelInfo,
-    summary="The model served: version, features, held-out error",
-    responses=NOT_READY,
-)
-async def model_info(request: Request) -> ModelInfo:
-    artifact = loaded_model(request).artifact
-    return ModelInfo(
-        name=artifact.name,
-        version=artifact.version,
-        trained_at=artifact.trained_at,
-        target=artifact.target,
-        features=list(INPUT_FEATURES),
-        stores=sorted(artifact.store_effects),
-        products=sorted(artifact.product_effects),
-        evaluation=artifact.evaluation,
-    )
-
-
+# /v1/predict first: it is the hot path, and routes are matched in order.
 @router.post(
     "/predict",
     response_model=PredictionResponse,
@@ -103,6 +84,26 @@ async def predict(
     ]
     artifact = model.artifact
     return PredictionResponse(model_name=artifact.name, model_version=artifact.version, predictions=predictions)
+
+
+@router.get(
+    "/model",
+    response_model=ModelInfo,
+    summary="The model served: version, features, held-out error",
+    responses=NOT_READY,
+)
+async def model_info(request: Request) -> ModelInfo:
+    artifact = loaded_model(request).artifact
+    return ModelInfo(
+        name=artifact.name,
+        version=artifact.version,
+        trained_at=artifact.trained_at,
+        target=artifact.target,
+        features=list(INPUT_FEATURES),
+        stores=sorted(artifact.store_effects),
+        products=sorted(artifact.product_effects),
+        evaluation=artifact.evaluation,
+    )
 
 
 def _unknown_ids(model: DemandModel, items: list[PredictionItem], prefix: tuple[str, ...]) -> list[dict]:

@@ -1,0 +1,237 @@
+"""Throughput and tail latency of POST /v1/predict, against a bare FastAPI endpoint that returns a constant.
+
+Both apps run the same way in the same run: uvicorn, one worker, loopback, no access log. The load is bounded
+(a fixed duration per scenario with `wrk` when it is installed, else a fixed request count from keep-alive httpx
+clients in threads). Printed: requests per second, p50/p99 latency, and the ratio to the bare endpoint's rps
+(target for batch 1: >= 0.8). A measurement, not a test: nothing here fails on a number.
+
+    python bench/bench_retail_api.py [--driver auto|wrk|httpx] [--seconds 5] [--connections 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SERVER_DIR = REPO_ROOT / "server"
+BIN = Path(sys.executable).parent
+TARGET_RATIO = 0.8
+
+ITEM = {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 2.79, "promotion": False}
+CONSTANT = {
+    "model_name": "constant",
+    "model_version": "0",
+    "predictions": [{"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "predicted_units": 11.5}],
+}
+
+# The baseline: the least a FastAPI endpoint can do for this route (no body parsing, a constant answer).
+bare_app = FastAPI()
+
+
+@bare_app.post("/v1/predict")
+async def bare_predict() -> dict:
+    return CONSTANT
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    app: str
+    body: dict
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, app: str, log_level: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [str(BIN / "uvicorn"), app, "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        command += ["--workers", "1", "--log-level", "warning"]
+        if app.startswith("bench_retail_api:"):
+            command += ["--app-dir", str(Path(__file__).resolve().parent)]
+        env = dict(os.environ, LOG_LEVEL=log_level, PYTHONDONTWRITEBYTECODE="1")
+        # The API's one JSON line per request is written (to /dev/null): logging is part of the cost measured.
+        self.process = subprocess.Popen(command, cwd=SERVER_DIR, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.post(f"{self.url}/v1/predict", json=ITEM, timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        self.stop()
+        raise SystemExit(f"{app} did not start within 20s")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def run_wrk(url: str, body: dict, seconds: float, connections: int) -> Result:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(
+            'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f"wrk.body = [[{json.dumps(body)}]]\n"
+        )
+    try:
+        output = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--latency",
+                "-s",
+                script.name,
+                f"{url}/v1/predict",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+            check=True,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+
+    def latency(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", output, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    errors += sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return Result(rps=rps, p50_ms=latency("50%"), p99_ms=latency("99%"), requests=requests, errors=errors)
+
+
+def run_httpx(url: str, body: dict, seconds: float, connections: int) -> Result:
+    """Fixed request count per client thread (sized from a short probe so a run lasts about `seconds`)."""
+    payload = json.dumps(body).encode()
+    headers = {"content-type": "application/json"}
+    with httpx.Client(base_url=url) as probe:
+        started = time.perf_counter()
+        for _ in range(50):
+            probe.post("/v1/predict", content=payload, headers=headers)
+        per_request = (time.perf_counter() - started) / 50
+    per_client = max(50, int(seconds / per_request / connections))
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+
+    def client(index: int) -> None:
+        with httpx.Client(base_url=url) as http:
+            for _ in range(per_client):
+                started = time.perf_counter()
+                status = http.post("/v1/predict", content=payload, headers=headers).status_code
+                latencies[index].append((time.perf_counter() - started) * 1000)
+                errors[index] += status != 200
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    every = sorted(value for values in latencies for value in values)
+    return Result(
+        rps=len(every) / elapsed,
+        p50_ms=statistics.median(every),
+        p99_ms=every[min(len(every) - 1, int(len(every) * 0.99))],
+        requests=len(every),
+        errors=sum(errors),
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--driver", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario and round (default: 5)")
+    parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections (default: 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds, interleaved; the median is kept (default: 3)")
+    args = parser.parse_args()
+    driver_name = "wrk" if args.driver == "wrk" or (args.driver == "auto" and shutil.which("wrk")) else "httpx"
+    driver = run_wrk if driver_name == "wrk" else run_httpx
+
+    scenarios = [
+        Scenario("bare FastAPI, constant", "bench_retail_api:bare_app", ITEM),
+        Scenario("retail API, batch 1", "app.main:app", ITEM),
+        Scenario("retail API, batch 100", "app.main:app", {"items": [ITEM] * 100}),
+        # Attribution, not a target: the same API with its per-request access log line switched off.
+        Scenario("  batch 1, LOG_LEVEL=WARNING", "app.main:app", ITEM, "WARNING"),
+    ]
+    servers = {key: Server(*key) for key in {(scenario.app, scenario.log_level) for scenario in scenarios}}
+    results: dict[str, list[Result]] = {scenario.name: [] for scenario in scenarios}
+    try:
+        for scenario in scenarios:  # warm-up
+            driver(servers[scenario.app, scenario.log_level].url, scenario.body, 1, args.connections)
+        for _ in range(args.rounds):
+            for scenario in scenarios:
+                results[scenario.name].append(
+                    driver(servers[scenario.app, scenario.log_level].url, scenario.body, args.seconds, args.connections)
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    def median_of(name: str) -> Result:
+        runs = sorted(results[name], key=lambda result: result.rps)
+        return runs[len(runs) // 2]
+
+    baseline = median_of(scenarios[0].name)
+    print(
+        f"driver {driver_name}, {args.connections} connections, uvicorn 1 worker on loopback, "
+        f"{args.rounds} x {args.seconds:g}s per scenario (median round), cpus {os.cpu_count()}"
+    )
+    print(f"{'scenario':<30}{'rps':>9}{'p50 ms':>9}{'p99 ms':>9}{'items/s':>10}{'errors':>8}{'rps ratio':>11}")
+    for scenario in scenarios:
+        result = median_of(scenario.name)
+        items = len(scenario.body.get("items", [scenario.body]))
+        print(
+            f"{scenario.name:<30}{result.rps:>9.0f}{result.p50_ms:>9.2f}{result.p99_ms:>9.2f}"
+            f"{result.rps * items:>10.0f}{result.errors:>8}{result.rps / baseline.rps:>11.2f}"
+        )
+    paired = [
+        ours.rps / bare.rps for ours, bare in zip(results[scenarios[1].name], results[scenarios[0].name], strict=True)
+    ]
+    print("batch 1 / bare rps, per round: " + ", ".join(f"{ratio:.2f}" for ratio in paired))
+    batch_one = median_of(scenarios[1].name).rps / baseline.rps
+    verdict = "meets" if batch_one >= TARGET_RATIO else "misses"
+    print(f"batch 1 runs at {batch_one:.2f} of the bare endpoint's rps: {verdict} the {TARGET_RATIO} target")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
