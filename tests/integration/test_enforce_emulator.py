@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 from ecr_governance.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance.cli import main
@@ -33,10 +34,10 @@ CUSTOM = {
 }
 
 
-def invoke(event: dict[str, Any], **overrides: str) -> dict[str, Any]:
-    return invoke_function(
-        str(TEMPLATE), "EnforceRepositoryFunction", event, overrides, {"GOVERNANCE_ROLE_ARN": OWN_ROLE}
-    )
+def invoke(event: dict[str, Any], topic_arn: str = "", **overrides: str) -> dict[str, Any]:
+    # What the deployed stack resolves: the function's own role and (with NotifyRemediations) its topic.
+    deployed = {"GOVERNANCE_ROLE_ARN": OWN_ROLE, "REMEDIATION_TOPIC_ARN": topic_arn}
+    return invoke_function(str(TEMPLATE), "EnforceRepositoryFunction", event, overrides, deployed)
 
 
 def event_for(name: str, repository: str | None = None) -> dict[str, Any]:
@@ -248,3 +249,25 @@ def test_removing_the_exempt_tag_enforces_the_repository_at_once(mixed_registry)
     summary = invoke(event)["summary"]
     assert summary["exempt"] == 0 and summary["remediated"] >= 3
     assert describe(ecr, "sandbox/exempt")["imageTagMutability"] == "IMMUTABLE"
+
+
+def test_remediations_reach_the_topic_as_one_readable_notification(mixed_registry, emulator_endpoint):
+    sns = boto3.client("sns", endpoint_url=emulator_endpoint)
+    sqs = boto3.client("sqs", endpoint_url=emulator_endpoint)
+    topic_arn = sns.create_topic(Name="ecr-governance-remediations")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    invoke(event_for("scheduled-reconcile.json"), topic_arn=topic_arn, NotifyRemediations="true")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1  # one notification per run, not one per change
+    notification = json.loads(messages[0]["Body"])
+    assert notification["Subject"].startswith("ECR governance: ") and "remediated" in notification["Subject"]
+    body = notification["Message"]
+    assert "the scheduled reconcile" in body
+    assert "team-a/mutable\n  - tag_mutability: MUTABLE -> IMMUTABLE [remediated]" in body
+    assert "sandbox/exempt" not in body  # exempt repositories are left alone and not reported as changed
+
+    invoke(event_for("scheduled-reconcile.json"), topic_arn=topic_arn, NotifyRemediations="true")
+    assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)  # nothing changed: silence
