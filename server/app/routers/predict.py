@@ -23,7 +23,6 @@ from app.schemas import (
     request_shape,
 )
 
-router = APIRouter(prefix="/v1", tags=["model"])
 EXAMPLE_ITEM = {"store_id": "S001", "product_id": "P0001", "date": "2026-01-09", "price": 2.79, "promotion": False}
 EXAMPLES = {
     "one item": {"summary": "one store-product-day", "value": EXAMPLE_ITEM},
@@ -42,23 +41,6 @@ def loaded_model(request: Request) -> DemandModel:
     return slot.model
 
 
-# /v1/predict first: it is the hot path, and routes are matched in order.
-@router.post(
-    "/predict",
-    response_model=PredictionResponse,
-    summary=f"Predicted units for one item or a batch of up to {MAX_BATCH_ITEMS}",
-    description=(
-        "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
-        f'(`{{"items": [...]}}`, 1 to {MAX_BATCH_ITEMS} items). The response always lists the predictions in request '
-        "order. A store_id or product_id the model was not trained on is 422 naming the field; ids are listed by "
-        "GET /v1/model."
-    ),
-    responses={
-        413: {"model": Problem, "description": f"more than {MAX_BATCH_ITEMS} items, or body over MAX_BODY_BYTES"},
-        422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
-        **NOT_READY,
-    },
-)
 async def predict(
     request: Request,
     body: Annotated[PredictionRequest, Body(discriminator=Discriminator(request_shape), openapi_examples=EXAMPLES)],
@@ -86,12 +68,6 @@ async def predict(
     return PredictionResponse(model_name=artifact.name, model_version=artifact.version, predictions=predictions)
 
 
-@router.get(
-    "/model",
-    response_model=ModelInfo,
-    summary="The model served: version, features, held-out error",
-    responses=NOT_READY,
-)
 async def model_info(request: Request) -> ModelInfo:
     artifact = loaded_model(request).artifact
     return ModelInfo(
@@ -125,3 +101,37 @@ def _unknown(location: tuple, field: str, value: str) -> dict:
         "msg": f"unknown {field} {value!r}: the model was not trained on it (GET /v1/model lists the known ids)",
         "input": value,
     }
+
+
+def build_router(max_body_size: int) -> APIRouter:
+    """The /v1 routes, /v1/predict first (routes are matched in order, and it is the hot path). Request bodies over
+    `max_body_size` bytes get 413 from FastAPI's own limit (Content-Length checked up front, chunked bodies counted).
+    """
+    router = APIRouter(prefix="/v1", tags=["model"], max_body_size=max_body_size)
+    router.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        response_model=PredictionResponse,
+        summary=f"Predicted units for one item or a batch of up to {MAX_BATCH_ITEMS}",
+        description=(
+            "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
+            f'(`{{"items": [...]}}`, 1 to {MAX_BATCH_ITEMS} items). The response always lists the predictions in '
+            "request order. A store_id or product_id the model was not trained on is 422 naming the field; ids are "
+            "listed by GET /v1/model."
+        ),
+        responses={
+            413: {"model": Problem, "description": f"more than {MAX_BATCH_ITEMS} items, or body over MAX_BODY_BYTES"},
+            422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
+            **NOT_READY,
+        },
+    )
+    router.add_api_route(
+        "/model",
+        model_info,
+        methods=["GET"],
+        response_model=ModelInfo,
+        summary="The model served: version, features, held-out error",
+        responses=NOT_READY,
+    )
+    return router
