@@ -32,6 +32,12 @@ INPUT_FEATURES = (
 )
 
 
+def annual_angle(day: dt.date) -> float:
+    """Position of `day` in the year, in radians (day of year 1 is 2*pi/365.25)."""
+    day_of_year = day.toordinal() - dt.date(day.year, 1, 1).toordinal() + 1
+    return 2.0 * math.pi * day_of_year / YEAR_DAYS
+
+
 class ModelLoadError(Exception):
     """The model artifact is missing or not a valid artifact; the message says which and why."""
 
@@ -136,7 +142,7 @@ class FeatureSpace:
             row.append((elasticity0 + product_index, log_price_ratio))
         if promotion:
             row.append((promotion_col, 1.0))
-        angle = 2.0 * math.pi * day.timetuple().tm_yday / YEAR_DAYS
+        angle = annual_angle(day)
         row.append((season, math.sin(angle)))
         row.append((season + 1, math.cos(angle)))
         return row
@@ -202,7 +208,7 @@ class DemandModel:
         return min(max(ratio, self._ratio_low), self._ratio_high)
 
     def linear_predictor(self, store_id: str, product_id: str, day: dt.date, price: float, promotion: bool) -> float:
-        angle = 2.0 * math.pi * day.timetuple().tm_yday / YEAR_DAYS
+        angle = annual_angle(day)
         return (
             self._intercept
             + self._store[store_id]

@@ -13,7 +13,6 @@ from app.forecast import INPUT_FEATURES, DemandModel
 from app.schemas import (
     MAX_BATCH_ITEMS,
     ModelInfo,
-    Prediction,
     PredictionBatch,
     PredictionItem,
     PredictionRequest,
@@ -53,15 +52,16 @@ async def predict(
     unknown = _unknown_ids(model, items, prefix)
     if unknown:
         raise RequestValidationError(unknown)
+    # Plain dicts, validated once as part of the response model (one pass, not one model per item).
     predictions = [
-        Prediction(
-            store_id=item.store_id,
-            product_id=item.product_id,
-            date=item.date,
-            predicted_units=round(
+        {
+            "store_id": item.store_id,
+            "product_id": item.product_id,
+            "date": item.date,
+            "predicted_units": round(
                 model.predict_units(item.store_id, item.product_id, item.date, item.price, item.promotion), 3
             ),
-        )
+        }
         for item in items
     ]
     artifact = model.artifact
