@@ -87,7 +87,8 @@ def request_id_of(scope: Scope) -> str | None:
 class RequestContextMiddleware:
     """Pure ASGI (no per-request task or body buffering): assigns the request id, adds it to the response and logs
     one line per request with method, path, status, duration and request id. It is the outermost user middleware,
-    so every answer the app gives (413 from the body limit, 422, 500) passes through it."""
+    so the app's answers (including 413 from the body limit and 422) pass through it; an unhandled error's 500 is
+    sent outside it by errors.unexpected, which adds the same request id (and this line logs status 500)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
