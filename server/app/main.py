@@ -13,6 +13,20 @@ from app.state import ModelSlot
 API_VERSION = "1.0.0"
 
 
+def _document_request_schemas(application: FastAPI) -> None:
+    """/v1/predict validates its body itself (see routers.predict); add the schemas its requestBody refers to."""
+    build_openapi = application.openapi
+    _, request_schemas = predict.request_body_openapi()
+
+    def openapi() -> dict:
+        if application.openapi_schema is None:
+            document = build_openapi()  # FastAPI caches it in application.openapi_schema
+            document.setdefault("components", {}).setdefault("schemas", {}).update(request_schemas)
+        return application.openapi_schema
+
+    application.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the model is loaded here, once per process (also once per Lambda execution
     environment: the Lambda handler is built at import, during the init phase)."""
@@ -25,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=API_VERSION,
         summary="Daily unit-sales forecasts for a store, product, date, price and promotion.",
         routes=[*predict.build_router(settings.max_body_bytes).routes, *health.router.routes],
+        telemetry={signal: settings.opentelemetry for signal in ("tracing", "metrics", "logs", "operation_spans")},
     )
+    _document_request_schemas(application)
     application.state.settings = settings
     application.state.model_slot = ModelSlot.load(settings.model_path)
     errors.install(application)

@@ -28,3 +28,8 @@ class Settings(BaseSettings):
         description="MAX_BODY_BYTES: larger request bodies get 413 (Lambda's own payload limit is 6 MB)",
     )
     service_name: str = Field(default="retail-api", min_length=1, description="SERVICE_NAME: `service` in logs")
+    opentelemetry: bool = Field(
+        default=False,
+        description="OPENTELEMETRY: FastAPI's native OpenTelemetry spans, metrics and logs. Off by default: without "
+        "a configured provider they record nothing, yet the check for one runs on every request",
+    )

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import Discriminator
+from pydantic import Discriminator, TypeAdapter, ValidationError
 
 from app.errors import ModelNotReadyError
 from app.forecast import INPUT_FEATURES, DemandModel
@@ -40,11 +40,33 @@ def loaded_model(request: Request) -> DemandModel:
     return slot.model
 
 
-async def predict(
-    request: Request,
-    body: Annotated[PredictionRequest, Body(discriminator=Discriminator(request_shape), openapi_examples=EXAMPLES)],
-) -> PredictionResponse:
+# The body is parsed and validated by pydantic-core straight from the bytes, in one pass. A declared FastAPI body
+# parameter costs about a quarter of this route (content-type parsing, json.loads, dependency solving) for the same
+# checks; errors keep FastAPI's shape (loc starting with "body") and its 422 handler.
+PREDICTION_REQUEST = TypeAdapter(Annotated[PredictionRequest, Discriminator(request_shape)])
+SCHEMA_REF_TEMPLATE = "#/components/schemas/{model}"
+
+
+def request_body_openapi() -> tuple[dict, dict]:
+    """The requestBody of /v1/predict and the component schemas it refers to, for the OpenAPI document."""
+    schema = PREDICTION_REQUEST.json_schema(ref_template=SCHEMA_REF_TEMPLATE)
+    components = schema.pop("$defs", {})
+    body = {"required": True, "content": {"application/json": {"schema": schema, "examples": EXAMPLES}}}
+    return body, components
+
+
+async def parse_prediction_request(request: Request) -> PredictionItem | PredictionBatch:
+    raw = await request.body()
+    try:
+        return PREDICTION_REQUEST.validate_json(raw)
+    except ValidationError as error:
+        problems = [{**problem, "loc": ("body", *problem["loc"])} for problem in error.errors(include_url=False)]
+        raise RequestValidationError(problems, body=raw) from None
+
+
+async def predict(request: Request) -> Response:
     model = loaded_model(request)
+    body = await parse_prediction_request(request)
     if isinstance(body, PredictionBatch):
         items, prefix = body.items, ("body", "batch", "items")
     else:
@@ -65,7 +87,10 @@ async def predict(
         for item in items
     ]
     artifact = model.artifact
-    return PredictionResponse(model_name=artifact.name, model_version=artifact.version, predictions=predictions)
+    response = PredictionResponse(model_name=artifact.name, model_version=artifact.version, predictions=predictions)
+    # Serialized once by pydantic-core. Returning the model would have FastAPI dump it, validate it again against
+    # response_model and encode it a third time; response_model still documents the schema in OpenAPI.
+    return Response(response.model_dump_json(), media_type="application/json")
 
 
 async def model_info(request: Request) -> ModelInfo:
@@ -108,11 +133,13 @@ def build_router(max_body_size: int) -> APIRouter:
     `max_body_size` bytes get 413 from FastAPI's own limit (Content-Length checked up front, chunked bodies counted).
     """
     router = APIRouter(prefix="/v1", tags=["model"], max_body_size=max_body_size)
+    request_body, _ = request_body_openapi()
     router.add_api_route(
         "/predict",
         predict,
         methods=["POST"],
         response_model=PredictionResponse,
+        openapi_extra={"requestBody": request_body},
         summary=f"Predicted units for one item or a batch of up to {MAX_BATCH_ITEMS}",
         description=(
             "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
