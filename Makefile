@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools test unit integration contract server-test lint demo bench build validate clean
+.PHONY: help venv tools bench-tools test unit integration contract server-test lint demo bench build validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -52,7 +52,12 @@ lint: venv  ## ruff
 demo: venv  ## the main job on the embedded emulator: seed a registry, drive the enforcer, print compliance before/after
 	$(PY) -m ecr_governance.demo
 
-bench: venv  ## benchmarks, printed as ratios against a named baseline
+bench-tools:  ## install wrk (Debian), the load generator bench_retail_api.py needs for meaningful figures
+	@command -v wrk >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
+
+bench: venv bench-tools  ## benchmarks, printed as ratios against a named baseline
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 validate: venv  ## sam validate --lint of the governance stack
