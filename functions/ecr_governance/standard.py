@@ -226,9 +226,6 @@ def custom_policy_warnings(policy_text: str) -> str:
     """Report what the lifecycle validator finds in a custom policy we keep (e.g. a multi-prefix AND rule)."""
     from ecr_governance import lifecycle
 
-    try:
-        report = lifecycle.validate_policy(policy_text)
-    except lifecycle.LifecyclePolicyError as error:
-        return f"kept; does not parse: {error}"
+    report = lifecycle.validate_policy(policy_text)  # reports unparseable text as an error; never raises
     findings = [*report.errors, *report.warnings]
     return "kept" + ("; " + "; ".join(str(finding) for finding in findings) if findings else "")

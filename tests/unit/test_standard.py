@@ -245,3 +245,9 @@ def test_custom_policy_with_the_seeds_and_mistake_is_reported_with_a_warning():
     check = check_lifecycle_policy(json.dumps(SEED_CUSTOM_POLICY), SETTINGS)
     assert check.status is Status.CUSTOM
     assert "tagPrefixList" in check.detail and "ALL" in check.detail
+
+
+def test_an_unparseable_custom_policy_is_kept_and_says_why():
+    check = check_lifecycle_policy("{not json", SETTINGS)
+    assert check.status is Status.CUSTOM
+    assert "not valid JSON" in check.detail
