@@ -499,6 +499,13 @@ def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: 
     assert re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)", default), default
 
 
+def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> None:
+    """Registry scanning is read-modify-write: concurrent invocations would overwrite each other's filters."""
+    properties = template["Resources"][ENFORCE_FUNCTION]["Properties"]
+    assert properties["ReservedConcurrentExecutions"] == 1
+    assert properties["EventInvokeConfig"]["MaximumEventAgeInSeconds"] >= 3600  # queued events outlive a reconcile
+
+
 # ---- 7. the seed's repository ---------------------------------------------------------------------------------
 def test_retail_api_repository_is_declared_as_the_standard_requires(template: dict[str, Any]) -> None:
     repository = template["Resources"]["RetailApiRepository"]
