@@ -33,6 +33,12 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def preview_files(capsys, tmp_path: Path, policy, images, *options: str) -> tuple[int, str, str]:
+    """`lifecycle preview` of a policy and an images file, both written to tmp_path."""
+    policy_path, images_path = write(tmp_path, "p.json", policy), write(tmp_path, "i.json", images)
+    return run(capsys, "lifecycle", "preview", "--policy", policy_path, "--images", images_path, *options)
+
+
 def detail(digest: str, pushed: str, *tags: str, size: int = 1000, **extra) -> dict:
     return {"imageDigest": digest, "imagePushedAt": pushed, "imageTags": list(tags), "imageSizeInBytes": size, **extra}
 
@@ -102,18 +108,8 @@ def test_preview_images_file_json_is_shaped_like_get_lifecycle_policy_preview(tm
             detail("sha256:tagged", 1730000000, "v1"),  # epoch seconds
         ]
     }
-    code, out, err = run(
-        capsys,
-        "lifecycle",
-        "preview",
-        "--policy",
-        write(tmp_path, "p.json", {"rules": [UNTAGGED_WEEK]}),
-        "--images",
-        write(tmp_path, "i.json", images),
-        "--now",
-        NOW,
-        "--output",
-        "json",
+    code, out, err = preview_files(
+        capsys, tmp_path, {"rules": [UNTAGGED_WEEK]}, images, "--now", NOW, "--output", "json"
     )
     assert code == 0 and err == ""
     document = json.loads(out)
@@ -134,17 +130,7 @@ def test_preview_images_file_json_is_shaped_like_get_lifecycle_policy_preview(tm
 
 def test_preview_accepts_a_bare_list_and_prints_a_table(tmp_path, capsys):
     images = [detail("sha256:" + "a" * 64, "2026-11-01T00:00:00Z", size=5 * 1024 * 1024)]
-    code, out, _ = run(
-        capsys,
-        "lifecycle",
-        "preview",
-        "--policy",
-        write(tmp_path, "p.json", {"rules": [UNTAGGED_WEEK]}),
-        "--images",
-        write(tmp_path, "i.json", images),
-        "--now",
-        NOW,
-    )
+    code, out, _ = preview_files(capsys, tmp_path, {"rules": [UNTAGGED_WEEK]}, images, "--now", NOW)
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Lifecycle preview of images as of 2026-11-27T00:00:00Z"
@@ -189,19 +175,7 @@ def test_preview_groups_a_file_by_repository_name(tmp_path, capsys):
         detail("sha256:same", "2026-11-01T00:00:00Z", repositoryName="web", size=10),
         detail("sha256:fresh", "2026-11-26T00:00:00Z", repositoryName="web"),
     ]
-    code, out, _ = run(
-        capsys,
-        "lifecycle",
-        "preview",
-        "--policy",
-        write(tmp_path, "p.json", {"rules": [UNTAGGED_WEEK]}),
-        "--images",
-        write(tmp_path, "i.json", images),
-        "--now",
-        NOW,
-        "--output",
-        "json",
-    )
+    code, out, _ = preview_files(capsys, tmp_path, {"rules": [UNTAGGED_WEEK]}, images, "--now", NOW, "--output", "json")
     document = json.loads(out)
     assert code == 0
     assert [
@@ -215,15 +189,7 @@ def test_preview_groups_a_file_by_repository_name(tmp_path, capsys):
 
 def test_preview_refuses_a_policy_ecr_would_reject(tmp_path, capsys):
     policy = {"rules": [{**UNTAGGED_WEEK, "selection": {**UNTAGGED_WEEK["selection"], "tagPrefixList": ["v"]}}]}
-    code, out, err = run(
-        capsys,
-        "lifecycle",
-        "preview",
-        "--policy",
-        write(tmp_path, "p.json", policy),
-        "--images",
-        write(tmp_path, "i.json", []),
-    )
+    code, out, err = preview_files(capsys, tmp_path, policy, [])
     assert code == 1 and out == ""
     assert "would be rejected by ECR: rule 1: selection.tagPrefixList: only allowed with tagStatus tagged" in err
 
@@ -238,17 +204,7 @@ def test_preview_refuses_a_policy_ecr_would_reject(tmp_path, capsys):
     ],
 )
 def test_preview_input_mistakes_are_one_line_exit_1(tmp_path, capsys, images, now, message):
-    code, out, err = run(
-        capsys,
-        "lifecycle",
-        "preview",
-        "--policy",
-        write(tmp_path, "p.json", {"rules": [UNTAGGED_WEEK]}),
-        "--images",
-        write(tmp_path, "i.json", images),
-        "--now",
-        now,
-    )
+    code, out, err = preview_files(capsys, tmp_path, {"rules": [UNTAGGED_WEEK]}, images, "--now", now)
     assert code == 1 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
 
