@@ -506,6 +506,24 @@ def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> 
     assert properties["EventInvokeConfig"]["MaximumEventAgeInSeconds"] >= 3600  # queued events outlive a reconcile
 
 
+def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: dict[str, Any]) -> None:
+    import importlib
+
+    handler_module = importlib.import_module("handlers.enforce_repository")  # its composition root runs: env is set
+    resources = template["Resources"]
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    failures = resources["RemediationFailuresAlarm"]["Properties"]
+    assert failures["Namespace"] == namespace
+    assert failures["MetricName"] in handler_module.METRIC_BY_ACTION.values()
+    assert failures["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]  # Powertools' service dimension
+    queue = resources["EnforceRepositoryFailuresAlarm"]["Properties"]
+    assert queue["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EnforceRepositoryFailures", "QueueName"]}
+    for alarm in (failures, queue):
+        assert alarm["AlarmActions"] == {"Fn::If": ["Notify", [{"Ref": "RemediationTopic"}], {"Ref": "AWS::NoValue"}]}
+    # CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key.
+    assert resources["RemediationTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
+
+
 # ---- 7. the seed's repository ---------------------------------------------------------------------------------
 def test_retail_api_repository_is_declared_as_the_standard_requires(template: dict[str, Any]) -> None:
     repository = template["Resources"]["RetailApiRepository"]
