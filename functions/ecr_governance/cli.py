@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,6 @@ from ecr_governance.errors import GovernanceError
 LOCAL_ENDPOINT = os.environ.get("ECR_GOVERNANCE_LOCAL_ENDPOINT", "http://127.0.0.1:5000")
 LOCAL_REGION = "ap-southeast-1"
 EXIT_ERROR = 1
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,6 @@ class AwsTarget:
         return env
 
 
-# Subcommand modules register themselves here: each provides `register(subparsers)` and sets `func` on its parsers
-# to a callable `func(args, target) -> int`.
-CommandFunc = Callable[[argparse.Namespace, AwsTarget], int]
-
-
 def build_parser() -> argparse.ArgumentParser:
     from ecr_governance import cli_commands, lifecycle_cli
 
@@ -98,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"use the embedded emulator at {LOCAL_ENDPOINT} (start it with `ecr-governance emulator`)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command module adds its parsers and sets `func(args, target) -> exit code` on them.
     cli_commands.register(subparsers)
     lifecycle_cli.register(subparsers)
     return parser

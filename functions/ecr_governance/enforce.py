@@ -28,6 +28,7 @@ from ecr_governance.standard import (
     check_tag_mutability,
     exemption_by_name,
     exemption_by_tags,
+    is_scanned_on_push,
     plan_scanning_coverage,
 )
 
@@ -87,10 +88,6 @@ class RepositoryAssessment:
     exempt_reason: str | None = None
     checks: tuple[Check, ...] = ()
 
-    @property
-    def violations(self) -> tuple[Check, ...]:
-        return tuple(check for check in self.checks if check.status is Status.VIOLATION)
-
 
 @dataclass(frozen=True)
 class EnforcementPlan:
@@ -99,16 +96,6 @@ class EnforcementPlan:
     scanning_after: RegistryScanning | None = None
     scanning_not_coverable: tuple[str, ...] = ()
     missing_repositories: tuple[str, ...] = ()  # asked for by an event, gone by the time we looked
-
-    @property
-    def write_count(self) -> int:
-        per_repository = sum(
-            1
-            for assessment in self.assessments
-            for check in assessment.violations
-            if check.aspect is not Aspect.REGISTRY_SCANNING
-        )
-        return per_repository + (1 if self.scanning_after else 0)
 
 
 @dataclass
@@ -172,8 +159,7 @@ class Enforcer:
             must_not_cover = frozenset(
                 a.repository.name
                 for a in assessments
-                if a.exempt_reason
-                and check_registry_scanning(a.repository.name, scanning).status is not Status.COMPLIANT
+                if a.exempt_reason and not is_scanned_on_push(a.repository.name, scanning)
             )
         uncovered = [
             a.repository.name

@@ -39,6 +39,8 @@ from functools import cached_property
 from operator import attrgetter
 from typing import Any
 
+from ecr_governance.wildcard import wildcard_match
+
 TAG_STATUSES = ("tagged", "untagged", "any")
 COUNT_TYPES = ("imageCountMoreThan", "sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned")
 AGE_COUNT_TYPES = frozenset({"sinceImagePushed", "sinceImagePulled", "sinceImageTransitioned"})
@@ -201,10 +203,6 @@ def _load_document(policy: str | Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _pattern_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(literal) for literal in pattern.split("*")))
 
 
 class _RuleReader:
@@ -515,7 +513,7 @@ def _entry_implies(narrow: tuple[str, str], broad: tuple[str, str]) -> bool:
     if narrow_kind == "pattern" and "*" not in narrow_text:  # an exact tag
         if broad_kind == "prefix":
             return narrow_text.startswith(broad_text)
-        return _pattern_regex(broad_text).fullmatch(narrow_text) is not None
+        return wildcard_match(broad_text, narrow_text)
     return False
 
 

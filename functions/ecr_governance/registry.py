@@ -114,10 +114,6 @@ class EcrRegistry:
     def __init__(self, ecr_client: Any):
         self._ecr = ecr_client
 
-    @property
-    def client(self) -> Any:
-        return self._ecr
-
     # ---- reads -------------------------------------------------------------------------------------------
     def list_repositories(self) -> Iterator[Repository]:
         with _translated("DescribeRepositories"):

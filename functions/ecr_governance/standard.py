@@ -7,15 +7,14 @@ Nothing here calls AWS: each function takes plain data and returns a `Check` (wh
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any
 
 from ecr_governance.registry import RegistryScanning, Repository, ScanningRule
 from ecr_governance.settings import Settings, TagMutability
+from ecr_governance.wildcard import wildcard_match
 
 # PutRegistryScanningConfiguration limits: at most 2 rules, at most 100 repository filters per rule.
 MAX_SCANNING_RULES = 2
@@ -44,16 +43,6 @@ class Check:
     before: str
     after: str | None = None  # the desired value when status is VIOLATION
     detail: str = ""
-
-
-@lru_cache(maxsize=512)
-def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
-
-
-def wildcard_match(pattern: str, text: str) -> bool:
-    """ECR's WILDCARD filter semantics: `*` matches any run of characters (`/` included); all else is literal."""
-    return _wildcard_regex(pattern).fullmatch(text) is not None
 
 
 # ---- exemptions ----------------------------------------------------------------------------------------------
