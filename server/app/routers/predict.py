@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated
 
 from fastapi import APIRouter, Request, Response
@@ -47,6 +48,7 @@ PREDICTION_REQUEST = TypeAdapter(Annotated[PredictionRequest, Discriminator(requ
 SCHEMA_REF_TEMPLATE = "#/components/schemas/{model}"
 
 
+@cache  # the route and the OpenAPI document both ask for it at start-up; build the schema once
 def request_body_openapi() -> tuple[dict, dict]:
     """The requestBody of /v1/predict and the component schemas it refers to, for the OpenAPI document."""
     schema = PREDICTION_REQUEST.json_schema(ref_template=SCHEMA_REF_TEMPLATE)
