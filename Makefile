@@ -50,7 +50,7 @@ lint: venv  ## ruff
 	$(BIN)/ruff check .
 
 demo: venv  ## the main job on the embedded emulator: seed a registry, drive the enforcer, print compliance before/after
-	$(PY) -m ecr_governance.demo
+	$(PY) -m ecr_governance_cli.demo
 
 bench-tools:  ## install wrk (Debian), the load generator bench_retail_api.py needs for meaningful figures
 	@command -v wrk >/dev/null 2>&1 || { \

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from ecr_governance.callcount import EcrCallCounter
-from ecr_governance.emulator import emulator_environment, start_emulator
-from ecr_governance.enforce import Enforcer
-from ecr_governance.registry import MAX_REPOSITORIES_PAGE, EcrRegistry
-from ecr_governance.settings import Settings, load_standard_lifecycle_policy
+from ecr_governance.aws.ecr import MAX_REPOSITORIES_PAGE, EcrRegistry
+from ecr_governance.enforce.service import Enforcer
+from ecr_governance.enforce.settings import EnforceSettings, load_standard_lifecycle_policy
+from ecr_governance_cli.callcount import EcrCallCounter
+from ecr_governance_cli.emulator import emulator_environment, start_emulator
 
 REGION = "ap-southeast-1"
 REPOSITORY_COUNT = 1000
@@ -175,7 +175,7 @@ class CallCounter(EcrCallCounter):
                 self.page_sizes.add(request.get("maxResults"))
 
 
-def reconcile(client: Any, settings: Settings) -> tuple[CallCounter, dict[str, int]]:
+def reconcile(client: Any, settings: EnforceSettings) -> tuple[CallCounter, dict[str, int]]:
     counter = CallCounter()
     counter.attach(client)
     try:
@@ -241,7 +241,7 @@ def main() -> int:
                 f"exempt by tag {sum(r.exempt_tag for r in plan)}, by name ({EXEMPT_PATTERN}) "
                 f"{sum(fnmatch.fnmatchcase(r.name, EXEMPT_PATTERN) for r in plan)}; registry BASIC, {SCANNED_PREFIX}"
             )
-            settings = Settings.from_environ(SETTINGS)
+            settings = EnforceSettings.from_environ(SETTINGS)
             client = boto3.client("ecr", region_name=REGION)
             minimal = minimal_calls(plan)
 

@@ -18,7 +18,11 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from ecr_governance.lifecycle import ImageRecord, evaluate, parse_policy, preview_result, validate_policy
+from ecr_governance.images import ImageRecord
+from ecr_governance.lifecycle.evaluate import evaluate
+from ecr_governance.lifecycle.policy import parse_policy
+from ecr_governance.lifecycle.preview import preview_result
+from ecr_governance.lifecycle.validate import validate_policy
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 

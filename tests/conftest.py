@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.emulator import Emulator, emulator_environment, start_emulator
+from ecr_governance_cli.emulator import Emulator, emulator_environment, start_emulator
 from registry_builders import REGION
 
 

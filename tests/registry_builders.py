@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,73 @@ def create_repository(
 
 def load_event(relative: str) -> dict[str, Any]:
     return json.loads((EVENTS_DIR / relative).read_text())
+
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+
+
+def push_image(
+    ecr: Any, repository: str, name: str, tag: str | None = None, subject: str | None = None, layer_size: int = 32654
+) -> str:
+    """Push a distinct single-platform image and return its digest. moto derives the digest from the layer digests,
+    so `name` makes it distinct; `subject` makes it an OCI 1.1 referrer (a signature, an SBOM) of that digest."""
+    seed = f"{repository}/{name}"
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "size": 7023,
+            "digest": "sha256:" + hashlib.sha256(f"config/{seed}".encode()).hexdigest(),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                "size": layer_size,
+                "digest": "sha256:" + hashlib.sha256(f"layer/{seed}".encode()).hexdigest(),
+            }
+        ],
+    }
+    if subject:
+        manifest["subject"] = {"mediaType": OCI_MANIFEST, "digest": subject, "size": 1234}
+    params: dict[str, Any] = {
+        "repositoryName": repository,
+        "imageManifest": json.dumps(manifest),
+        "imageManifestMediaType": OCI_MANIFEST,
+    }
+    if tag:
+        params["imageTag"] = tag
+    return ecr.put_image(**params)["image"]["imageId"]["imageDigest"]
+
+
+def push_index(ecr: Any, repository: str, children: list[str], tag: str | None = None) -> str:
+    """Push an OCI image index over `children` (a multi-arch image) and return its digest (the manifest's sha256;
+    moto would otherwise invent one)."""
+    platforms = [("amd64", "linux"), ("arm64", "linux")]
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": child,
+                    "size": 1234,
+                    "platform": {"architecture": platforms[i % 2][0], "os": platforms[i % 2][1]},
+                }
+                for i, child in enumerate(children)
+            ],
+        }
+    )
+    digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()
+    params: dict[str, Any] = {
+        "repositoryName": repository,
+        "imageManifest": manifest,
+        "imageManifestMediaType": OCI_INDEX,
+        "imageDigest": digest,
+    }
+    if tag:
+        params["imageTag"] = tag
+    ecr.put_image(**params)
+    return digest

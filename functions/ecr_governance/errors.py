@@ -1,4 +1,7 @@
-"""Domain errors. Adapters translate botocore errors into these; the CLI prints them as one line."""
+"""Domain errors. The one translator (aws/errors.py) turns every botocore error into one of these; the CLI prints
+them as one line and the services record them as a repository's `failed` decision."""
+
+from __future__ import annotations
 
 
 class GovernanceError(Exception):
@@ -9,27 +12,44 @@ class SettingsError(GovernanceError):
     """A setting (environment variable / template Parameter) is missing or invalid; names the setting."""
 
 
-class RepositoryNotFound(GovernanceError):
-    def __init__(self, repository_name: str):
-        super().__init__(f"repository not found: {repository_name}")
-        self.repository_name = repository_name
-
-
-class AccessDenied(GovernanceError):
-    """The caller's credentials lack an IAM permission; names the action."""
-
-
-class CredentialsMissing(GovernanceError):
-    pass
-
-
-class EndpointUnreachable(GovernanceError):
-    pass
-
-
 class InvalidEvent(GovernanceError):
     """An event that is not one this function handles; rejected without retry."""
 
 
 class InputError(GovernanceError):
     """An input file the user gave cannot be read or parsed."""
+
+
+class AwsError(GovernanceError):
+    """An AWS call failed. `code` is AWS's error code; `transient` says whether it outlived the retries of a
+    throttle, a server error or a dropped connection (worth another try later) rather than being a refusal."""
+
+    def __init__(self, message: str, *, operation: str = "", code: str = "", transient: bool = False):
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+        self.transient = transient
+
+
+class RepositoryNotFound(AwsError):
+    def __init__(self, repository_name: str, operation: str = ""):
+        super().__init__(
+            f"repository not found: {repository_name}", operation=operation, code="RepositoryNotFoundException"
+        )
+        self.repository_name = repository_name
+
+
+class ImageNotFound(AwsError):
+    """The image was deleted (or never existed) by the time it was read."""
+
+
+class AccessDenied(AwsError):
+    """The caller's credentials lack an IAM permission; names the action."""
+
+
+class CredentialsMissing(AwsError):
+    pass
+
+
+class EndpointUnreachable(AwsError):
+    pass

@@ -1,9 +1,19 @@
-"""ECR's WILDCARD matching, shared by repository filters, exclusion filters and lifecycle tag patterns."""
+"""ECR's WILDCARD rules, one implementation, named for what each use matches.
+
+In every use `*` stands for any run of characters (none included) and everything else is literal; the whole text
+must match. What differs is the text: a repository name (exemption patterns, registry scanning filters as this code
+writes them), a tag (tag-mutability exclusion filters, lifecycle tagPatternList entries).
+"""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+
+
+def tag_pattern_regex(pattern: str) -> str:
+    """The regex source of a WILDCARD tag pattern, for one tag per line (a `*` never crosses a line break)."""
+    return "[^\n]*".join(re.escape(part) for part in pattern.split("*"))
 
 
 @lru_cache(maxsize=512)
@@ -14,3 +24,18 @@ def _wildcard_regex(pattern: str) -> re.Pattern[str]:
 def wildcard_match(pattern: str, text: str) -> bool:
     """`*` matches any run of characters (`/` included); everything else is literal, and the whole text must match."""
     return _wildcard_regex(pattern).fullmatch(text) is not None
+
+
+def repository_pattern_matches(pattern: str, repository_name: str) -> bool:
+    """An exemption pattern (ExemptRepositoryPatterns) against a repository name."""
+    return wildcard_match(pattern, repository_name)
+
+
+def exclusion_filter_matches(exclusion_filter: str, tag: str) -> bool:
+    """A tag-mutability exclusion filter against a tag."""
+    return wildcard_match(exclusion_filter, tag)
+
+
+def scanning_filter_matches(scanning_filter: str, repository_name: str) -> bool:
+    """A registry scanning rule's repository filter against a repository name."""
+    return wildcard_match(scanning_filter, repository_name)

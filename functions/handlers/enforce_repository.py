@@ -8,30 +8,33 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 from ecr_governance import SERVICE_NAME
-from ecr_governance.enforce import Action, EnforcementReport, Enforcer
-from ecr_governance.errors import InvalidEvent
-from ecr_governance.events import EnforcementTrigger, TriggerKind, parse_enforcement_trigger
-from ecr_governance.notify import SnsNotifier, remediation_message
-from ecr_governance.registry import EcrRegistry
-from ecr_governance.settings import Settings
+from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.iam import actions_for
+from ecr_governance.aws.sns import SnsPublisher
+from ecr_governance.enforce.events import EnforcementTrigger, TriggerKind, parse_enforcement_trigger
+from ecr_governance.enforce.model import Action, EnforcementReport
+from ecr_governance.enforce.notice import remediation_notice
+from ecr_governance.enforce.service import EnforcementRegistry, Enforcer
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance.errors import GovernanceError, InvalidEvent
+from ecr_governance.notice import NoticePublisher
+
+# What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
+# exactly these; a contract test compares them).
+IAM_ACTIONS = actions_for(EnforcementRegistry, EcrRegistry)
+NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
-settings = Settings.from_environ()
-_client_config = Config(retries={"mode": "standard", "max_attempts": 8})
-enforcer = Enforcer(EcrRegistry(boto3.client("ecr", config=_client_config)), settings)
-notifier = (
-    SnsNotifier(boto3.client("sns", config=_client_config), settings.remediation_topic_arn)
-    if settings.remediation_topic_arn
-    else None
-)
+settings = EnforceSettings.from_environ()
+enforcer = Enforcer(EcrRegistry(make_client("ecr")), settings)
+publisher = SnsPublisher(make_client("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
 
 METRIC_BY_ACTION = {
     Action.REMEDIATED: "SettingsRemediated",
@@ -74,15 +77,26 @@ def _emit_metrics(report: EnforcementReport) -> None:
     for action, metric_name in METRIC_BY_ACTION.items():
         metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=report.count(action))
     metrics.add_metric(name="RepositoriesAssessed", unit=MetricUnit.Count, value=len(report.repositories))
+    metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=report.transient_failures)
 
 
 def _notify(report: EnforcementReport, trigger: EnforcementTrigger) -> None:
-    if notifier is None:
+    """Publish the run's notice. A failure is logged and counted, not raised: the writes are done, and a retry of
+    this invocation would find nothing left to remediate - so it could never send the notice either."""
+    if publisher is None:
         return
     cause = f"{trigger.event_name} by {trigger.actor_arn}" if trigger.event_name else "the scheduled reconcile"
-    message = remediation_message(report, f"ran in {settings.mode} mode after {cause}")
-    if message:
-        notifier.publish(*message)
+    notice = remediation_notice(report, f"ran in {settings.mode} mode after {cause}")
+    if notice is None:
+        return
+    try:
+        publisher.publish(notice)
+    except GovernanceError as error:
+        logger.error(
+            "notification failed",
+            extra={"reason": str(error), "error_code": getattr(error, "code", ""), "subject": notice.subject},
+        )
+        metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
 
 
 def _event_id(event: Any) -> str:

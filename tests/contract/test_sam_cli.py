@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecr_governance.template_env import function_spec, load_template
+from ecr_governance_cli.template_env import function_spec, load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SAM = Path(sys.executable).parent / "sam"
@@ -74,7 +74,12 @@ def test_sam_build_bundles_the_code_and_runtime_dependencies_only(
     for logical_id in function_ids:
         function_dir = build_dir / logical_id
         assert (function_dir / "handlers" / "enforce_repository.py").is_file()
-        assert (function_dir / "ecr_governance" / "policies" / "standard-lifecycle.json").is_file()
+        assert (function_dir / "ecr_governance" / "lifecycle" / "policies" / "standard-lifecycle.json").is_file()
+        # The developer tools (CLI, demo, emulator, template reader) live in cli/, outside CodeUri.
+        ours = [path.relative_to(function_dir) for path in (function_dir / "ecr_governance").rglob("*.py")]
+        tools = [path for path in ours if path.stem in {"cli", "demo", "emulator", "callcount", "template_env"}]
+        assert tools == [], f"{logical_id} bundles developer tools: {tools}"
+        assert not (function_dir / "ecr_governance_cli").exists()
         for package in ("aws_lambda_powertools", "boto3", "botocore"):
             assert (function_dir / package / "__init__.py").is_file(), f"{logical_id}: {package} not bundled"
         entries = {entry.name.lower() for entry in function_dir.iterdir()}

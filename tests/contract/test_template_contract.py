@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 import re
 import subprocess
@@ -11,20 +12,19 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import botocore.session
 import pytest
 import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
-from botocore import xform_name
-from ecr_governance import SERVICE_NAME, enforce, events, lifecycle, notify, registry, settings
+from ecr_governance import SERVICE_NAME
+from ecr_governance.enforce import events, settings
 from ecr_governance.errors import InvalidEvent
-from ecr_governance.registry import RegistryScanning, Repository
-from ecr_governance.standard import Status, check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
-from ecr_governance.template_env import function_spec
+from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance_cli.template_env import function_spec
+from import_graph import imported_modules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = PROJECT_ROOT / "functions"
-STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "policies" / "standard-lifecycle.json"
+STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "lifecycle" / "policies" / "standard-lifecycle.json"
 ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
 PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
@@ -32,8 +32,16 @@ ENFORCE_FUNCTION = "EnforceRepositoryFunction"
 DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN"}
 # ECR actions that have no resource type (IAM needs Resource "*"); every other ECR action we use is repository-level.
 REGISTRY_LEVEL_ECR_ACTIONS = {"ecr:GetRegistryScanningConfiguration", "ecr:PutRegistryScanningConfiguration"}
-# The module-level helpers of settings.py that read the environment: (environ, "NAME", ...).
-SETTINGS_READERS = {"_text", "_list", "_enum"}
+# The helpers of ecr_governance.config that read the environment: (environ, "NAME", ...).
+SETTINGS_READERS = {
+    "text_setting",
+    "list_setting",
+    "enum_setting",
+    "bool_setting",
+    "int_setting",
+    "float_setting",
+    "arn_setting",
+}
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
@@ -64,24 +72,6 @@ def _module_path(module: str) -> Path | None:
     return None
 
 
-def _imported_modules(path: Path, module: str) -> set[str]:
-    """Every module (absolute name) the file imports, at module level or lazily inside functions."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                parts = parts[: len(parts) - node.level + 1]
-                base = ".".join([*parts, base] if base else parts)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
-    return found
-
-
 def _runtime_modules(handler_module: str) -> dict[str, Path]:
     """The modules under functions/ a handler can execute: its import closure (lazy imports included)."""
     closure: dict[str, Path] = {}
@@ -95,7 +85,7 @@ def _runtime_modules(handler_module: str) -> dict[str, Path]:
         parent = module.rpartition(".")[0]
         if parent:
             pending.append(parent)  # importing a.b runs a/__init__.py
-        pending.extend(_imported_modules(path, module))
+        pending.extend(imported_modules(path, module))
     return closure
 
 
@@ -146,43 +136,6 @@ def _policy_statements(template: dict[str, Any], logical_id: str) -> tuple[list[
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def _registry_calls(source: str) -> set[str]:
-    """The EcrRegistry methods called as `self._registry.<method>(`."""
-    return {
-        node.func.attr
-        for node in ast.walk(ast.parse(source))
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and isinstance(node.func.value, ast.Attribute)
-        and node.func.value.attr == "_registry"
-        and isinstance(node.func.value.value, ast.Name)
-        and node.func.value.value.id == "self"
-    }
-
-
-def _client_operations(function: ast.AST) -> set[str]:
-    """The boto3 operations (snake_case) a function body sends: `self._ecr.<op>(` and `get_paginator("<op>")`."""
-    operations: set[str] = set()
-    for node in ast.walk(function):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-            continue
-        owner = node.func.value
-        if isinstance(owner, ast.Attribute) and owner.attr == "_ecr":
-            if node.func.attr == "get_paginator":
-                operation = _string_argument(node, 0)
-                assert operation, f"get_paginator without a literal operation name at line {node.lineno}"
-                operations.add(operation)
-            else:
-                operations.add(node.func.attr)
-    return operations
-
-
-@pytest.fixture(scope="session")
-def ecr_operation_by_python_name() -> dict[str, str]:
-    model = botocore.session.get_session().get_service_model("ecr")
-    return {xform_name(name): name for name in model.operation_names}
 
 
 # ---- 3. handlers, runtime, architecture -----------------------------------------------------------------------
@@ -251,7 +204,7 @@ def test_every_function_logs_to_a_declared_group_with_the_retention_parameter(
 # ---- 4. environment <-> settings <-> parameters ---------------------------------------------------------------
 def test_environment_reader_finds_what_settings_reads() -> None:
     """The collector below is what the next test relies on: it must see settings.py's helper-based reads."""
-    reads = _environment_reads(FUNCTIONS_DIR / "ecr_governance" / "settings.py")
+    reads = _environment_reads(FUNCTIONS_DIR / "ecr_governance" / "enforce" / "settings.py")
     assert {"GOVERNANCE_MODE", "TAG_MUTABILITY", "ALLOWED_EXCLUSION_FILTERS", "GOVERNANCE_ROLE_ARN"} <= reads
 
 
@@ -275,16 +228,14 @@ def test_every_environment_variable_a_function_reads_is_declared(
     assert enforce_reads == {doc.env for doc in settings.SETTINGS_DOCS}
 
 
-# Variables only the developer tools read (never a function): name -> the module that reads it.
-CLI_ONLY_VARIABLES = {"ECR_GOVERNANCE_LOCAL_ENDPOINT": "ecr_governance.cli"}
 # Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.
 LAMBDA_RESERVED_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"}
 
 
-def test_variables_read_outside_the_functions_are_cli_only_or_reserved(
+def test_every_variable_read_under_functions_is_declared_or_reserved(
     template: dict[str, Any], function_ids: list[str]
 ) -> None:
-    """Every read anywhere under functions/ is declared, reserved, or a known CLI-only variable no handler reaches."""
+    """Every read anywhere under functions/ is declared or reserved: developer tools live in cli/, outside it."""
     all_modules = {
         ".".join(path.relative_to(FUNCTIONS_DIR).with_suffix("").parts).removesuffix(".__init__"): path
         for package in ("ecr_governance", "handlers")
@@ -296,11 +247,7 @@ def test_variables_read_outside_the_functions_are_cli_only_or_reserved(
         for name in _environment_reads(path):
             readers.setdefault(name, set()).add(module)
     undeclared = {name: modules for name, modules in readers.items() if name not in declared}
-    assert set(undeclared) - LAMBDA_RESERVED_VARIABLES == set(CLI_ONLY_VARIABLES), undeclared
-    runtime = set().union(*(_runtime_modules(_handler_module(template, logical_id)) for logical_id in function_ids))
-    for name, module in CLI_ONLY_VARIABLES.items():
-        assert undeclared[name] == {module}
-        assert module not in runtime, f"{module} reads {name} and is imported by a handler"
+    assert set(undeclared) <= LAMBDA_RESERVED_VARIABLES, undeclared
     assert declared.isdisjoint(LAMBDA_RESERVED_VARIABLES), "the template sets a variable Lambda reserves"
 
 
@@ -377,14 +324,14 @@ def test_the_environment_fits_lambdas_4_kb_limit_even_with_the_standard_policy_p
         assert size <= 4096, f"{logical_id}: {size} bytes of environment"
     # And the policy passed through the Parameter is the policy the function enforces.
     spec = function_spec(template, ENFORCE_FUNCTION, overrides=overrides, pseudo=PSEUDO)
-    enforced = settings.Settings.from_environ(spec.environment).standard_lifecycle_policy
+    enforced = settings.EnforceSettings.from_environ(spec.environment).standard_lifecycle_policy
     assert enforced == json.loads(STANDARD_POLICY_PATH.read_text())
 
 
 def test_template_defaults_give_the_settings_the_code_defaults_to(template: dict[str, Any]) -> None:
     spec = function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO)
     assert set(spec.unresolved) == {"GOVERNANCE_ROLE_ARN"}  # the topic is "" while NotifyRemediations=false
-    assert settings.Settings.from_environ(spec.environment) == settings.Settings.from_environ({})
+    assert settings.EnforceSettings.from_environ(spec.environment) == settings.EnforceSettings.from_environ({})
 
 
 @pytest.mark.parametrize(
@@ -401,34 +348,48 @@ def test_parameter_allowed_values_are_exactly_what_the_code_accepts(
     assert set(allowed) == accepted
     for value in allowed:  # each one starts the function (no SettingsError at cold start)
         spec = function_spec(template, ENFORCE_FUNCTION, overrides={parameter: value}, pseudo=PSEUDO)
-        assert str(getattr(settings.Settings.from_environ(spec.environment), _field(environment_variable))) == value
+        assert (
+            str(getattr(settings.EnforceSettings.from_environ(spec.environment), _field(environment_variable))) == value
+        )
 
 
 def _field(environment_variable: str) -> str:
     return {"GOVERNANCE_MODE": "mode", "TAG_MUTABILITY": "tag_mutability"}[environment_variable]
 
 
-# ---- 5. IAM least privilege -----------------------------------------------------------------------------------
-def test_enforce_function_is_granted_exactly_the_ecr_actions_enforcement_uses(template: dict[str, Any]) -> None:
-    statements, others = _policy_statements(template, ENFORCE_FUNCTION)
-    granted: set[str] = set()
-    for statement in statements:
-        assert statement["Effect"] == "Allow"
-        actions = set(_as_list(statement["Action"]))
-        assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
-        granted |= actions
-        resources = _as_list(statement["Resource"])
-        if "*" in resources:
-            assert actions <= REGISTRY_LEVEL_ECR_ACTIONS, f"repository actions granted on * in {statement.get('Sid')}"
-        else:
-            assert actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS)
-    assert granted == set(enforce.ENFORCE_IAM_ACTIONS)
-    # The only other entry is the conditional notification permission (checked below); no managed policies.
-    assert len(others) == 1 and "Fn::If" in others[0], others
+# ---- 5. IAM least privilege: the template grants exactly what the adapter methods a function uses declare ------
+def _handler_module_object(template: dict[str, Any], logical_id: str) -> Any:
+    """The handler module (its composition root runs: the test environment provides region and credentials)."""
+    return importlib.import_module(_handler_module(template, logical_id))
+
+
+def test_each_function_is_granted_exactly_the_aws_actions_its_code_declares(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    for logical_id in function_ids:
+        declared = set(_handler_module_object(template, logical_id).IAM_ACTIONS)
+        statements, _ = _policy_statements(template, logical_id)
+        granted: set[str] = set()
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            actions = set(_as_list(statement["Action"]))
+            assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
+            granted |= actions
+            resources = _as_list(statement["Resource"])
+            if "*" in resources:
+                assert actions <= REGISTRY_LEVEL_ECR_ACTIONS, (
+                    f"repository actions granted on * in {statement.get('Sid')}"
+                )
+            else:
+                assert actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS)
+        assert granted == declared, (
+            f"{logical_id}: granted - declared {granted - declared}, missing {declared - granted}"
+        )
 
 
 def test_notification_permission_exists_exactly_when_the_topic_is_set(template: dict[str, Any]) -> None:
     _, others = _policy_statements(template, ENFORCE_FUNCTION)
+    assert len(others) == 1 and "Fn::If" in others[0], others  # no managed policies besides it
     condition, policy, otherwise = others[0]["Fn::If"]
     assert otherwise == {"Ref": "AWS::NoValue"}
     topic_condition = _declared_variables(template, ENFORCE_FUNCTION)["REMEDIATION_TOPIC_ARN"]["Fn::If"][0]
@@ -438,38 +399,7 @@ def test_notification_permission_exists_exactly_when_the_topic_is_set(template: 
     sam_policies = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
     definition = json.loads(sam_policies.read_text())["Templates"][template_name]["Definition"]
     sam_actions = {action for statement in definition["Statement"] for action in _as_list(statement["Action"])}
-    assert sam_actions == set(notify.NOTIFY_IAM_ACTIONS)
-
-
-def test_enforce_iam_actions_are_those_of_the_registry_methods_enforce_calls() -> None:
-    called = _registry_calls((FUNCTIONS_DIR / "ecr_governance" / "enforce.py").read_text())
-    assert called, "found no self._registry.<method>( calls in enforce.py"
-    assert called <= set(registry.IAM_ACTION_BY_METHOD), called - set(registry.IAM_ACTION_BY_METHOD)
-    assert {registry.IAM_ACTION_BY_METHOD[method] for method in called} == set(enforce.ENFORCE_IAM_ACTIONS)
-
-
-def test_every_registry_method_sends_exactly_the_operation_its_iam_action_names(
-    ecr_operation_by_python_name: dict[str, str],
-) -> None:
-    tree = ast.parse((FUNCTIONS_DIR / "ecr_governance" / "registry.py").read_text())
-    (registry_class,) = (n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "EcrRegistry")
-    methods = {n.name: n for n in registry_class.body if isinstance(n, ast.FunctionDef)}
-    assert set(registry.IAM_ACTION_BY_METHOD) <= set(methods)
-    all_operations: set[str] = set()
-    for name, method in methods.items():
-        operations = _client_operations(method)
-        all_operations |= operations
-        unknown = operations - set(ecr_operation_by_python_name)
-        assert unknown == set(), f"EcrRegistry.{name} calls operations ECR does not have: {unknown}"
-        actions = {f"ecr:{ecr_operation_by_python_name[op]}" for op in operations}
-        if name in registry.IAM_ACTION_BY_METHOD:
-            assert actions == {registry.IAM_ACTION_BY_METHOD[name]}, name
-        else:
-            assert actions == set(), f"EcrRegistry.{name} calls ECR but declares no IAM action"
-    # Every operation registry.py sends maps to a declared action.
-    declared = set(registry.IAM_ACTION_BY_METHOD.values())
-    assert {f"ecr:{ecr_operation_by_python_name[op]}" for op in all_operations} <= declared
-    assert all_operations >= {"describe_repositories", "get_lifecycle_policy", "put_lifecycle_policy"}
+    assert sam_actions == set(_handler_module_object(template, ENFORCE_FUNCTION).NOTIFY_IAM_ACTIONS)
 
 
 # ---- 6. triggers ----------------------------------------------------------------------------------------------
@@ -507,8 +437,6 @@ def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> 
 
 
 def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: dict[str, Any]) -> None:
-    import importlib
-
     handler_module = importlib.import_module("handlers.enforce_repository")  # its composition root runs: env is set
     resources = template["Resources"]
     namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
@@ -524,40 +452,11 @@ def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: di
     assert resources["RemediationTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
 
 
-# ---- 7. the seed's repository ---------------------------------------------------------------------------------
-def test_retail_api_repository_is_declared_as_the_standard_requires(template: dict[str, Any]) -> None:
-    repository = template["Resources"]["RetailApiRepository"]
-    assert repository["Type"] == "AWS::ECR::Repository"
-    properties = repository["Properties"]
-    assert properties["RepositoryName"] == "mlops/retail-api"
-    assert properties["ImageTagMutability"] == "IMMUTABLE"
-    assert properties["ImageScanningConfiguration"]["ScanOnPush"] is True
-    declared_policy = json.loads(properties["LifecyclePolicy"]["LifecyclePolicyText"])
-    assert declared_policy == json.loads(STANDARD_POLICY_PATH.read_text())
-
-
+# ---- 7. the standard lifecycle policy ------------------------------------------------------------------------
 def test_standard_lifecycle_policy_is_valid_without_warnings() -> None:
-    report = lifecycle.validate_policy(STANDARD_POLICY_PATH.read_text())
+    report = validate_policy(STANDARD_POLICY_PATH.read_text())
     assert report.errors == []
     assert report.warnings == []
-
-
-def test_the_retail_api_repository_is_compliant_with_the_enforced_standard(template: dict[str, Any]) -> None:
-    """What the stack declares, the function (with the template's defaults) must not find a violation in."""
-    properties = _properties(template, "RetailApiRepository")
-    configured = settings.Settings.from_environ(function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO).environment)
-    repository = Repository(
-        name=properties["RepositoryName"],
-        arn="arn:aws:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api",
-        tag_mutability=properties["ImageTagMutability"],
-        scan_on_push=properties["ImageScanningConfiguration"]["ScanOnPush"],
-    )
-    checks = [
-        check_tag_mutability(repository, configured),
-        check_repository_scan_on_push(repository, RegistryScanning(scan_type="BASIC")),
-        check_lifecycle_policy(properties["LifecyclePolicy"]["LifecyclePolicyText"], configured),
-    ]
-    assert [check.status for check in checks] == [Status.COMPLIANT] * 3
 
 
 # ---- 8. sample events -----------------------------------------------------------------------------------------

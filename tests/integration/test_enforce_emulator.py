@@ -14,15 +14,15 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.callcount import EcrCallCounter, counting_new_clients
-from ecr_governance.cli import main
-from ecr_governance.cli_commands import invoke_function
-from ecr_governance.settings import Settings
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
+from ecr_governance_cli.local_invoke import invoke_function
+from ecr_governance_cli.main import main
 from registry_builders import TEMPLATE, create_repository, load_event
 
 pytestmark = pytest.mark.integration
 OWN_ROLE = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
-STANDARD = Settings.from_environ({}).standard_lifecycle_policy
+STANDARD = EnforceSettings.from_environ({}).standard_lifecycle_policy
 CUSTOM = {
     "rules": [
         {

@@ -7,7 +7,6 @@ pushed more than a second apart to give them a real age order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import urllib.request
@@ -17,8 +16,9 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.cli import main
-from ecr_governance.emulator import Emulator
+from ecr_governance_cli.emulator import Emulator
+from ecr_governance_cli.main import main
+from registry_builders import push_image, push_index
 
 pytestmark = pytest.mark.integration
 REGION = "ap-southeast-1"
@@ -46,25 +46,6 @@ POLICY = {
         },
     ]
 }
-
-
-def push_image(ecr: Any, repository: str, name: str, tag: str | None = None) -> str:
-    """Push a distinct image (moto derives the digest from the layer digests) and return its digest."""
-    layer = "sha256:" + hashlib.sha256(f"{repository}/{name}".encode()).hexdigest()
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {
-            "mediaType": "application/vnd.docker.container.image.v1+json",
-            "size": 7023,
-            "digest": "sha256:" + hashlib.sha256(f"config/{repository}/{name}".encode()).hexdigest(),
-        },
-        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 32654, "digest": layer}],
-    }
-    params: dict[str, Any] = {"repositoryName": repository, "imageManifest": json.dumps(manifest)}
-    if tag:
-        params["imageTag"] = tag
-    return ecr.put_image(**params)["image"]["imageId"]["imageDigest"]
 
 
 @pytest.fixture(autouse=True)
@@ -178,3 +159,36 @@ def test_preview_of_a_missing_repository_over_http(capsys, registry, tmp_path):
     code, out, err = preview(capsys, registry, tmp_path, "--repository", "nope")
     assert code == 1 and out == ""
     assert err.strip() == "ecr-governance: error: repository not found: nope"
+
+
+def test_preview_of_a_live_repository_keeps_the_children_of_a_tagged_multi_arch_image(capsys, ecr, tmp_path):
+    """DescribeImages does not name an index's children; the preview reads the index (BatchGetImage) and keeps them,
+    as ECR does while the index stays. Only the orphan untagged image expires."""
+    ecr.create_repository(repositoryName="team/multiarch")
+    amd64 = push_image(ecr, "team/multiarch", "amd64")
+    arm64 = push_image(ecr, "team/multiarch", "arm64")
+    index = push_index(ecr, "team/multiarch", [amd64, arm64], tag="v1")
+    orphan = push_image(ecr, "team/multiarch", "orphan")
+    untagged_week = {"rules": [POLICY["rules"][1]]}
+    policy = tmp_path / "untagged.json"
+    policy.write_text(json.dumps(untagged_week))
+    later = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    code = main(
+        [
+            "lifecycle",
+            "preview",
+            "--policy",
+            str(policy),
+            "--repository",
+            "team/multiarch",
+            "--now",
+            later,
+            "--output",
+            "json",
+        ]
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert document["summary"]["evaluatedImageTotalCount"] == 4
+    assert [result["imageDigest"] for result in document["previewResults"]] == [orphan]
+    assert index not in {result["imageDigest"] for result in document["previewResults"]}

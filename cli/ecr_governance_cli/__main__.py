@@ -1,0 +1,3 @@
+from ecr_governance_cli.main import main
+
+raise SystemExit(main())

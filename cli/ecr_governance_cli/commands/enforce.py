@@ -1,0 +1,52 @@
+"""`ecr-governance audit|enforce`: the enforcement capability from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.enforce.service import Enforcer
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance.errors import RepositoryNotFound
+
+from ecr_governance_cli.local_invoke import bind_log_handlers_to
+from ecr_governance_cli.render import enforcement_json, enforcement_table
+from ecr_governance_cli.target import AwsTarget
+
+EXIT_VIOLATIONS = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    for name, help_text in (
+        ("audit", "report every repository's compliance (no writes)"),
+        ("enforce", "remediate violations (settings from the environment, as the function reads them)"),
+    ):
+        command = subparsers.add_parser(name, help=help_text, description=help_text)
+        command.add_argument(
+            "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
+        )
+        command.add_argument("--output", choices=("table", "json"), default="table")
+        if name == "enforce":
+            command.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
+        else:
+            command.add_argument(
+                "--fail-on-violation",
+                action="store_true",
+                help=f"exit {EXIT_VIOLATIONS} when a repository is non-compliant (for CI gates)",
+            )
+        command.set_defaults(func=run, dry_run=name == "audit")
+
+
+def run(args: argparse.Namespace, target: AwsTarget) -> int:
+    settings = EnforceSettings.from_environ()
+    bind_log_handlers_to(sys.stderr)  # decision logs (if a logger is configured) never mix into the report
+    enforcer = Enforcer(EcrRegistry(target.client("ecr")), settings)
+    plan = enforcer.assess(args.repository)
+    if plan.missing_repositories:  # a name the user typed, unlike an event's, must exist
+        raise RepositoryNotFound(", ".join(plan.missing_repositories))
+    report = enforcer.apply(plan, dry_run=args.dry_run)
+    print(enforcement_json(report) if args.output == "json" else enforcement_table(report))
+    if getattr(args, "fail_on_violation", False) and report.summary()["non_compliant_after"]:
+        return EXIT_VIOLATIONS
+    return 0

@@ -1,0 +1,222 @@
+"""`ecr-governance lifecycle validate|preview`: check a lifecycle policy and see its blast radius before rollout.
+
+validate exits 0 when ECR would accept the policy (warnings are printed), 1 when it would not (errors printed) and
+2 when the file cannot be read as JSON. preview evaluates the policy offline (ecr_governance.lifecycle) against an
+images file, one repository, or every repository of the registry; from a registry it also reads the manifests of
+image indexes (their children stay while the index stays) and of untagged images (referrers go with their subject).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.errors import InputError, RepositoryNotFound
+from ecr_governance.images import ImageDetailError, ImageRecord, image_from_detail
+from ecr_governance.lifecycle.policy import LifecyclePolicy, parse_policy
+from ecr_governance.lifecycle.preview import RepositoryPreview, preview_repository, read_repository_images
+from ecr_governance.lifecycle.validate import ValidationReport, validate_policy
+
+from ecr_governance_cli.render import (
+    registry_preview_json,
+    registry_preview_table,
+    repository_preview_json,
+    repository_preview_table,
+)
+from ecr_governance_cli.target import AwsTarget
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_UNREADABLE = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    lifecycle = subparsers.add_parser(
+        "lifecycle",
+        help="validate a lifecycle policy and preview what it would expire, offline",
+        description="Validate an ECR lifecycle policy and preview what it would expire or archive, offline.",
+    )
+    actions = lifecycle.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
+
+    validate = actions.add_parser(
+        "validate",
+        help="check a policy against ECR's acceptance rules and flag likely mistakes",
+        description="Exit 0: valid (warnings printed); 1: ECR would reject it (errors printed); 2: unreadable file.",
+    )
+    validate.add_argument("policy", metavar="POLICY.json", help="lifecycle policy JSON")
+    validate.add_argument("--output", choices=("text", "json"), default="text")
+    validate.set_defaults(func=_run_validate)
+
+    preview = actions.add_parser(
+        "preview",
+        help="show which images a policy would expire or archive (like GetLifecyclePolicyPreview, offline)",
+        description=(
+            "Evaluate a lifecycle policy offline with ECR's semantics. IMAGES.json is what `aws ecr describe-images "
+            "--output json` prints, or a bare list of image details; times are ISO-8601 or epoch seconds. An index "
+            "detail may list the manifests it references in childImageDigests."
+        ),
+    )
+    preview.add_argument("--policy", required=True, metavar="POLICY.json", help="lifecycle policy JSON")
+    source = preview.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", metavar="IMAGES.json", help="image details from a file")
+    source.add_argument("--repository", metavar="NAME", help="read the images of this repository from ECR")
+    source.add_argument("--all-repositories", action="store_true", help="every repository of the registry")
+    preview.add_argument("--now", metavar="ISO-8601", help="evaluate as of this time (default: now)")
+    preview.add_argument("--output", choices=("table", "json"), default="table")
+    preview.set_defaults(func=_run_preview)
+
+
+# ---- validate -------------------------------------------------------------------------------------------------
+
+
+def _read_json(path: str, what: str) -> Any:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot read {what} file {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"{what} file {path} is not UTF-8 text") from error
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{what} file {path} is not valid JSON: {error.msg} at line {error.lineno}") from error
+
+
+def _finding_dict(finding) -> dict[str, Any]:
+    return {"rulePriority": finding.rule_priority, "field": finding.field, "message": finding.message}
+
+
+def _print_report(path: str, report: ValidationReport, output: str) -> None:
+    if output == "json":
+        document = {
+            "policy": path,
+            "valid": report.valid,
+            "errors": [_finding_dict(f) for f in report.errors],
+            "warnings": [_finding_dict(f) for f in report.warnings],
+        }
+        print(json.dumps(document, indent=2))
+        return
+    for finding in report.errors:
+        print(f"error: {finding}")
+    for finding in report.warnings:
+        print(f"warning: {finding}")
+    verdict = "valid" if report.valid else "invalid: ECR would reject it"
+    print(f"{path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)")
+
+
+def _run_validate(args: argparse.Namespace, target: AwsTarget) -> int:
+    try:
+        document = _read_json(args.policy, "policy")
+    except InputError as error:
+        # Not main()'s exit 1: 1 means "ECR would reject this policy"; an unreadable file is a different failure.
+        print(f"ecr-governance: error: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    report = validate_policy(document)
+    _print_report(args.policy, report, args.output)
+    return EXIT_VALID if report.valid else EXIT_INVALID
+
+
+# ---- preview --------------------------------------------------------------------------------------------------
+
+
+def _parse_now(text: str | None) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise InputError(f"--now {text!r} is not an ISO-8601 time (e.g. 2026-01-31T00:00:00Z)") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _load_policy(path: str) -> LifecyclePolicy:
+    document = _read_json(path, "policy")
+    report = validate_policy(document)
+    for finding in report.warnings:
+        print(f"warning: {finding}", file=sys.stderr)
+    if not report.valid:
+        for finding in report.errors[1:]:
+            print(f"error: {finding}", file=sys.stderr)
+        raise InputError(f"policy {path} would be rejected by ECR: {report.errors[0]}")
+    return parse_policy(document)
+
+
+def _records(details: Iterable[Any], source: str) -> list[ImageRecord]:
+    records = []
+    for index, detail in enumerate(details):
+        try:
+            records.append(image_from_detail(detail))
+        except ImageDetailError as error:
+            raise InputError(f"{source}: image detail #{index + 1}: {error}") from error
+    return records
+
+
+def _image_details_from_file(path: str) -> list[Any]:
+    document = _read_json(path, "images")
+    if isinstance(document, dict) and isinstance(document.get("imageDetails"), list):
+        return document["imageDetails"]
+    if isinstance(document, list):
+        return document
+    raise InputError(f'images file {path} must hold {{"imageDetails": [...]}} (describe-images output) or a list')
+
+
+def _evaluate_repository(
+    policy: LifecyclePolicy, name: str | None, images: Sequence[ImageRecord], now: datetime, source: str
+) -> RepositoryPreview:
+    try:
+        return preview_repository(policy, name, images, now)
+    except ImageDetailError as error:
+        raise InputError(f"{source}: {error}") from error
+
+
+def _previews_from_file(policy: LifecyclePolicy, path: str, now: datetime) -> list[RepositoryPreview]:
+    """One preview per repositoryName in the file: a policy applies per repository, and digests repeat across them."""
+    images_by_repository: dict[str | None, list[ImageRecord]] = {}
+    for record in _records(_image_details_from_file(path), path):
+        images_by_repository.setdefault(record.repository_name, []).append(record)
+    if not images_by_repository:
+        images_by_repository[None] = []
+    return [
+        _evaluate_repository(policy, name, images, now, path)
+        for name, images in sorted(images_by_repository.items(), key=lambda item: item[0] or "")
+    ]
+
+
+def _previews_from_registry(
+    policy: LifecyclePolicy, target: AwsTarget, repository: str | None, now: datetime
+) -> list[RepositoryPreview]:
+    registry = EcrRegistry(target.client("ecr"))
+    if repository is not None:
+        images = read_repository_images(registry, repository)
+        return [_evaluate_repository(policy, repository, images, now, f"repository {repository}")]
+    previews = []
+    for listed in sorted(registry.list_repositories(), key=lambda r: r.name):
+        try:
+            images = read_repository_images(registry, listed.name)
+        except RepositoryNotFound:
+            print(f"note: repository {listed.name} was deleted during the preview; skipped", file=sys.stderr)
+            continue
+        previews.append(_evaluate_repository(policy, listed.name, images, now, f"repository {listed.name}"))
+    return previews
+
+
+def _run_preview(args: argparse.Namespace, target: AwsTarget) -> int:
+    now = _parse_now(args.now)
+    policy = _load_policy(args.policy)
+    if args.images is not None:
+        previews = _previews_from_file(policy, args.images, now)
+    else:
+        previews = _previews_from_registry(policy, target, args.repository, now)
+    breakdown = args.all_repositories or len(previews) > 1
+    if args.output == "json":
+        document = registry_preview_json(previews) if breakdown else repository_preview_json(previews[0])
+        print(json.dumps(document, indent=2))
+    else:
+        print(registry_preview_table(previews, now) if breakdown else repository_preview_table(previews[0], now))
+    return 0

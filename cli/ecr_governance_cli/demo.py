@@ -1,0 +1,225 @@
+"""`make demo`: the main job on the embedded emulator, end to end.
+
+Starts moto in server mode on 127.0.0.1, seeds a realistic registry, prints compliance, drives the real
+EnforceRepositoryFunction handler (through `invoke`, with template.yaml's environment) with CloudTrail-shaped events
+and the scheduled reconcile, and prints compliance again. Nothing touches a real AWS account.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import io
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.enforce.service import Enforcer
+from ecr_governance.enforce.settings import STANDARD_LIFECYCLE_PACKAGE, STANDARD_LIFECYCLE_RESOURCE, EnforceSettings
+
+from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
+from ecr_governance_cli.emulator import emulator_environment, start_emulator
+from ecr_governance_cli.local_invoke import invoke_function, read_event
+from ecr_governance_cli.main import main as cli_main
+from ecr_governance_cli.render import enforcement_table
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+STANDARD_POLICY_FILE = resources.files(STANDARD_LIFECYCLE_PACKAGE).joinpath(STANDARD_LIFECYCLE_RESOURCE)
+EVENTS = PROJECT_ROOT / "events" / "enforce"
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+REGION = "ap-southeast-1"
+FUNCTION = "EnforceRepositoryFunction"
+# What the deployed stack would resolve !GetAtt EnforceRepositoryFunctionRole.Arn to (see own-remediation.json).
+GOVERNANCE_ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
+
+SEED_CUSTOM_POLICY = {
+    # The seed's original mistake, kept by a team: one rule listing four prefixes selects only images carrying
+    # ALL of them. Enforcement keeps it (never overwrites a custom policy) and reports the warning.
+    "rules": [
+        {
+            "rulePriority": 1,
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": ["prod", "dev", "staging", "latest"],
+                "countType": "imageCountMoreThan",
+                "countNumber": 10,
+            },
+            "action": {"type": "expire"},
+        }
+    ]
+}
+
+
+def seed_registry(ecr: Any, standard_policy: dict[str, Any]) -> None:
+    """Several teams' repositories in every state the standard distinguishes."""
+
+    def create(name: str, mutability: str = "MUTABLE", scan_on_push: bool = False, **extra: Any) -> None:
+        ecr.create_repository(
+            repositoryName=name,
+            imageTagMutability=mutability,
+            imageScanningConfiguration={"scanOnPush": scan_on_push},
+            **extra,
+        )
+
+    create("mlops/retail-api", "IMMUTABLE", True)  # as template.yaml declares it: compliant
+    ecr.put_lifecycle_policy(repositoryName="mlops/retail-api", lifecyclePolicyText=json.dumps(standard_policy))
+    create(
+        "team-search/indexer",
+        "IMMUTABLE_WITH_EXCLUSION",
+        True,
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "sha256-*"}],
+    )
+    create(
+        "team-search/crawler",
+        "IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}],
+    )
+    create(
+        "team-web/frontend",
+        "MUTABLE_WITH_EXCLUSION",
+        True,
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "release-*"}],
+    )
+    create("team-data/etl")
+    ecr.put_lifecycle_policy(repositoryName="team-data/etl", lifecyclePolicyText=json.dumps(SEED_CUSTOM_POLICY))
+    create("sandbox/experiments", tags=[{"Key": "ecr-governance:exempt", "Value": "true"}])
+    create("team-ml/feature-store")
+    # Only the mlops team's repositories are scanned on push at registry level.
+    ecr.put_registry_scanning_configuration(
+        scanType="BASIC",
+        rules=[
+            {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "mlops/*", "filterType": "WILDCARD"}]}
+        ],
+    )
+
+
+def _manifest(seed: str) -> str:
+    """A schema-2 manifest whose digests derive from `seed` (moto digests an image by its layers)."""
+
+    def digest(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{kind}{seed}".encode()).hexdigest()
+
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1469,
+                "digest": digest("config"),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 31_457_280,
+                    "digest": digest("layer"),
+                }
+            ],
+        }
+    )
+
+
+def push_images(ecr: Any) -> None:
+    """CI-style pushes: 14 prod releases and 3 untagged builds to the ledger, a few dev images to the indexer."""
+    for number in range(1, 15):
+        ecr.put_image(
+            repositoryName="team-payments/ledger",
+            imageManifest=_manifest(f"ledger-{number}"),
+            imageTag=f"prod-{number}",
+        )
+    for number in range(3):
+        ecr.put_image(repositoryName="team-payments/ledger", imageManifest=_manifest(f"ledger-build-{number}"))
+    for number in range(1, 5):
+        ecr.put_image(
+            repositoryName="team-search/indexer", imageManifest=_manifest(f"indexer-{number}"), imageTag=f"dev-{number}"
+        )
+
+
+def _event(name: str, repository: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(read_event(str(EVENTS / name)))
+    if repository:
+        event["detail"]["requestParameters"]["repositoryName"] = repository
+    return event
+
+
+def _heading(text: str) -> None:
+    print(f"\n=== {text} ===")
+
+
+def _invoke(event: dict[str, Any], log: io.StringIO) -> dict[str, Any]:
+    with contextlib.redirect_stderr(log):
+        return invoke_function(str(TEMPLATE), FUNCTION, event, {}, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
+
+
+def _audit(settings: EnforceSettings) -> str:
+    enforcer = Enforcer(EcrRegistry(make_client("ecr")), settings)
+    return enforcement_table(enforcer.apply(enforcer.assess(), dry_run=True))
+
+
+def main() -> int:
+    emulator = start_emulator()
+    print(f"embedded emulator (moto server) on {emulator.endpoint_url}, region {REGION}")
+    log = io.StringIO()
+    try:
+        with emulator_environment(emulator.endpoint_url, REGION):
+            settings = EnforceSettings.from_environ({})
+            ecr = make_client("ecr")
+            seed_registry(ecr, settings.standard_lifecycle_policy)
+
+            _heading("Compliance before (audit, no writes)")
+            print(_audit(settings))
+
+            _heading("A user creates team-payments/ledger as MUTABLE; CloudTrail -> EventBridge -> the function")
+            ecr.create_repository(repositoryName="team-payments/ledger", imageTagMutability="MUTABLE")
+            result = _invoke(_event("create-repository.json", "team-payments/ledger"), log)
+            print(json.dumps(result["summary"]))
+
+            _heading("The function's own PutImageTagMutability comes back as an event: skipped, no loop")
+            print(json.dumps(_invoke(_event("own-remediation.json", "team-payments/ledger"), log)))
+
+            _heading("A malformed event (no detail): rejected with a log line, no retry")
+            print(json.dumps(_invoke({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr"}, log)))
+
+            _heading("An event for a repository deleted before it was handled: a logged no-op")
+            print(json.dumps(_invoke(_event("put-image-tag-mutability.json", "team-gone/old-service"), log)))
+
+            _heading("The daily reconcile (scheduled event)")
+            print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+
+            _heading("Compliance after")
+            print(_audit(settings))
+
+            _heading("A second reconcile: compliant repositories get no write call")
+            counter = EcrCallCounter()
+            with counting_new_clients(counter):
+                print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+            print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {sum(counter.writes.values())}")
+
+            _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
+            push_images(ecr)
+            policy_file = STANDARD_POLICY_FILE
+            in_30_days = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+            lifecycle_preview = [
+                *("--endpoint-url", emulator.endpoint_url, "lifecycle", "preview"),
+                *("--policy", str(policy_file), "--all-repositories", "--now", in_30_days),
+            ]
+            cli_main(lifecycle_preview)
+
+            decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
+            _heading(f"Structured decision log: {len(decisions)} lines, e.g.")
+            print(
+                json.dumps({k: decisions[0].get(k) for k in ("repository", "violation", "before", "after", "action")})
+            )
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Human and machine renderings of the reports (CLI and demo): one table layout, plain JSON."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ecr_governance.enforce.model import REGISTRY, Action, Aspect, Decision, EnforcementReport, Status
+from ecr_governance.images import iso8601
+from ecr_governance.lifecycle.evaluate import LifecycleDecision
+from ecr_governance.lifecycle.preview import RepositoryPreview, preview_result
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """`1 repository`, `2 repositories`."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {plural_noun or (noun[:-1] + 'ies' if noun.endswith('y') else noun + 's')}"
+
+
+def table(rows: list[tuple[str, ...]], right_aligned: frozenset[int] = frozenset()) -> list[str]:
+    """Columns padded to their widest cell, a dashed line under the header row."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = (
+            cell.rjust(width) if i in right_aligned else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+        return "  ".join(cells).rstrip()
+
+    return [line(rows[0]), "  ".join("-" * width for width in widths), *(line(row) for row in rows[1:])]
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+# ---- enforcement ----------------------------------------------------------------------------------------------
+COLUMNS = (
+    (Aspect.TAG_MUTABILITY, "TAG MUTABILITY"),
+    (Aspect.REGISTRY_SCANNING, "SCAN ON PUSH (REGISTRY)"),
+    (Aspect.REPOSITORY_SCAN_ON_PUSH, "SCAN ON PUSH (REPO)"),
+    (Aspect.LIFECYCLE_POLICY, "LIFECYCLE POLICY"),
+)
+
+
+def _cell(decision: Decision | None) -> str:
+    if decision is None:
+        return "-"
+    if decision.status == Status.COMPLIANT:
+        return "ok"
+    if decision.status == Status.CUSTOM:
+        return "custom (kept)"
+    if decision.action is Action.REMEDIATED:
+        return f"fixed: was {decision.before}"
+    return f"{decision.before} ({decision.action})"
+
+
+def enforcement_table(report: EnforcementReport) -> str:
+    by_repository: dict[str, dict[str, Decision]] = defaultdict(dict)
+    exempt: dict[str, str] = {}
+    gone: list[str] = []
+    for decision in report.decisions:
+        if decision.repository == REGISTRY:
+            continue
+        if decision.action is Action.EXEMPT:
+            exempt[decision.repository] = decision.detail
+        elif decision.aspect == "repository":
+            gone.append(decision.repository)
+        else:
+            by_repository[decision.repository][decision.aspect] = decision
+    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT")]
+    for repository in sorted({*by_repository, *exempt}):
+        if repository in exempt:
+            rows.append((repository, f"exempt: {exempt[repository]}", "", "", "", "exempt"))
+            continue
+        decisions = by_repository[repository]
+        compliant = all(d.status != Status.VIOLATION or d.action is Action.REMEDIATED for d in decisions.values())
+        rows.append(
+            (repository, *(_cell(decisions.get(str(aspect))) for aspect, _ in COLUMNS), "yes" if compliant else "NO")
+        )
+    lines = table(rows)
+    for repository in gone:
+        lines.append(f"{repository}: deleted before it could be assessed (no-op)")
+    for decision in report.decisions:
+        if decision.repository == REGISTRY:
+            lines.append(f"registry scanning: {decision.before} -> {decision.after} ({decision.action})")
+        elif decision.action in (Action.FAILED, Action.NOT_REMEDIABLE):
+            lines.append(f"{decision.repository}: {decision.aspect} {decision.action}: {decision.detail}")
+        elif decision.status == Status.CUSTOM and decision.detail not in ("", "kept"):
+            lines.append(f"{decision.repository}: custom lifecycle policy {decision.detail}")
+    summary = report.summary()
+    lines.append(
+        f"{plural(summary['repositories'], 'repository')}: {summary['exempt']} exempt, "
+        f"{summary['non_compliant_after']} non-compliant, {plural(summary['remediated'], 'setting')} remediated, "
+        f"{summary['would_remediate']} would be remediated, {summary['failed']} failed"
+    )
+    return "\n".join(lines)
+
+
+def enforcement_json(report: EnforcementReport) -> str:
+    return json.dumps({"summary": report.summary(), "decisions": [d.as_dict() for d in report.decisions]}, indent=2)
+
+
+# ---- lifecycle preview ----------------------------------------------------------------------------------------
+
+
+def repository_preview_json(preview: RepositoryPreview) -> dict[str, Any]:
+    document = preview_result(preview.decisions, preview.images)
+    return {"repositoryName": preview.repository_name, **document} if preview.repository_name else document
+
+
+def _totals(previews: Sequence[RepositoryPreview]) -> dict[str, int]:
+    return {
+        "repositoryCount": len(previews),
+        "affectedRepositoryCount": sum(1 for p in previews if p.decisions),
+        "evaluatedImageCount": sum(len(p.images) for p in previews),
+        "expiringImageCount": sum(p.count_for("expire") for p in previews),
+        "expiringBytes": sum(p.bytes_for("expire") for p in previews),
+        "transitioningImageCount": sum(p.count_for("transition") for p in previews),
+        "transitioningBytes": sum(p.bytes_for("transition") for p in previews),
+    }
+
+
+def registry_preview_json(previews: Sequence[RepositoryPreview]) -> dict[str, Any]:
+    repositories = []
+    for preview in previews:
+        counts = _totals([preview])
+        del counts["repositoryCount"], counts["affectedRepositoryCount"]
+        repositories.append(
+            {
+                "repositoryName": preview.repository_name,
+                **counts,
+                "previewResults": preview_result(preview.decisions, preview.images)["previewResults"],
+            }
+        )
+    return {"repositories": repositories, "totals": _totals(previews)}
+
+
+def _action_text(decision: LifecycleDecision) -> str:
+    if decision.action == "transition":
+        return f"transition to {decision.target_storage_class}"
+    if decision.with_subject:
+        return f"expire with subject {decision.with_subject[:19]}"
+    return decision.action
+
+
+def repository_preview_table(preview: RepositoryPreview, now: datetime) -> str:
+    title = f"repository {preview.repository_name}" if preview.repository_name else "images"
+    lines = [f"Lifecycle preview of {title} as of {iso8601(now)}"]
+    if preview.decisions:
+        rows = [("IMAGE", "TAGS", "PUSHED", "SIZE", "ACTION", "RULE")]
+        for decision in preview.decisions:
+            rows.append(
+                (
+                    decision.image.digest[:19],
+                    ",".join(decision.image.tags) or "<untagged>",
+                    iso8601(decision.image.pushed_at),
+                    human_bytes(decision.image.size_bytes),
+                    _action_text(decision),
+                    str(decision.rule_priority),
+                )
+            )
+        lines.extend(table(rows, right_aligned=frozenset({3, 5})))
+    kept = len(preview.images) - len(preview.decisions)
+    expiring = f"{preview.count_for('expire')} expire ({human_bytes(preview.bytes_for('expire'))})"
+    transitioning = (
+        f"{preview.count_for('transition')} transition to archive ({human_bytes(preview.bytes_for('transition'))})"
+    )
+    lines.append(f"{plural(len(preview.images), 'image')}: {expiring}, {transitioning}, {kept} kept")
+    return "\n".join(lines)
+
+
+def registry_preview_table(previews: Sequence[RepositoryPreview], now: datetime) -> str:
+    rows = [("REPOSITORY", "IMAGES", "EXPIRE", "EXPIRE SIZE", "TRANSITION", "TRANSITION SIZE")]
+    for preview in previews:
+        rows.append(
+            (
+                preview.repository_name or "<unnamed>",
+                str(len(preview.images)),
+                str(preview.count_for("expire")),
+                human_bytes(preview.bytes_for("expire")),
+                str(preview.count_for("transition")),
+                human_bytes(preview.bytes_for("transition")),
+            )
+        )
+    totals = _totals(previews)
+    rows.append(
+        (
+            "TOTAL",
+            str(totals["evaluatedImageCount"]),
+            str(totals["expiringImageCount"]),
+            human_bytes(totals["expiringBytes"]),
+            str(totals["transitioningImageCount"]),
+            human_bytes(totals["transitioningBytes"]),
+        )
+    )
+    lines = [f"Lifecycle preview of {plural(len(previews), 'repository')} as of {iso8601(now)}"]
+    lines.extend(table(rows, right_aligned=frozenset({1, 2, 3, 4, 5})))
+    lines.append(f"{totals['affectedRepositoryCount']} of {plural(len(previews), 'repository')} affected")
+    return "\n".join(lines)

@@ -1,3 +1,0 @@
-from ecr_governance.cli import main
-
-raise SystemExit(main())

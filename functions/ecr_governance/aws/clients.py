@@ -1,0 +1,67 @@
+"""The one client factory, for the handlers and the CLI: one retry policy, region and endpoint handling.
+
+ECR publishes no rate quotas for its management APIs, so every client uses botocore's adaptive retry mode (client-side
+rate limiting on throttles, exponential backoff) with enough attempts to ride out a burst. A local endpoint (the
+embedded emulator) is never throttled: there a refused connection fails at once instead of being retried for
+half a minute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ProfileNotFound
+
+from ecr_governance import __version__
+from ecr_governance.errors import SettingsError
+
+MAX_ATTEMPTS = 8
+USER_AGENT = f"ecr-governance/{__version__}"
+AWS_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=10,
+    read_timeout=60,
+    user_agent_appid="ecr-governance",
+    user_agent_extra=USER_AGENT,
+)
+LOCAL_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 1},
+    connect_timeout=2,
+    read_timeout=30,
+    user_agent_extra=USER_AGENT,
+)
+
+
+def make_session(
+    profile: str | None = None, region: str | None = None, static_credentials: tuple[str, str] | None = None
+) -> boto3.session.Session:
+    """A session for the CLI: a named profile and region, or fixed credentials (the emulator accepts any)."""
+    try:
+        if static_credentials:
+            key, secret = static_credentials
+            return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=region)
+        return boto3.session.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound as error:
+        raise SettingsError(f"AWS profile not found: {profile}") from error
+    except BotoCoreError as error:
+        raise SettingsError(f"cannot read the AWS configuration: {error}") from error
+
+
+def make_client(
+    service: str,
+    *,
+    session: boto3.session.Session | None = None,
+    endpoint_url: str | None = None,
+    local: bool = False,
+) -> Any:
+    """A boto3 client with the project's retry policy. Without a session: the default credential chain and region
+    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself."""
+    session = session or boto3.session.Session()
+    if not session.region_name:
+        raise SettingsError("no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    try:
+        return session.client(service, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG)
+    except ValueError as error:  # botocore's answer to an endpoint URL it cannot use
+        raise SettingsError(f"cannot use endpoint URL {endpoint_url!r}: {error}") from error

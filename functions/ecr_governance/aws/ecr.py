@@ -1,0 +1,185 @@
+"""The ECR adapter: the only code that calls the ECR API.
+
+It takes a boto3 ECR client (built by a composition root: a handler module or the CLI), pages every read at the API's
+maximum page size, declares the IAM action of each method and translates every botocore error into a domain error.
+Each method sends one kind of API operation, so call counts (bench/) map one-to-one onto ECR requests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ecr_governance.aws.errors import translated
+from ecr_governance.aws.iam import requires
+from ecr_governance.enforce.model import RegistryScanning, Repository, ScanningRule
+from ecr_governance.errors import AwsError
+from ecr_governance.images import (
+    ACCEPTED_MANIFEST_MEDIA_TYPES,
+    ImageDetailError,
+    ImageRecord,
+    Manifest,
+    image_from_detail,
+    parse_manifest,
+)
+
+# ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000) and batch size (BatchGetImage: 100 ids).
+MAX_REPOSITORIES_PAGE = 1000
+MAX_IMAGES_PAGE = 1000
+MAX_IMAGE_IDS_PER_BATCH = 100
+
+
+def batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class EcrRegistry:
+    def __init__(self, ecr_client: Any):
+        self._ecr = ecr_client
+
+    # ---- repositories --------------------------------------------------------------------------------------
+    @requires("ecr:DescribeRepositories")
+    def list_repositories(self) -> Iterator[Repository]:
+        with translated("DescribeRepositories"):
+            for page in self._ecr.get_paginator("describe_repositories").paginate(
+                PaginationConfig={"PageSize": MAX_REPOSITORIES_PAGE}
+            ):
+                for raw in page.get("repositories", []):
+                    yield _repository(raw)
+
+    @requires("ecr:DescribeRepositories")
+    def get_repository(self, name: str) -> Repository:
+        with translated("DescribeRepositories", resource=name):
+            response = self._ecr.describe_repositories(repositoryNames=[name])
+        return _repository(response["repositories"][0])
+
+    @requires("ecr:ListTagsForResource")
+    def list_tags(self, repository: Repository) -> dict[str, str]:
+        with translated("ListTagsForResource", resource=repository.name):
+            tags = self._ecr.list_tags_for_resource(resourceArn=repository.arn).get("tags", [])
+        return {tag["Key"]: tag["Value"] for tag in tags}
+
+    @requires("ecr:GetLifecyclePolicy")
+    def get_lifecycle_policy_text(self, repository_name: str) -> str | None:
+        """The policy JSON text, or None when the repository has no lifecycle policy."""
+        try:
+            with translated("GetLifecyclePolicy", resource=repository_name):
+                return self._ecr.get_lifecycle_policy(repositoryName=repository_name)["lifecyclePolicyText"]
+        except AwsError as error:
+            if error.code == "LifecyclePolicyNotFoundException":
+                return None
+            raise
+
+    # ---- images --------------------------------------------------------------------------------------------
+    @requires("ecr:DescribeImages")
+    def describe_images(self, repository_name: str, include_archived: bool = False) -> Iterator[ImageRecord]:
+        """Every image of a repository. DescribeImages lists only ACTIVE images unless asked; `include_archived`
+        asks for every status, which lifecycle rules on the archive storage class and the sweep need."""
+        params: dict[str, Any] = {"repositoryName": repository_name}
+        if include_archived:
+            params["filter"] = {"imageStatus": "ANY"}
+        with translated("DescribeImages", resource=repository_name):
+            for page in self._ecr.get_paginator("describe_images").paginate(
+                **params, PaginationConfig={"PageSize": MAX_IMAGES_PAGE}
+            ):
+                for detail in page.get("imageDetails", []):
+                    yield image_from_detail(detail)
+
+    @requires("ecr:BatchGetImage")
+    def get_manifests(self, repository_name: str, digests: Iterable[str]) -> dict[str, Manifest]:
+        """The manifests of these images (≤ 100 ids a call), by digest; an image deleted meanwhile is absent.
+
+        `acceptedMediaTypes` names the index types too: without them ECR would not return an index as it is.
+        """
+        manifests: dict[str, Manifest] = {}
+        for batch in batches(dict.fromkeys(digests), MAX_IMAGE_IDS_PER_BATCH):
+            with translated("BatchGetImage", resource=repository_name):
+                response = self._ecr.batch_get_image(
+                    repositoryName=repository_name,
+                    imageIds=[{"imageDigest": digest} for digest in batch],
+                    acceptedMediaTypes=list(ACCEPTED_MANIFEST_MEDIA_TYPES),
+                )
+            for image in response.get("images", []):
+                digest = image.get("imageId", {}).get("imageDigest")
+                if digest not in batch or digest in manifests:
+                    continue  # moto answers a digest once per tag; ECR once
+                try:
+                    manifests[digest] = parse_manifest(
+                        digest, image.get("imageManifest", "{}"), image.get("imageManifestMediaType")
+                    )
+                except ImageDetailError:
+                    # A manifest we cannot read names no children or subject we could protect: treat it as a leaf.
+                    manifests[digest] = Manifest(digest=digest, media_type=image.get("imageManifestMediaType"))
+        return manifests
+
+    # ---- registry scanning ---------------------------------------------------------------------------------
+    @requires("ecr:GetRegistryScanningConfiguration")
+    def get_registry_scanning(self) -> RegistryScanning:
+        with translated("GetRegistryScanningConfiguration"):
+            config = self._ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+        return RegistryScanning(
+            scan_type=config.get("scanType", "BASIC"),
+            rules=tuple(
+                ScanningRule(
+                    scan_frequency=rule["scanFrequency"],
+                    filters=tuple(f["filter"] for f in rule.get("repositoryFilters", [])),
+                )
+                for rule in config.get("rules", [])
+            ),
+        )
+
+    # ---- writes --------------------------------------------------------------------------------------------
+    @requires("ecr:PutImageTagMutability")
+    def put_tag_mutability(self, repository_name: str, mutability: str, exclusion_filters: tuple[str, ...]) -> None:
+        params: dict[str, Any] = {"repositoryName": repository_name, "imageTagMutability": mutability}
+        if exclusion_filters:
+            params["imageTagMutabilityExclusionFilters"] = [
+                {"filterType": "WILDCARD", "filter": pattern} for pattern in exclusion_filters
+            ]
+        with translated("PutImageTagMutability", resource=repository_name):
+            self._ecr.put_image_tag_mutability(**params)
+
+    @requires("ecr:PutImageScanningConfiguration")
+    def put_repository_scan_on_push(self, repository_name: str) -> None:
+        with translated("PutImageScanningConfiguration", resource=repository_name):
+            self._ecr.put_image_scanning_configuration(
+                repositoryName=repository_name, imageScanningConfiguration={"scanOnPush": True}
+            )
+
+    @requires("ecr:PutRegistryScanningConfiguration")
+    def put_registry_scanning(self, scanning: RegistryScanning) -> None:
+        with translated("PutRegistryScanningConfiguration"):
+            self._ecr.put_registry_scanning_configuration(
+                scanType=scanning.scan_type,
+                rules=[
+                    {
+                        "scanFrequency": rule.scan_frequency,
+                        "repositoryFilters": [{"filter": f, "filterType": "WILDCARD"} for f in rule.filters],
+                    }
+                    for rule in scanning.rules
+                ],
+            )
+
+    @requires("ecr:PutLifecyclePolicy")
+    def put_lifecycle_policy(self, repository_name: str, policy: dict[str, Any]) -> None:
+        with translated("PutLifecyclePolicy", resource=repository_name):
+            self._ecr.put_lifecycle_policy(repositoryName=repository_name, lifecyclePolicyText=json.dumps(policy))
+
+
+def _repository(raw: dict[str, Any]) -> Repository:
+    return Repository(
+        name=raw["repositoryName"],
+        arn=raw["repositoryArn"],
+        tag_mutability=raw.get("imageTagMutability", "MUTABLE"),
+        exclusion_filters=tuple(f["filter"] for f in raw.get("imageTagMutabilityExclusionFilters", []) or []),
+        scan_on_push=bool(raw.get("imageScanningConfiguration", {}).get("scanOnPush", False)),
+        uri=raw.get("repositoryUri", ""),
+    )

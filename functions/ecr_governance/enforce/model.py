@@ -1,0 +1,182 @@
+"""Enforcement's data: what was read of a repository and the registry, what the checks found, what was decided."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from ecr_governance.errors import AwsError, GovernanceError
+
+REGISTRY = "(registry)"  # the repository column of the registry-level scanning decision
+
+
+@dataclass(frozen=True)
+class Repository:
+    """What DescribeRepositories tells about one repository."""
+
+    name: str
+    arn: str
+    tag_mutability: str
+    exclusion_filters: tuple[str, ...] = ()
+    scan_on_push: bool = False
+    uri: str = ""
+
+
+@dataclass(frozen=True)
+class ScanningRule:
+    scan_frequency: str  # SCAN_ON_PUSH | CONTINUOUS_SCAN | MANUAL
+    filters: tuple[str, ...]  # WILDCARD repository filters
+
+
+@dataclass(frozen=True)
+class RegistryScanning:
+    scan_type: str  # BASIC | ENHANCED
+    rules: tuple[ScanningRule, ...] = field(default_factory=tuple)
+
+
+class Aspect(StrEnum):
+    TAG_MUTABILITY = "tag_mutability"
+    REGISTRY_SCANNING = "registry_scanning"
+    REPOSITORY_SCAN_ON_PUSH = "repository_scan_on_push"
+    LIFECYCLE_POLICY = "lifecycle_policy"
+
+
+class Status(StrEnum):
+    COMPLIANT = "compliant"
+    VIOLATION = "violation"
+    CUSTOM = "custom"  # a custom lifecycle policy: kept and reported, never overwritten
+
+
+@dataclass(frozen=True)
+class Check:
+    aspect: Aspect
+    status: Status
+    before: str
+    after: str | None = None  # the desired value when status is VIOLATION
+    detail: str = ""
+
+
+class Action(StrEnum):
+    NONE = "none"  # compliant, or a custom policy kept
+    EXEMPT = "exempt"
+    REMEDIATED = "remediated"
+    WOULD_REMEDIATE = "would_remediate"  # audit mode or dry run
+    REPOSITORY_GONE = "repository_gone"  # deleted between the event and its handling
+    FAILED = "failed"  # an AWS call on this repository failed (error code in the decision)
+    NOT_REMEDIABLE = "not_remediable"  # ECR limits prevent it (reported, e.g. scanning rules full)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An AWS error recorded as a decision instead of ending the run."""
+
+    message: str
+    code: str = ""
+    transient: bool = False  # a throttle or server error that outlived the retries: the next run may succeed
+
+    @classmethod
+    def of(cls, error: GovernanceError) -> Failure:
+        if isinstance(error, AwsError):
+            return cls(str(error), error.code, error.transient)
+        return cls(str(error))
+
+
+@dataclass(frozen=True)
+class Decision:
+    repository: str
+    aspect: str
+    status: str
+    before: str
+    after: str | None
+    action: Action
+    detail: str = ""
+    error_code: str = ""  # AWS's error code when action is FAILED
+    transient: bool = False
+
+    def failed_with(self, failure: Failure) -> Decision:
+        return Decision(
+            self.repository,
+            self.aspect,
+            self.status,
+            self.before,
+            self.after,
+            Action.FAILED,
+            failure.message,
+            failure.code,
+            failure.transient,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        document = {
+            "repository": self.repository,
+            "aspect": self.aspect,
+            "status": self.status,
+            "before": self.before,
+            "after": self.after,
+            "action": str(self.action),
+            "detail": self.detail,
+        }
+        if self.action is Action.FAILED:
+            document["error_code"] = self.error_code
+            document["transient"] = self.transient
+        return document
+
+
+@dataclass(frozen=True)
+class RepositoryAssessment:
+    repository: Repository
+    exempt_reason: str | None = None
+    checks: tuple[Check, ...] = ()
+    failure: Failure | None = None  # the repository could not be read: nothing is decided for it this run
+
+
+@dataclass(frozen=True)
+class EnforcementPlan:
+    assessments: tuple[RepositoryAssessment, ...]
+    registry_scanning: RegistryScanning | None  # None: it could not be read (scanning_failure says why)
+    scanning_after: RegistryScanning | None = None
+    scanning_not_coverable: tuple[str, ...] = ()
+    missing_repositories: tuple[str, ...] = ()  # asked for by an event, gone by the time we looked
+    scanning_failure: Failure | None = None
+
+
+@dataclass
+class EnforcementReport:
+    decisions: list[Decision] = field(default_factory=list)
+
+    def _repository_decisions(self) -> list[Decision]:
+        return [d for d in self.decisions if d.repository != REGISTRY]
+
+    @property
+    def repositories(self) -> list[str]:
+        return sorted({d.repository for d in self._repository_decisions()})
+
+    def count(self, action: Action) -> int:
+        """Decisions per repository setting; the registry-level scanning write is counted through the
+        repositories it covers, not once more for itself."""
+        return sum(1 for d in self._repository_decisions() if d.action is action)
+
+    @property
+    def transient_failures(self) -> int:
+        """Failed decisions (registry-level included) caused by throttling or server errors that outlived retries."""
+        return sum(1 for d in self.decisions if d.action is Action.FAILED and d.transient)
+
+    def summary(self) -> dict[str, int]:
+        decisions = self._repository_decisions()
+        actions = Counter(str(d.action) for d in decisions)
+        non_compliant = {
+            d.repository
+            for d in decisions
+            if (d.status == Status.VIOLATION and d.action is not Action.REMEDIATED) or d.action is Action.FAILED
+        }
+        exempt = {d.repository for d in decisions if d.action is Action.EXEMPT}
+        return {
+            "repositories": len({d.repository for d in decisions}),
+            "exempt": len(exempt),
+            "non_compliant_after": len(non_compliant - exempt),
+            **{action: actions.get(action, 0) for action in map(str, Action)},
+            "registry_failed": sum(1 for d in self.decisions if d.repository == REGISTRY and d.action is Action.FAILED),
+            "transient_failures": self.transient_failures,
+        }

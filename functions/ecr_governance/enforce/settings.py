@@ -1,0 +1,171 @@
+"""Enforcement's typed settings, parsed once from the environment.
+
+Every setting has a template Parameter (template.yaml), an environment variable, a default and a doc line; a contract
+test holds the three together. A bad value fails at start-up with a message naming the environment variable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from ecr_governance.config import SettingDoc, arn_setting, enum_setting, list_setting, text_setting
+from ecr_governance.errors import SettingsError
+from ecr_governance.lifecycle.validate import validate_policy
+
+# The shipped standard policy, inside the lifecycle package.
+STANDARD_LIFECYCLE_PACKAGE = "ecr_governance.lifecycle"
+STANDARD_LIFECYCLE_RESOURCE = "policies/standard-lifecycle.json"
+# ECR's rule for a tag-mutability exclusion filter (filterType WILDCARD), and its 1-5 filter limit.
+EXCLUSION_FILTER_PATTERN = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
+MAX_EXCLUSION_FILTERS = 5
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    AUDIT = "audit"
+
+
+class TagMutability(StrEnum):
+    MUTABLE = "MUTABLE"
+    IMMUTABLE = "IMMUTABLE"
+    IMMUTABLE_WITH_EXCLUSION = "IMMUTABLE_WITH_EXCLUSION"
+    MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION"
+
+
+# The modes a repository may be remediated to; the MUTABLE* modes are what the standard forbids.
+COMPLIANT_TARGET_MUTABILITIES = (TagMutability.IMMUTABLE, TagMutability.IMMUTABLE_WITH_EXCLUSION)
+
+
+# Environment variable -> (template Parameter, default, doc). The README's Parameter table and the contract tests
+# read this list, so it is the single source of truth for what the code reads.
+SETTINGS_DOCS: tuple[SettingDoc, ...] = (
+    SettingDoc("GOVERNANCE_MODE", "Mode", "enforce", "`enforce` remediates violations; `audit` only reports them."),
+    SettingDoc(
+        "TAG_MUTABILITY",
+        "TagMutability",
+        "IMMUTABLE",
+        "Mode a non-compliant repository is set to: IMMUTABLE or IMMUTABLE_WITH_EXCLUSION.",
+    ),
+    SettingDoc(
+        "ALLOWED_EXCLUSION_FILTERS",
+        "AllowedExclusionFilters",
+        "sha256-*",
+        "Comma-separated WILDCARD tag filters a repository may exclude from immutability "
+        "(IMMUTABLE_WITH_EXCLUSION counts as compliant when all its filters are in this set); "
+        "also the filters applied when TagMutability is IMMUTABLE_WITH_EXCLUSION.",
+    ),
+    SettingDoc(
+        "STANDARD_LIFECYCLE_POLICY",
+        "StandardLifecyclePolicy",
+        "",
+        "Lifecycle policy JSON given to repositories without one; empty = the shipped "
+        "functions/ecr_governance/lifecycle/policies/standard-lifecycle.json.",
+    ),
+    SettingDoc("EXEMPT_TAG_KEY", "ExemptTagKey", "ecr-governance:exempt", "Repository tag key that exempts it."),
+    SettingDoc("EXEMPT_TAG_VALUE", "ExemptTagValue", "true", "Value of the exempt tag that exempts a repository."),
+    SettingDoc(
+        "EXEMPT_REPOSITORY_PATTERNS",
+        "ExemptRepositoryPatterns",
+        "",
+        "Comma-separated repository name patterns (`*` matches any characters, `/` included) that are exempt.",
+    ),
+    SettingDoc(
+        "REMEDIATION_TOPIC_ARN",
+        "NotifyRemediations",
+        "",
+        "SNS topic that receives a readable notification of each run's remediations and failures; the template "
+        "creates it and sets this when NotifyRemediations=true (RemediationNotificationEmail optionally subscribes "
+        "an address). Empty = no notification.",
+    ),
+    SettingDoc(
+        "GOVERNANCE_ROLE_ARN",
+        "(the function's own role)",
+        "",
+        "The enforcing function's own IAM role; CloudTrail events it caused are skipped (no loops).",
+    ),
+)
+
+
+def load_standard_lifecycle_policy(policy_text: str, setting_name: str = "STANDARD_LIFECYCLE_POLICY") -> dict[str, Any]:
+    """Parse and validate the standard policy with the lifecycle engine ECR's own acceptance rules use."""
+    source = setting_name
+    if not policy_text:
+        policy_text = resources.files(STANDARD_LIFECYCLE_PACKAGE).joinpath(STANDARD_LIFECYCLE_RESOURCE).read_text()
+        source = f"{setting_name} (shipped {STANDARD_LIFECYCLE_RESOURCE})"
+    try:
+        policy = json.loads(policy_text)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from error
+    report = validate_policy(policy)
+    if not report.valid:
+        problems = "; ".join(str(finding) for finding in report.errors)
+        raise SettingsError(f"{source} is not a valid ECR lifecycle policy: {problems}")
+    return policy
+
+
+@dataclass(frozen=True)
+class EnforceSettings:
+    mode: Mode = Mode.ENFORCE
+    tag_mutability: TagMutability = TagMutability.IMMUTABLE
+    allowed_exclusion_filters: tuple[str, ...] = ("sha256-*",)
+    standard_lifecycle_policy: dict[str, Any] = field(default_factory=dict)
+    exempt_tag_key: str = "ecr-governance:exempt"
+    exempt_tag_value: str = "true"
+    exempt_repository_patterns: tuple[str, ...] = ()
+    remediation_topic_arn: str = ""
+    governance_role_arn: str = ""
+
+    @property
+    def writes_enabled(self) -> bool:
+        return self.mode is Mode.ENFORCE
+
+    @property
+    def remediation_exclusion_filters(self) -> tuple[str, ...]:
+        """The exclusion filters written along with the target mutability (none for plain IMMUTABLE)."""
+        if self.tag_mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION:
+            return self.allowed_exclusion_filters
+        return ()
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> EnforceSettings:
+        environ = os.environ if environ is None else environ
+        mode = enum_setting(environ, "GOVERNANCE_MODE", "enforce", Mode)
+        mutability = enum_setting(environ, "TAG_MUTABILITY", "IMMUTABLE", TagMutability, COMPLIANT_TARGET_MUTABILITIES)
+        allowed_filters = list_setting(environ, "ALLOWED_EXCLUSION_FILTERS", "sha256-*")
+        for pattern in allowed_filters:
+            if not EXCLUSION_FILTER_PATTERN.match(pattern):
+                raise SettingsError(
+                    f"ALLOWED_EXCLUSION_FILTERS: {pattern!r} is not a valid exclusion filter "
+                    "(1-128 characters from 0-9 a-z A-Z . _ * -)"
+                )
+        if len(allowed_filters) > MAX_EXCLUSION_FILTERS:
+            raise SettingsError(
+                f"ALLOWED_EXCLUSION_FILTERS has {len(allowed_filters)} filters; ECR allows at most "
+                f"{MAX_EXCLUSION_FILTERS}"
+            )
+        if mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION and not allowed_filters:
+            raise SettingsError("TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION needs ALLOWED_EXCLUSION_FILTERS (1 to 5)")
+        exempt_tag_key = text_setting(environ, "EXEMPT_TAG_KEY", "ecr-governance:exempt")
+        if not exempt_tag_key:
+            raise SettingsError("EXEMPT_TAG_KEY must not be empty")
+        topic_arn = arn_setting(environ, "REMEDIATION_TOPIC_ARN", "sns")
+        return cls(
+            mode=mode,
+            tag_mutability=mutability,
+            allowed_exclusion_filters=allowed_filters,
+            standard_lifecycle_policy=load_standard_lifecycle_policy(
+                text_setting(environ, "STANDARD_LIFECYCLE_POLICY", "")
+            ),
+            exempt_tag_key=exempt_tag_key,
+            exempt_tag_value=text_setting(environ, "EXEMPT_TAG_VALUE", "true"),
+            exempt_repository_patterns=list_setting(environ, "EXEMPT_REPOSITORY_PATTERNS", ""),
+            remediation_topic_arn=topic_arn,
+            governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
+        )

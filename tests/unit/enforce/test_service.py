@@ -1,0 +1,312 @@
+"""Enforcer decisions and writes against an in-memory registry (no network).
+
+The in-memory registry implements EcrRegistry's methods over plain data, so these tests pin down which calls the
+enforcer makes - the emulator tests check the same flows over HTTP.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import typing
+from collections import Counter
+from dataclasses import replace
+
+import pytest
+from ecr_governance import SERVICE_NAME
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.enforce.model import REGISTRY, Action, RegistryScanning, Repository, ScanningRule
+from ecr_governance.enforce.service import EnforcementRegistry, Enforcer
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
+
+SETTINGS = EnforceSettings.from_environ({"EXEMPT_REPOSITORY_PATTERNS": "legacy-*"})
+STANDARD = json.dumps(SETTINGS.standard_lifecycle_policy)
+
+
+class InMemoryRegistry:
+    def __init__(self, scanning: RegistryScanning | None = None):
+        self.repositories: dict[str, Repository] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.policies: dict[str, str] = {}
+        self.scanning = scanning or RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),))
+        self.calls: Counter[str] = Counter()
+        self.fail_on: dict[tuple[str, str], Exception] = {}
+
+    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None):
+        self.repositories[name] = Repository(
+            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push
+        )
+        self.tags[name] = tags or {}
+        if policy is not None:
+            self.policies[name] = policy
+
+    def _call(self, method, name=""):
+        self.calls[method] += 1
+        if (method, name) in self.fail_on:
+            raise self.fail_on[(method, name)]
+
+    def get_registry_scanning(self):
+        self._call("get_registry_scanning")
+        return self.scanning
+
+    def list_repositories(self):
+        self._call("list_repositories")
+        return iter(list(self.repositories.values()))
+
+    def get_repository(self, name):
+        self._call("get_repository", name)
+        if name not in self.repositories:
+            raise RepositoryNotFound(name)
+        return self.repositories[name]
+
+    def list_tags(self, repository):
+        self._call("list_tags", repository.name)
+        return self.tags[repository.name]
+
+    def get_lifecycle_policy_text(self, repository_name):
+        self._call("get_lifecycle_policy_text", repository_name)
+        return self.policies.get(repository_name)
+
+    def put_tag_mutability(self, repository_name, mutability, exclusion_filters):
+        self._call("put_tag_mutability", repository_name)
+        self.repositories[repository_name] = replace(
+            self.repositories[repository_name], tag_mutability=mutability, exclusion_filters=tuple(exclusion_filters)
+        )
+
+    def put_repository_scan_on_push(self, repository_name):
+        self._call("put_repository_scan_on_push", repository_name)
+        self.repositories[repository_name] = replace(self.repositories[repository_name], scan_on_push=True)
+
+    def put_registry_scanning(self, scanning):
+        self._call("put_registry_scanning")
+        self.scanning = scanning
+
+    def put_lifecycle_policy(self, repository_name, policy):
+        self._call("put_lifecycle_policy", repository_name)
+        self.policies[repository_name] = json.dumps(policy)
+
+    @property
+    def writes(self):
+        return Counter({m: n for m, n in self.calls.items() if m.startswith("put_")})
+
+
+def run(registry, names=None, settings=SETTINGS, dry_run=False):
+    enforcer = Enforcer(registry, settings)
+    return enforcer.apply(enforcer.assess(names), dry_run=dry_run)
+
+
+def test_a_compliant_registry_gets_no_write_call():
+    registry = InMemoryRegistry()
+    registry.add("team/a")
+    registry.add("team/b", "IMMUTABLE_WITH_EXCLUSION", ("sha256-*",))
+    report = run(registry)
+    assert registry.writes == Counter()
+    assert report.summary()["non_compliant_after"] == 0
+
+
+def test_each_violation_is_remediated_with_exactly_one_write_and_a_second_run_writes_nothing():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("team/mutable", "MUTABLE", scan_on_push=False, policy=None)
+    registry.add("team/ok")
+    report = run(registry)
+    assert registry.writes == Counter(
+        put_tag_mutability=1, put_repository_scan_on_push=1, put_lifecycle_policy=1, put_registry_scanning=1
+    )
+    assert registry.repositories["team/mutable"].tag_mutability == "IMMUTABLE"
+    assert json.loads(registry.policies["team/mutable"]) == SETTINGS.standard_lifecycle_policy
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("*",)),)  # full reconcile, no exempt repos
+    # team/mutable: 3 repository settings + its scanning coverage; team/ok: its coverage.
+    assert report.count(Action.REMEDIATED) == 5
+    registry.calls.clear()
+    run(registry)
+    assert registry.writes == Counter()
+
+
+def test_registry_scanning_is_one_write_for_all_uncovered_repositories():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    for i in range(5):
+        registry.add(f"team/r{i}")
+    report = run(registry)
+    assert registry.writes == Counter(put_registry_scanning=1)
+    registry_decisions = [d for d in report.decisions if d.repository == REGISTRY]
+    assert len(registry_decisions) == 1 and registry_decisions[0].action is Action.REMEDIATED
+    assert sum(1 for d in report.decisions if d.aspect == "registry_scanning" and d.repository != REGISTRY) == 5
+
+
+def test_exempt_repositories_are_reported_and_never_changed_nor_newly_covered_by_a_wildcard():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("legacy-billing", "MUTABLE", scan_on_push=False, policy=None)
+    registry.add("team/tagged-exempt", "MUTABLE", policy=None, tags={"ecr-governance:exempt": "true"})
+    registry.add("team/app")
+    report = run(registry)
+    exempt = {d.repository: d.detail for d in report.decisions if d.action is Action.EXEMPT}
+    assert set(exempt) == {"legacy-billing", "team/tagged-exempt"}
+    assert registry.repositories["legacy-billing"].tag_mutability == "MUTABLE"
+    assert "legacy-billing" not in registry.policies
+    # A `*` filter would have started scanning the exempt repositories: only the named one is added.
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("team/app",)),)
+    # Exempt by name: not even its tags are read.
+    assert registry.calls["list_tags"] == 2
+    assert registry.calls["get_lifecycle_policy_text"] == 1
+
+
+def test_a_custom_lifecycle_policy_is_kept_and_reported():
+    custom = json.dumps(
+        {
+            "rules": [
+                {
+                    "rulePriority": 1,
+                    "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan", "countNumber": 3},
+                    "action": {"type": "expire"},
+                }
+            ]
+        }
+    )
+    registry = InMemoryRegistry()
+    registry.add("team/custom", policy=custom)
+    report = run(registry)
+    assert registry.policies["team/custom"] == custom
+    (decision,) = [d for d in report.decisions if d.aspect == "lifecycle_policy"]
+    assert decision.status == "custom" and decision.action is Action.NONE
+
+
+def test_audit_mode_and_dry_run_write_nothing_and_say_what_they_would_do():
+    for settings, dry_run in ((EnforceSettings.from_environ({"GOVERNANCE_MODE": "audit"}), False), (SETTINGS, True)):
+        registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+        registry.add("team/mutable", "MUTABLE", policy=None)
+        report = run(registry, settings=settings, dry_run=dry_run)
+        assert registry.writes == Counter()
+        assert report.count(Action.WOULD_REMEDIATE) == 3  # mutability, lifecycle, scanning coverage
+        assert report.summary()["non_compliant_after"] == 1
+
+
+def test_an_event_for_a_deleted_repository_is_a_logged_no_op():
+    registry = InMemoryRegistry()
+    report = run(registry, ["team/gone"])
+    assert [(d.repository, d.action) for d in report.decisions] == [("team/gone", Action.REPOSITORY_GONE)]
+    assert registry.writes == Counter()
+
+
+def test_a_repository_deleted_mid_remediation_stops_its_writes_without_failing_the_run():
+    registry = InMemoryRegistry()
+    registry.add("team/vanishing", "MUTABLE", policy=None)
+    registry.add("team/other", "MUTABLE")
+    registry.fail_on[("put_tag_mutability", "team/vanishing")] = RepositoryNotFound("team/vanishing")
+    report = run(registry)
+    actions = {(d.repository, d.aspect): d.action for d in report.decisions}
+    assert actions[("team/vanishing", "tag_mutability")] is Action.REPOSITORY_GONE
+    assert actions[("team/vanishing", "lifecycle_policy")] is Action.REPOSITORY_GONE  # not attempted
+    assert actions[("team/other", "tag_mutability")] is Action.REMEDIATED
+    assert registry.calls["put_lifecycle_policy"] == 0
+
+
+@pytest.fixture
+def error_logs():
+    """ERROR records of the service's loggers (Powertools child loggers propagate to the service logger)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.ERROR)
+    handler.emit = records.append
+    service_logger = logging.getLogger(SERVICE_NAME)
+    service_logger.addHandler(handler)
+    yield records
+    service_logger.removeHandler(handler)
+
+
+def test_access_denied_on_one_write_is_a_failed_decision_the_rest_applies_and_an_error_line_says_so(error_logs):
+    registry = InMemoryRegistry()
+    registry.add("team/half", "MUTABLE", policy=None)
+    registry.fail_on[("put_tag_mutability", "team/half")] = AccessDenied(
+        "access denied: PutImageTagMutability", code="AccessDeniedException"
+    )
+    report = run(registry)
+    actions = {d.aspect: d for d in report.decisions if d.repository == "team/half"}
+    assert actions["tag_mutability"].action is Action.FAILED
+    assert actions["tag_mutability"].error_code == "AccessDeniedException"
+    assert "access denied" in actions["tag_mutability"].detail
+    assert actions["lifecycle_policy"].action is Action.REMEDIATED
+    assert report.summary()["failed"] == 1
+    assert report.summary()["non_compliant_after"] == 1
+    (partial,) = [r for r in error_logs if r.getMessage() == "repository left partially remediated"]
+    assert partial.repository == "team/half"
+    assert partial.remediated == ["lifecycle_policy"] and partial.failed == ["tag_mutability"]
+
+
+def test_one_access_denied_read_fails_that_repository_only_and_the_other_999_are_handled():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    for i in range(1000):
+        registry.add(f"team/r{i:03}", "MUTABLE")
+    registry.fail_on[("get_lifecycle_policy_text", "team/r500")] = AccessDenied(
+        "access denied: GetLifecyclePolicy on team/r500", code="AccessDeniedException"
+    )
+    report = run(registry)
+    failed = [d for d in report.decisions if d.action is Action.FAILED]
+    assert [(d.repository, d.error_code) for d in failed] == [("team/r500", "AccessDeniedException")]
+    remediated = {d.repository for d in report.decisions if d.action is Action.REMEDIATED} - {REGISTRY}
+    assert len(remediated) == 999 and "team/r500" not in remediated
+    assert registry.calls["put_tag_mutability"] == 999
+    # The broad `*` filter would start scanning the unread repository: it is not known to be compliant-exempt.
+    assert "team/r500" not in {d.repository for d in report.decisions if d.aspect == "registry_scanning"}
+
+
+def test_a_write_that_stays_throttled_after_retries_is_failed_counted_as_transient_and_the_run_goes_on():
+    registry = InMemoryRegistry()
+    registry.add("team/a", "MUTABLE")
+    registry.add("team/b", "MUTABLE")
+    registry.fail_on[("put_tag_mutability", "team/a")] = AwsError(
+        "PutImageTagMutability failed after retries", code="ThrottlingException", transient=True
+    )
+    report = run(registry)
+    by_repository = {d.repository: d for d in report.decisions if d.aspect == "tag_mutability"}
+    assert by_repository["team/a"].action is Action.FAILED and by_repository["team/a"].transient
+    assert by_repository["team/b"].action is Action.REMEDIATED
+    assert report.summary()["transient_failures"] == 1
+
+
+def test_registry_scanning_unreadable_is_one_failed_registry_decision_and_the_rest_is_enforced():
+    registry = InMemoryRegistry()
+    registry.add("team/a", "MUTABLE", policy=None)
+    registry.fail_on[("get_registry_scanning", "")] = AccessDenied("denied", code="AccessDeniedException")
+    report = run(registry)
+    (registry_decision,) = [d for d in report.decisions if d.repository == REGISTRY]
+    assert registry_decision.action is Action.FAILED and registry_decision.error_code == "AccessDeniedException"
+    assert registry.writes == Counter(put_tag_mutability=1, put_lifecycle_policy=1)
+    assert report.summary()["registry_failed"] == 1
+
+
+def test_a_failed_registry_scanning_write_fails_each_uncovered_repository_with_its_code():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("team/a")
+    registry.fail_on[("put_registry_scanning", "")] = AwsError("bad filter", code="ValidationException")
+    report = run(registry)
+    scanning = {d.repository: d for d in report.decisions if d.aspect == "registry_scanning"}
+    assert scanning["team/a"].action is Action.FAILED and scanning["team/a"].error_code == "ValidationException"
+    assert scanning[REGISTRY].action is Action.FAILED
+
+
+@pytest.mark.parametrize("adapter", [InMemoryRegistry, EcrRegistry])
+def test_the_fake_and_the_adapter_implement_the_port_with_its_signatures(adapter):
+    for name in typing.get_protocol_members(EnforcementRegistry):
+        expected = list(inspect.signature(getattr(EnforcementRegistry, name)).parameters)
+        actual = list(inspect.signature(getattr(adapter, name)).parameters)
+        assert actual == expected, (adapter.__name__, name)
+
+
+def test_event_scope_reads_only_that_repository():
+    registry = InMemoryRegistry()
+    for i in range(10):
+        registry.add(f"team/r{i}")
+    registry.add("team/new", "MUTABLE", policy=None)
+    run(registry, ["team/new"])
+    assert registry.calls["list_repositories"] == 0
+    assert registry.calls["list_tags"] == 1
+    assert registry.writes == Counter(put_tag_mutability=1, put_lifecycle_policy=1)
+
+
+@pytest.mark.parametrize("scan_type", ["BASIC", "ENHANCED"])
+def test_repository_scan_flag_is_only_written_under_basic(scan_type):
+    registry = InMemoryRegistry(RegistryScanning(scan_type, (ScanningRule("SCAN_ON_PUSH", ("*",)),)))
+    registry.add("team/a", scan_on_push=False)
+    run(registry)
+    assert registry.calls["put_repository_scan_on_push"] == (1 if scan_type == "BASIC" else 0)
