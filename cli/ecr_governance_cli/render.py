@@ -56,6 +56,10 @@ COLUMNS = (
 def _cell(decision: Decision | None) -> str:
     if decision is None:
         return "-"
+    if decision.action is Action.EXEMPT:
+        return "exempt"
+    if decision.action is Action.FAILED:
+        return f"failed ({decision.error_code or 'error'})"
     if decision.status == Status.COMPLIANT:
         return "ok"
     if decision.status == Status.CUSTOM:
@@ -67,30 +71,42 @@ def _cell(decision: Decision | None) -> str:
 
 def enforcement_table(report: EnforcementReport) -> str:
     by_repository: dict[str, dict[str, Decision]] = defaultdict(dict)
-    exempt: dict[str, str] = {}
+    exemption_reasons: dict[str, str] = {}
     gone: list[str] = []
     for decision in report.decisions:
         if decision.repository == REGISTRY:
             continue
-        if decision.action is Action.EXEMPT:
-            exempt[decision.repository] = decision.detail
-        elif decision.aspect == "repository":
+        if decision.aspect == "repository" and decision.action is Action.REPOSITORY_GONE:
             gone.append(decision.repository)
-        else:
-            by_repository[decision.repository][decision.aspect] = decision
-    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT")]
-    for repository in sorted({*by_repository, *exempt}):
-        if repository in exempt:
-            rows.append((repository, f"exempt: {exempt[repository]}", "", "", "", "exempt"))
             continue
+        if decision.action is Action.EXEMPT:
+            exemption_reasons[decision.repository] = decision.detail
+            if decision.aspect == Aspect.REGISTRY_SCANNING:  # the repository-level flag goes with it
+                by_repository[decision.repository][str(Aspect.REPOSITORY_SCAN_ON_PUSH)] = decision
+        by_repository[decision.repository][decision.aspect] = decision
+    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT")]
+    for repository in sorted(by_repository):
         decisions = by_repository[repository]
-        compliant = all(d.status != Status.VIOLATION or d.action is Action.REMEDIATED for d in decisions.values())
-        rows.append(
-            (repository, *(_cell(decisions.get(str(aspect))) for aspect, _ in COLUMNS), "yes" if compliant else "NO")
-        )
+        if "repository" in decisions:  # could not be read
+            verdict = "unknown"
+        elif all(d.action is Action.EXEMPT for d in decisions.values()):
+            verdict = "exempt"
+        else:
+            compliant = all(
+                d.status != Status.VIOLATION or d.action in (Action.REMEDIATED, Action.EXEMPT)
+                for d in decisions.values()
+            )
+            verdict = "yes" if compliant else "NO"
+        if "repository" in decisions:
+            cells = (_cell(decisions["repository"]), "", "", "")
+        else:
+            cells = tuple(_cell(decisions.get(str(aspect))) for aspect, _ in COLUMNS)
+        rows.append((repository, *cells, verdict))
     lines = table(rows)
     for repository in gone:
         lines.append(f"{repository}: deleted before it could be assessed (no-op)")
+    for repository, reason in sorted(exemption_reasons.items()):
+        lines.append(f"{repository}: exempt ({reason})")
     for decision in report.decisions:
         if decision.repository == REGISTRY:
             lines.append(f"registry scanning: {decision.before} -> {decision.after} ({decision.action})")
@@ -100,7 +116,7 @@ def enforcement_table(report: EnforcementReport) -> str:
             lines.append(f"{decision.repository}: custom lifecycle policy {decision.detail}")
     summary = report.summary()
     lines.append(
-        f"{plural(summary['repositories'], 'repository')}: {summary['exempt']} exempt, "
+        f"{plural(summary['repositories'], 'repository')}: {summary['exempt_repositories']} exempt, "
         f"{summary['non_compliant_after']} non-compliant, {plural(summary['remediated'], 'setting')} remediated, "
         f"{summary['would_remediate']} would be remediated, {summary['failed']} failed"
     )

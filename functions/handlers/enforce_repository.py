@@ -41,7 +41,6 @@ METRIC_BY_ACTION = {
     Action.WOULD_REMEDIATE: "ViolationsReported",
     Action.FAILED: "RemediationsFailed",
     Action.NOT_REMEDIABLE: "ViolationsNotRemediable",
-    Action.EXEMPT: "RepositoriesExempt",
     Action.REPOSITORY_GONE: "RepositoriesGone",
 }
 
@@ -76,6 +75,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def _emit_metrics(report: EnforcementReport) -> None:
     for action, metric_name in METRIC_BY_ACTION.items():
         metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=report.count(action))
+    summary = report.summary()
+    metrics.add_metric(name="RepositoriesExempt", unit=MetricUnit.Count, value=summary["exempt_repositories"])
     metrics.add_metric(name="RepositoriesAssessed", unit=MetricUnit.Count, value=len(report.repositories))
     metrics.add_metric(name="TransientFailures", unit=MetricUnit.Count, value=report.transient_failures)
 

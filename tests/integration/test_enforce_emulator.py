@@ -103,7 +103,7 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
 ):
     ecr = mixed_registry
     summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
-    assert summary["non_compliant_after"] == 0 and summary["failed"] == 0 and summary["exempt"] == 1
+    assert summary["non_compliant_after"] == 0 and summary["failed"] == 0 and summary["exempt_repositories"] == 1
     for name in ("team-a/mutable", "team-b/excluded-bad", "team-b/custom"):
         assert describe(ecr, name)["imageTagMutability"] == "IMMUTABLE"
     assert describe(ecr, "team-a/excluded-ok")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"  # allowed
@@ -111,7 +111,8 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
     assert lifecycle(ecr, "team-a/mutable") == STANDARD
     exempt = describe(ecr, "sandbox/exempt")
     assert exempt["imageTagMutability"] == "MUTABLE" and lifecycle(ecr, "sandbox/exempt") is None
-    assert not exempt["imageScanningConfiguration"]["scanOnPush"]
+    # Exempt means keeping its tags mutable and its images: scanning on push changes neither, so it is scanned.
+    assert exempt["imageScanningConfiguration"]["scanOnPush"]
 
     handler_calls.calls.clear()
     summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
@@ -197,8 +198,8 @@ def test_cli_audit_json_and_ci_gate(mixed_registry, emulator_endpoint, capsys):
     code = main(["--endpoint-url", emulator_endpoint, "audit", "--output", "json", "--fail-on-violation"])
     report = json.loads(capsys.readouterr().out)
     assert code == 3
-    # mutable, excluded-bad, custom (MUTABLE_WITH_EXCLUSION) and excluded-ok (not covered by scanning rules)
-    assert report["summary"]["non_compliant_after"] == 4
+    # mutable, excluded-bad, custom (MUTABLE_WITH_EXCLUSION), and excluded-ok and the exempt one (not scanned on push)
+    assert report["summary"]["non_compliant_after"] == 5
     assert {d["repository"] for d in report["decisions"] if d["action"] == "would_remediate"} >= {"team-a/mutable"}
     assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
 
@@ -247,7 +248,7 @@ def test_removing_the_exempt_tag_enforces_the_repository_at_once(mixed_registry)
     event = event_for("untag-resource.json")
     event["detail"]["requestParameters"]["resourceArn"] = arn
     summary = invoke(event)["summary"]
-    assert summary["exempt"] == 0 and summary["remediated"] >= 3
+    assert summary["exempt_repositories"] == 0 and summary["remediated"] >= 3
     assert describe(ecr, "sandbox/exempt")["imageTagMutability"] == "IMMUTABLE"
 
 
@@ -267,7 +268,10 @@ def test_remediations_reach_the_topic_as_one_readable_notification(mixed_registr
     body = notification["Message"]
     assert "the scheduled reconcile" in body
     assert "team-a/mutable\n  - tag_mutability: MUTABLE -> IMMUTABLE [remediated]" in body
-    assert "sandbox/exempt" not in body  # exempt repositories are left alone and not reported as changed
+    # Exempt settings are left alone and not reported as changed; only its scan on push was.
+    exempt_section = body.split("sandbox/exempt\n")[1].split("\n\n")[0]
+    assert "registry_scanning" in exempt_section
+    assert "tag_mutability" not in exempt_section and "lifecycle_policy" not in exempt_section
 
     invoke(event_for("scheduled-reconcile.json"), topic_arn=topic_arn, NotifyRemediations="true")
     assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)  # nothing changed: silence

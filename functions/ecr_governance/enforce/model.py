@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from ecr_governance.errors import AwsError, GovernanceError
+from ecr_governance.exemptions import NO_EXEMPTION, ExemptAspect, Exemption
 
 REGISTRY = "(registry)"  # the repository column of the registry-level scanning decision
 
@@ -41,6 +42,19 @@ class Aspect(StrEnum):
     REGISTRY_SCANNING = "registry_scanning"
     REPOSITORY_SCAN_ON_PUSH = "repository_scan_on_push"
     LIFECYCLE_POLICY = "lifecycle_policy"
+
+    @property
+    def exempt_aspect(self) -> ExemptAspect:
+        """The exemption that leaves a repository out of this check."""
+        return EXEMPT_ASPECT_OF[self]
+
+
+EXEMPT_ASPECT_OF = {
+    Aspect.TAG_MUTABILITY: ExemptAspect.TAG_MUTABILITY,
+    Aspect.REGISTRY_SCANNING: ExemptAspect.SCAN_ON_PUSH,
+    Aspect.REPOSITORY_SCAN_ON_PUSH: ExemptAspect.SCAN_ON_PUSH,
+    Aspect.LIFECYCLE_POLICY: ExemptAspect.LIFECYCLE,
+}
 
 
 class Status(StrEnum):
@@ -127,7 +141,7 @@ class Decision:
 @dataclass(frozen=True)
 class RepositoryAssessment:
     repository: Repository
-    exempt_reason: str | None = None
+    exemption: Exemption = NO_EXEMPTION
     checks: tuple[Check, ...] = ()
     failure: Failure | None = None  # the repository could not be read: nothing is decided for it this run
 
@@ -174,8 +188,8 @@ class EnforcementReport:
         exempt = {d.repository for d in decisions if d.action is Action.EXEMPT}
         return {
             "repositories": len({d.repository for d in decisions}),
-            "exempt": len(exempt),
-            "non_compliant_after": len(non_compliant - exempt),
+            "exempt_repositories": len(exempt),  # exempt from at least one aspect
+            "non_compliant_after": len(non_compliant),
             **{action: actions.get(action, 0) for action in map(str, Action)},
             "registry_failed": sum(1 for d in self.decisions if d.repository == REGISTRY and d.action is Action.FAILED),
             "transient_failures": self.transient_failures,

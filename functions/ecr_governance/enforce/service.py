@@ -33,12 +33,11 @@ from ecr_governance.enforce.standard import (
     check_registry_scanning,
     check_repository_scan_on_push,
     check_tag_mutability,
-    exemption_by_name,
-    exemption_by_tags,
     is_scanned_on_push,
     plan_scanning_coverage,
 )
 from ecr_governance.errors import CredentialsMissing, GovernanceError, RepositoryNotFound
+from ecr_governance.exemptions import ExemptAspect, exemption_by_name, exemption_by_tags, tags_can_change
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -66,8 +65,8 @@ class EnforcementRegistry(Protocol):
 
 
 NOT_COVERABLE_DETAIL = (
-    "ECR's scanning limits (2 rules, 100 filters each) are reached and no broader filter spares the exempt "
-    "repositories: group exempt repositories under their own prefix, or add a rule yourself"
+    "ECR's scanning limits (2 rules, 100 filters each) are reached and no broader filter spares the repositories "
+    "exempt from scan on push: group them under their own prefix, or add a rule yourself"
 )
 
 
@@ -123,13 +122,15 @@ class Enforcer:
                 missing_repositories=tuple(missing),
                 scanning_failure=scanning_failure,
             )
-        # New broad filters must not start scanning an exempt repository; only a full reconcile knows them all.
+        # New broad filters must not start scanning a repository exempt from it (nor one we could not read); only a
+        # full reconcile knows them all.
         must_not_cover = None
         if repository_names is None:
             must_not_cover = frozenset(
                 a.repository.name
                 for a in assessments
-                if (a.exempt_reason or a.failure) and not is_scanned_on_push(a.repository.name, scanning)
+                if (a.exemption.covers(ExemptAspect.SCAN_ON_PUSH) or a.failure)
+                and not is_scanned_on_push(a.repository.name, scanning)
             )
         uncovered = [
             a.repository.name
@@ -146,19 +147,28 @@ class Enforcer:
         )
 
     def _assess_repository(self, repository: Repository, scanning: RegistryScanning | None) -> RepositoryAssessment:
-        exempt_reason = exemption_by_name(repository.name, self._settings)
-        if exempt_reason is None:
-            exempt_reason = exemption_by_tags(self._registry.list_tags(repository), self._settings)
-        if exempt_reason:
-            return RepositoryAssessment(repository, exempt_reason)
-        checks = [check_tag_mutability(repository, self._settings)]
-        if scanning is not None:  # unknown when the registry's configuration could not be read
+        exemptions = self._settings.exemptions
+        exemption = exemption_by_name(repository.name, exemptions)
+        if tags_can_change(exemption):
+            exemption |= exemption_by_tags(self._registry.list_tags(repository), exemptions)
+        if exemption.unrecognized:
+            logger.warning(
+                "exemption tag names no aspect",
+                extra={"repository": repository.name, "words": list(exemption.unrecognized), "tag": exemptions.tag_key},
+            )
+        checks = []
+        if not exemption.covers(ExemptAspect.TAG_MUTABILITY):
+            checks.append(check_tag_mutability(repository, self._settings))
+        # Scanning is unknown when the registry's configuration could not be read.
+        if scanning is not None and not exemption.covers(ExemptAspect.SCAN_ON_PUSH):
             checks.append(check_registry_scanning(repository.name, scanning))
             repository_scan = check_repository_scan_on_push(repository, scanning)
             if repository_scan:
                 checks.append(repository_scan)
-        checks.append(check_lifecycle_policy(self._registry.get_lifecycle_policy_text(repository.name), self._settings))
-        return RepositoryAssessment(repository, None, tuple(checks))
+        if not exemption.covers(ExemptAspect.LIFECYCLE):
+            policy_text = self._registry.get_lifecycle_policy_text(repository.name)
+            checks.append(check_lifecycle_policy(policy_text, self._settings))
+        return RepositoryAssessment(repository, exemption, tuple(checks))
 
     # ---- writes ------------------------------------------------------------------------------------------
     def apply(self, plan: EnforcementPlan, dry_run: bool = False) -> EnforcementReport:
@@ -178,9 +188,11 @@ class Enforcer:
         if assessment.failure:
             unread = Decision(name, "repository", "unknown", "not read", None, Action.NONE)
             return [unread.failed_with(assessment.failure)]
-        if assessment.exempt_reason:
-            return [Decision(name, "all", "exempt", "unchanged", None, Action.EXEMPT, assessment.exempt_reason)]
-        decisions: list[Decision] = []
+        decisions = [
+            Decision(name, str(aspect), "exempt", "unchanged", None, Action.EXEMPT, str(assessment.exemption))
+            for aspect in Aspect
+            if aspect is not Aspect.REPOSITORY_SCAN_ON_PUSH and assessment.exemption.covers(aspect.exempt_aspect)
+        ]
         gone = False
         for check in assessment.checks:
             decision = Decision(

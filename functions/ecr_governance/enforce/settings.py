@@ -17,6 +17,7 @@ from typing import Any
 
 from ecr_governance.config import SettingDoc, arn_setting, enum_setting, list_setting, text_setting
 from ecr_governance.errors import SettingsError
+from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.lifecycle.validate import validate_policy
 
 # The shipped standard policy, inside the lifecycle package.
@@ -68,14 +69,6 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "Lifecycle policy JSON given to repositories without one; empty = the shipped "
         "functions/ecr_governance/lifecycle/policies/standard-lifecycle.json.",
     ),
-    SettingDoc("EXEMPT_TAG_KEY", "ExemptTagKey", "ecr-governance:exempt", "Repository tag key that exempts it."),
-    SettingDoc("EXEMPT_TAG_VALUE", "ExemptTagValue", "true", "Value of the exempt tag that exempts a repository."),
-    SettingDoc(
-        "EXEMPT_REPOSITORY_PATTERNS",
-        "ExemptRepositoryPatterns",
-        "",
-        "Comma-separated repository name patterns (`*` matches any characters, `/` included) that are exempt.",
-    ),
     SettingDoc(
         "REMEDIATION_TOPIC_ARN",
         "NotifyRemediations",
@@ -84,6 +77,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "creates it and sets this when NotifyRemediations=true (RemediationNotificationEmail optionally subscribes "
         "an address). Empty = no notification.",
     ),
+    *EXEMPTION_SETTINGS_DOCS,
     SettingDoc(
         "GOVERNANCE_ROLE_ARN",
         "(the function's own role)",
@@ -116,9 +110,7 @@ class EnforceSettings:
     tag_mutability: TagMutability = TagMutability.IMMUTABLE
     allowed_exclusion_filters: tuple[str, ...] = ("sha256-*",)
     standard_lifecycle_policy: dict[str, Any] = field(default_factory=dict)
-    exempt_tag_key: str = "ecr-governance:exempt"
-    exempt_tag_value: str = "true"
-    exempt_repository_patterns: tuple[str, ...] = ()
+    exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
     remediation_topic_arn: str = ""
     governance_role_arn: str = ""
 
@@ -152,9 +144,6 @@ class EnforceSettings:
             )
         if mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION and not allowed_filters:
             raise SettingsError("TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION needs ALLOWED_EXCLUSION_FILTERS (1 to 5)")
-        exempt_tag_key = text_setting(environ, "EXEMPT_TAG_KEY", "ecr-governance:exempt")
-        if not exempt_tag_key:
-            raise SettingsError("EXEMPT_TAG_KEY must not be empty")
         topic_arn = arn_setting(environ, "REMEDIATION_TOPIC_ARN", "sns")
         return cls(
             mode=mode,
@@ -163,9 +152,7 @@ class EnforceSettings:
             standard_lifecycle_policy=load_standard_lifecycle_policy(
                 text_setting(environ, "STANDARD_LIFECYCLE_POLICY", "")
             ),
-            exempt_tag_key=exempt_tag_key,
-            exempt_tag_value=text_setting(environ, "EXEMPT_TAG_VALUE", "true"),
-            exempt_repository_patterns=list_setting(environ, "EXEMPT_REPOSITORY_PATTERNS", ""),
+            exemptions=ExemptionSettings.from_environ(environ),
             remediation_topic_arn=topic_arn,
             governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
         )

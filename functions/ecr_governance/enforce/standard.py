@@ -7,34 +7,20 @@ service.py turns checks into a plan and applies it.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ecr_governance.enforce.model import Aspect, Check, RegistryScanning, Repository, ScanningRule, Status
 from ecr_governance.enforce.settings import EnforceSettings, TagMutability
 from ecr_governance.lifecycle.validate import validate_policy
-from ecr_governance.wildcard import exclusion_filter_matches, repository_pattern_matches, scanning_filter_matches
+from ecr_governance.wildcard import exclusion_filter_matches, scanning_filter_matches
 
 # PutRegistryScanningConfiguration limits: at most 2 rules, at most 100 repository filters per rule.
 MAX_SCANNING_RULES = 2
 MAX_FILTERS_PER_SCANNING_RULE = 100
 # Frequencies under which a repository's pushes get scanned.
 SCANNING_FREQUENCIES = ("SCAN_ON_PUSH", "CONTINUOUS_SCAN")
-
-
-# ---- exemptions ----------------------------------------------------------------------------------------------
-def exemption_by_name(repository_name: str, settings: EnforceSettings) -> str | None:
-    for pattern in settings.exempt_repository_patterns:
-        if repository_pattern_matches(pattern, repository_name):
-            return f"name matches exempt pattern {pattern!r}"
-    return None
-
-
-def exemption_by_tags(tags: Mapping[str, str], settings: EnforceSettings) -> str | None:
-    if tags.get(settings.exempt_tag_key, "").strip().lower() == settings.exempt_tag_value.lower():
-        return f"tagged {settings.exempt_tag_key}={settings.exempt_tag_value}"
-    return None
 
 
 # ---- tag mutability -------------------------------------------------------------------------------------------

@@ -135,21 +135,51 @@ def test_registry_scanning_is_one_write_for_all_uncovered_repositories():
     assert sum(1 for d in report.decisions if d.aspect == "registry_scanning" and d.repository != REGISTRY) == 5
 
 
-def test_exempt_repositories_are_reported_and_never_changed_nor_newly_covered_by_a_wildcard():
+def test_exempt_repositories_keep_their_mutability_and_lifecycle_and_are_still_scanned_on_push():
+    """The plain exemption covers what a team relies on; scanning on push changes nothing they rely on."""
     registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
     registry.add("legacy-billing", "MUTABLE", scan_on_push=False, policy=None)
     registry.add("team/tagged-exempt", "MUTABLE", policy=None, tags={"ecr-governance:exempt": "true"})
     registry.add("team/app")
     report = run(registry)
-    exempt = {d.repository: d.detail for d in report.decisions if d.action is Action.EXEMPT}
-    assert set(exempt) == {"legacy-billing", "team/tagged-exempt"}
+    exempt = {(d.repository, d.aspect) for d in report.decisions if d.action is Action.EXEMPT}
+    assert exempt == {
+        ("legacy-billing", "tag_mutability"),
+        ("legacy-billing", "lifecycle_policy"),
+        ("team/tagged-exempt", "tag_mutability"),
+        ("team/tagged-exempt", "lifecycle_policy"),
+    }
     assert registry.repositories["legacy-billing"].tag_mutability == "MUTABLE"
-    assert "legacy-billing" not in registry.policies
-    # A `*` filter would have started scanning the exempt repositories: only the named one is added.
-    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("team/app",)),)
-    # Exempt by name: not even its tags are read.
-    assert registry.calls["list_tags"] == 2
+    assert "legacy-billing" not in registry.policies and "team/tagged-exempt" not in registry.policies
+    assert registry.repositories["legacy-billing"].scan_on_push  # its scanOnPush flag was turned on
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("*",)),)
+    assert report.summary()["exempt_repositories"] == 2 and report.summary()["non_compliant_after"] == 0
+    # Exempt from lifecycle: its policy is not even read.
     assert registry.calls["get_lifecycle_policy_text"] == 1
+
+
+def test_repositories_exempt_from_scan_on_push_are_never_newly_covered_by_a_broad_filter():
+    settings = EnforceSettings.from_environ({"SCAN_EXEMPT_REPOSITORY_PATTERNS": "vendor/*"})
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    registry.add("vendor/agent", scan_on_push=False)
+    registry.add("team/listed", tags={"ecr-governance:exempt": "scan-on-push"})
+    registry.add("team/app")
+    registry.add("web/site")
+    report = run(registry, settings=settings)
+    (rule,) = registry.scanning.rules
+    assert "*" not in rule.filters and "team/*" not in rule.filters
+    assert set(rule.filters) == {"team/app", "web/*"}
+    assert not registry.repositories["vendor/agent"].scan_on_push
+    exempt = {(d.repository, d.aspect) for d in report.decisions if d.action is Action.EXEMPT}
+    assert exempt == {("vendor/agent", "registry_scanning"), ("team/listed", "registry_scanning")}
+
+
+def test_a_misspelt_exemption_exempts_nothing():
+    registry = InMemoryRegistry()
+    registry.add("team/typo", "MUTABLE", tags={"ecr-governance:exempt": "lifecyle"})
+    report = run(registry)
+    assert not [d for d in report.decisions if d.action is Action.EXEMPT]
+    assert registry.repositories["team/typo"].tag_mutability == "IMMUTABLE"
 
 
 def test_a_custom_lifecycle_policy_is_kept_and_reported():

@@ -13,8 +13,8 @@ def test_defaults_are_the_documented_standard():
     assert settings.tag_mutability is TagMutability.IMMUTABLE
     assert settings.allowed_exclusion_filters == ("sha256-*",)
     assert settings.remediation_exclusion_filters == ()
-    assert settings.exempt_tag_key == "ecr-governance:exempt"
-    assert settings.exempt_tag_value == "true"
+    assert settings.exemptions.tag_key == "ecr-governance:exempt"
+    assert settings.exemptions.tag_value == "true"
     # The shipped policy keeps the seed's intent with one rule per prefix (a multi-prefix rule would mean AND).
     rules = settings.standard_lifecycle_policy["rules"]
     assert rules[0]["selection"] == {
@@ -33,7 +33,7 @@ def test_documented_defaults_equal_the_parsed_defaults():
     assert docs["GOVERNANCE_MODE"] == settings.mode
     assert docs["TAG_MUTABILITY"] == settings.tag_mutability
     assert docs["ALLOWED_EXCLUSION_FILTERS"] == ",".join(settings.allowed_exclusion_filters)
-    assert docs["EXEMPT_TAG_KEY"] == settings.exempt_tag_key
+    assert docs["EXEMPT_TAG_KEY"] == settings.exemptions.tag_key
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,6 @@ from ecr_governance.enforce.standard import (
     check_repository_scan_on_push,
     check_tag_mutability,
     covering_filter,
-    exemption_by_name,
-    exemption_by_tags,
     is_scanned_on_push,
     plan_scanning_coverage,
 )
@@ -82,16 +80,6 @@ def test_remediation_target_with_exclusion_mode():
     settings = EnforceSettings.from_environ({"TAG_MUTABILITY": "IMMUTABLE_WITH_EXCLUSION"})
     check = check_tag_mutability(repository(), settings)
     assert check.after == "IMMUTABLE_WITH_EXCLUSION [sha256-*]"
-
-
-def test_exemptions_by_name_pattern_and_by_tag():
-    assert exemption_by_name("sandbox/experiments", SETTINGS)
-    assert exemption_by_name("legacy-billing", SETTINGS)
-    assert exemption_by_name("team/sandbox", SETTINGS) is None
-    assert exemption_by_tags({"ecr-governance:exempt": "true"}, SETTINGS)
-    assert exemption_by_tags({"ecr-governance:exempt": "TRUE"}, SETTINGS)  # tag values are typed by people
-    assert exemption_by_tags({"ecr-governance:exempt": "false"}, SETTINGS) is None
-    assert exemption_by_tags({"owner": "true"}, SETTINGS) is None
 
 
 BASIC_MLOPS = RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("mlops/*",)),))
