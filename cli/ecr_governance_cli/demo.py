@@ -34,6 +34,7 @@ STANDARD_POLICY_FILE = resources.files(STANDARD_LIFECYCLE_PACKAGE).joinpath(STAN
 EVENTS = PROJECT_ROOT / "events" / "enforce"
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 REGION = "ap-southeast-1"
+ACCOUNT = "123456789012"  # the emulator's account, and the sample events'
 FUNCTION = "EnforceRepositoryFunction"
 # What the deployed stack would resolve !GetAtt EnforceRepositoryFunctionRole.Arn to (see own-remediation.json).
 GOVERNANCE_ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
@@ -184,7 +185,11 @@ def main() -> int:
             print(json.dumps(_invoke(_event("own-remediation.json", "team-payments/ledger"), log)))
 
             _heading("A malformed event (no detail): rejected with a log line, no retry")
-            print(json.dumps(_invoke({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr"}, log)))
+            malformed = {"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr", "account": ACCOUNT}
+            print(json.dumps(_invoke({**malformed, "region": REGION}, log)))
+
+            _heading("The same call from another account: rejected before any AWS call")
+            print(json.dumps(_invoke({**_event("tag-resource.json"), "account": "999999999999"}, log)))
 
             _heading("An event for a repository deleted before it was handled: a logged no-op")
             print(json.dumps(_invoke(_event("put-image-tag-mutability.json", "team-gone/old-service"), log)))

@@ -27,11 +27,14 @@ LOCAL_ACCOUNT_ID = "123456789012"
 class LocalLambdaContext:
     """The attributes Powertools and handlers read from a Lambda context."""
 
-    def __init__(self, function_name: str, timeout_seconds: int = 900, memory_mb: int = 256):
+    def __init__(
+        self, function_name: str, region: str = DEFAULT_REGION, timeout_seconds: int = 900, memory_mb: int = 256
+    ):
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.memory_limit_in_mb = memory_mb
-        self.invoked_function_arn = f"arn:aws:lambda:local:{LOCAL_ACCOUNT_ID}:function:{function_name}"
+        # The account the emulator and the sample events use; handlers check events against it.
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{LOCAL_ACCOUNT_ID}:function:{function_name}"
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
@@ -91,7 +94,7 @@ def invoke_function(
         with contextlib.redirect_stdout(sys.stderr):
             module = importlib.import_module(module_name)
             bind_log_handlers_to(sys.stdout)
-            return getattr(module, function_name)(event, LocalLambdaContext(logical_id))
+            return getattr(module, function_name)(event, LocalLambdaContext(logical_id, region))
     finally:
         sys.path.remove(code_dir)
         for name, value in saved.items():

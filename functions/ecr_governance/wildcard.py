@@ -1,8 +1,9 @@
 """ECR's WILDCARD rules, one implementation, named for what each use matches.
 
-In every use `*` stands for any run of characters (none included) and everything else is literal; the whole text
-must match. What differs is the text: a repository name (exemption patterns, registry scanning filters as this code
-writes them), a tag (tag-mutability exclusion filters, lifecycle tagPatternList entries).
+`*` stands for any run of characters (none included) and everything else is literal; the whole text must match -
+for exemption patterns and tag-mutability exclusion filters (`wildcard_match`) and lifecycle tagPatternList entries
+(`tag_pattern_regex`, one tag per line). Registry scanning filters differ (ECR user guide, "Filters for scanning"):
+a filter WITHOUT `*` matches every repository whose name CONTAINS it; with `*`, the whole name must match.
 """
 
 from __future__ import annotations
@@ -36,6 +37,20 @@ def exclusion_filter_matches(exclusion_filter: str, tag: str) -> bool:
     return wildcard_match(exclusion_filter, tag)
 
 
+# ECR's syntax of a registry scanning repository filter (1-255 characters).
+SCANNING_FILTER_SYNTAX = re.compile(r"^[a-z0-9*](?:[._\-/a-z0-9*]?[a-z0-9*]+)*$")
+SCANNING_FILTER_MAX_LENGTH = 255
+
+
 def scanning_filter_matches(scanning_filter: str, repository_name: str) -> bool:
-    """A registry scanning rule's repository filter against a repository name."""
+    """A registry scanning rule's repository filter against a repository name: contains without `*`, whole-name
+    WILDCARD match with it."""
+    if "*" not in scanning_filter:
+        return scanning_filter in repository_name
     return wildcard_match(scanning_filter, repository_name)
+
+
+def is_valid_scanning_filter(scanning_filter: str) -> bool:
+    return 0 < len(scanning_filter) <= SCANNING_FILTER_MAX_LENGTH and bool(
+        SCANNING_FILTER_SYNTAX.match(scanning_filter)
+    )

@@ -12,29 +12,54 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.clients import LazyClient, make_client, serves_aws_endpoint
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
+from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.sns import SnsPublisher
-from ecr_governance.enforce.events import EnforcementTrigger, TriggerKind, parse_enforcement_trigger
-from ecr_governance.enforce.model import Action, EnforcementReport
+from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.events import (
+    EnforcementTrigger,
+    Provenance,
+    TriggerKind,
+    continuation_event,
+    parse_enforcement_trigger,
+)
+from ecr_governance.enforce.model import Action, EnforcementReport, ReconcileProgress
 from ecr_governance.enforce.notice import remediation_notice
-from ecr_governance.enforce.service import EnforcementRegistry, Enforcer
+from ecr_governance.enforce.service import (
+    EnforcementRegistry,
+    Enforcer,
+    ExemptionTagSource,
+    InvocationQueue,
+    ReconcileScope,
+)
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import GovernanceError, InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
-IAM_ACTIONS = actions_for(EnforcementRegistry, EcrRegistry)
+IAM_ACTIONS = (
+    actions_for(EnforcementRegistry, EcrRegistry)
+    | actions_for(ExemptionTagSource, TaggingApi)
+    | actions_for(InvocationQueue, LambdaInvoker)
+)
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
+# A full reconcile stops at a repository boundary when less time than this remains, and continues in a new invocation.
+TIME_RESERVE_MILLIS = 120_000
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = EnforceSettings.from_environ()
-enforcer = Enforcer(EcrRegistry(make_client("ecr")), settings)
-publisher = SnsPublisher(make_client("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
+_ecr_client = make_client("ecr")
+# Bulk tag reads need the Resource Groups Tagging API, which AWS-compatible emulators do not serve for ECR: there,
+# tags are read one repository at a time. Clients used only by full reconciles are built when first used.
+tag_source = TaggingApi(LazyClient("resourcegroupstaggingapi")) if serves_aws_endpoint(_ecr_client) else None
+enforcer = Enforcer(EcrRegistry(_ecr_client), settings, tag_source)
+invoker = LambdaInvoker(LazyClient("lambda"))
+publisher = SnsPublisher(LazyClient("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
 
 METRIC_BY_ACTION = {
     Action.REMEDIATED: "SettingsRemediated",
@@ -48,8 +73,9 @@ METRIC_BY_ACTION = {
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    provenance = provenance_of(context)
     try:
-        trigger = parse_enforcement_trigger(event)
+        trigger = parse_enforcement_trigger(event, provenance)
     except InvalidEvent as error:
         # Returning (not raising) keeps EventBridge from retrying an event that can never succeed.
         logger.error("event rejected", extra={"reason": str(error), "event_id": _event_id(event)})
@@ -65,11 +91,39 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name="SelfEventsSkipped", unit=MetricUnit.Count, value=1)
         return {"status": "skipped", "reason": "own remediation"}
 
-    scope = [trigger.repository_name] if trigger.kind is TriggerKind.REPOSITORY else None
-    report = enforcer.apply(enforcer.assess(scope))
+    if trigger.kind is TriggerKind.REPOSITORY:
+        scope = ReconcileScope((trigger.repository_name,))
+    else:
+        scope = ReconcileScope(
+            progress=trigger.progress,
+            should_stop=lambda: context.get_remaining_time_in_millis() < TIME_RESERVE_MILLIS,
+        )
+    report = enforcer.reconcile(scope)
+    if report.continuation is not None:
+        _continue(report.continuation, context, provenance, trigger)
     _emit_metrics(report)
     _notify(report, trigger)
-    return {"status": "done", "mode": str(settings.mode), "summary": report.summary()}
+    result: dict[str, Any] = {"status": "done", "mode": str(settings.mode), "summary": report.summary()}
+    if report.continuation is not None:
+        result["continues_after"] = report.continuation.after
+    return result
+
+
+def provenance_of(context: LambdaContext) -> Provenance:
+    """This function's account and region, from its own ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."""
+    parts = context.invoked_function_arn.split(":")
+    return Provenance(account=parts[4], region=parts[3])
+
+
+def _continue(
+    progress: ReconcileProgress, context: LambdaContext, provenance: Provenance, trigger: EnforcementTrigger
+) -> None:
+    """Queue the next piece. If that fails the invocation fails (and is retried): the rest of the registry must not
+    be silently skipped."""
+    event = continuation_event(progress, provenance, f"{trigger.event_id}-{progress.piece + 1}")
+    invoker.invoke_async(context.invoked_function_arn, event)
+    logger.info("reconcile continued", extra={"after": progress.after, "next_piece": progress.piece + 1})
+    metrics.add_metric(name="ReconcileContinuations", unit=MetricUnit.Count, value=1)
 
 
 def _emit_metrics(report: EnforcementReport) -> None:
@@ -86,7 +140,12 @@ def _notify(report: EnforcementReport, trigger: EnforcementTrigger) -> None:
     this invocation would find nothing left to remediate - so it could never send the notice either."""
     if publisher is None:
         return
-    cause = f"{trigger.event_name} by {trigger.actor_arn}" if trigger.event_name else "the scheduled reconcile"
+    if trigger.kind is TriggerKind.CONTINUATION:
+        cause = f"the scheduled reconcile (part {trigger.progress.piece + 1})" if trigger.progress else "a reconcile"
+    elif trigger.event_name:
+        cause = f"{trigger.event_name} by {trigger.actor_arn}"
+    else:
+        cause = "the scheduled reconcile"
     notice = remediation_notice(report, f"ran in {settings.mode} mode after {cause}")
     if notice is None:
         return
@@ -101,4 +160,5 @@ def _notify(report: EnforcementReport, trigger: EnforcementTrigger) -> None:
 
 
 def _event_id(event: Any) -> str:
-    return str(event.get("id", "")) if isinstance(event, dict) else ""
+    value = event.get("id", "") if isinstance(event, dict) else ""
+    return value[:128] if isinstance(value, str) else ""

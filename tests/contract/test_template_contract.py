@@ -28,10 +28,16 @@ STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "lifecycle" / "policie
 ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
 PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+# Where the sample events come from: the account and region the emulator and the demo use.
+SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
 # Settings the template derives from its own resources/conditions rather than passing a Parameter through.
 DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN"}
-# ECR actions that have no resource type (IAM needs Resource "*"); every other ECR action we use is repository-level.
-REGISTRY_LEVEL_ECR_ACTIONS = {"ecr:GetRegistryScanningConfiguration", "ecr:PutRegistryScanningConfiguration"}
+# Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
+RESOURCE_STAR_ACTIONS = {
+    "ecr:GetRegistryScanningConfiguration",
+    "ecr:PutRegistryScanningConfiguration",
+    "tag:GetResources",
+}
 # The helpers of ecr_governance.config that read the environment: (environ, "NAME", ...).
 SETTINGS_READERS = {
     "text_setting",
@@ -377,11 +383,9 @@ def test_each_function_is_granted_exactly_the_aws_actions_its_code_declares(
             granted |= actions
             resources = _as_list(statement["Resource"])
             if "*" in resources:
-                assert actions <= REGISTRY_LEVEL_ECR_ACTIONS, (
-                    f"repository actions granted on * in {statement.get('Sid')}"
-                )
+                assert actions <= RESOURCE_STAR_ACTIONS, f"repository actions granted on * in {statement.get('Sid')}"
             else:
-                assert actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS)
+                assert actions.isdisjoint(RESOURCE_STAR_ACTIONS)
         assert granted == declared, (
             f"{logical_id}: granted - declared {granted - declared}, missing {declared - granted}"
         )
@@ -440,13 +444,17 @@ def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: di
     handler_module = importlib.import_module("handlers.enforce_repository")  # its composition root runs: env is set
     resources = template["Resources"]
     namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
-    failures = resources["RemediationFailuresAlarm"]["Properties"]
-    assert failures["Namespace"] == namespace
-    assert failures["MetricName"] in handler_module.METRIC_BY_ACTION.values()
-    assert failures["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]  # Powertools' service dimension
+    metric_alarms = [
+        resources[name]["Properties"] for name in ("RemediationFailuresAlarm", "ViolationsNotRemediableAlarm")
+    ]
+    for alarm in metric_alarms:
+        assert alarm["Namespace"] == namespace
+        assert alarm["MetricName"] in handler_module.METRIC_BY_ACTION.values()
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]  # Powertools' service dimension
+    assert {alarm["MetricName"] for alarm in metric_alarms} == {"RemediationsFailed", "ViolationsNotRemediable"}
     queue = resources["EnforceRepositoryFailuresAlarm"]["Properties"]
     assert queue["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["EnforceRepositoryFailures", "QueueName"]}
-    for alarm in (failures, queue):
+    for alarm in (*metric_alarms, queue):
         assert alarm["AlarmActions"] == {"Fn::If": ["Notify", [{"Ref": "RemediationTopic"}], {"Ref": "AWS::NoValue"}]}
     # CloudWatch cannot publish to a topic encrypted with the AWS-managed SNS key.
     assert resources["RemediationTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
@@ -467,13 +475,16 @@ def test_there_are_sample_events() -> None:
 @pytest.mark.parametrize("event_file", ENFORCE_EVENTS, ids=[path.name for path in ENFORCE_EVENTS])
 def test_every_sample_event_parses(event_file: Path) -> None:
     try:
-        events.parse_enforcement_trigger(json.loads(event_file.read_text()))
+        events.parse_enforcement_trigger(json.loads(event_file.read_text()), SAMPLE_PROVENANCE)
     except InvalidEvent as error:
         pytest.fail(f"{event_file.name}: {error}")
 
 
 def test_sample_events_cover_every_enforced_event_name_and_the_schedule() -> None:
-    triggers = {path.name: events.parse_enforcement_trigger(json.loads(path.read_text())) for path in ENFORCE_EVENTS}
+    triggers = {
+        path.name: events.parse_enforcement_trigger(json.loads(path.read_text()), SAMPLE_PROVENANCE)
+        for path in ENFORCE_EVENTS
+    }
     covered = {trigger.event_name for trigger in triggers.values() if trigger.event_name}
     assert covered >= set(events.ENFORCED_EVENT_NAMES), set(events.ENFORCED_EVENT_NAMES) - covered
     assert triggers["scheduled-reconcile.json"].kind is events.TriggerKind.SCHEDULE
@@ -486,7 +497,7 @@ def test_own_remediation_sample_carries_the_role_arn_the_template_passes_as_gove
     guard compares it with the actor parsed from CloudTrail, so the actor must be the session issuer's role ARN."""
     assert _declared_variables(template, ENFORCE_FUNCTION)["GOVERNANCE_ROLE_ARN"]["Fn::GetAtt"][1] == "Arn"
     sample = json.loads((PROJECT_ROOT / "events" / "enforce" / "own-remediation.json").read_text())
-    trigger = events.parse_enforcement_trigger(sample)
+    trigger = events.parse_enforcement_trigger(sample, SAMPLE_PROVENANCE)
     assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/[\w+=,.@/-]*{ENFORCE_FUNCTION}Role[\w+=,.@-]*", trigger.actor_arn)
     assert trigger.caused_by(trigger.actor_arn)
     assert not trigger.caused_by(sample["detail"]["userIdentity"]["arn"])  # the assumed-role ARN is not the role

@@ -18,10 +18,11 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
-from registry_builders import TEMPLATE, create_repository, load_event
+from registry_builders import REGION, TEMPLATE, create_repository, load_event
 
 pytestmark = pytest.mark.integration
-OWN_ROLE = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
+ACCOUNT = "123456789012"
+OWN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecr-governance-EnforceRepositoryFunctionRole"
 STANDARD = EnforceSettings.from_environ({}).standard_lifecycle_policy
 CUSTOM = {
     "rules": [
@@ -92,7 +93,7 @@ def test_create_repository_event_remediates_just_that_repository(mixed_registry,
     assert ledger["imageScanningConfiguration"]["scanOnPush"] is True
     assert lifecycle(ecr, "team-payments/ledger") == STANDARD
     rules = ecr.get_registry_scanning_configuration()["scanningConfiguration"]["rules"]
-    assert [f["filter"] for f in rules[0]["repositoryFilters"]] == ["mlops/*", "team-payments/ledger"]
+    assert [f["filter"] for f in rules[0]["repositoryFilters"]] == ["mlops/*", "team-payments/ledger*"]
     assert describe(ecr, "team-a/mutable")["imageTagMutability"] == "MUTABLE"  # not in the event's scope
     assert "DescribeRepositories" in handler_calls.calls
     assert handler_calls.calls["ListTagsForResource"] == 1
@@ -158,7 +159,8 @@ def test_own_remediation_event_is_skipped_without_any_ecr_call(mixed_registry, h
 
 
 def test_malformed_event_is_rejected_not_raised(ecr, handler_calls, capsys):
-    result = invoke({"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr"})
+    event = {"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr", "account": ACCOUNT, "region": REGION}
+    result = invoke(event)
     assert result == {"status": "rejected", "reason": "detail is missing or not an object"}
     assert handler_calls.calls == Counter()
     logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
@@ -275,3 +277,31 @@ def test_remediations_reach_the_topic_as_one_readable_notification(mixed_registr
 
     invoke(event_for("scheduled-reconcile.json"), topic_arn=topic_arn, NotifyRemediations="true")
     assert "Messages" not in sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0)  # nothing changed: silence
+
+
+def test_a_person_changing_registry_scanning_during_a_reconcile_keeps_their_change(ecr):
+    """The lost update: a reconcile plans on one read; a person writes ENHANCED / CONTINUOUS_SCAN prod/* before the
+    reconcile writes. Their configuration survives and ours is merged in."""
+    from ecr_governance.aws.clients import make_client
+    from ecr_governance.aws.ecr import EcrRegistry
+    from ecr_governance.enforce.service import Enforcer
+
+    create_repository(ecr, "team/app", "IMMUTABLE", scan_on_push=True, lifecycle_policy=STANDARD)
+    create_repository(ecr, "prod/api", "IMMUTABLE", scan_on_push=True, lifecycle_policy=STANDARD)
+    enforcer = Enforcer(EcrRegistry(make_client("ecr")), EnforceSettings.from_environ({}))
+    plan = enforcer.assess()
+    ecr.put_registry_scanning_configuration(
+        scanType="ENHANCED",
+        rules=[
+            {"scanFrequency": "CONTINUOUS_SCAN", "repositoryFilters": [{"filter": "prod/*", "filterType": "WILDCARD"}]}
+        ],
+    )
+    enforcer.apply(plan)
+    configuration = ecr.get_registry_scanning_configuration()["scanningConfiguration"]
+    assert configuration["scanType"] == "ENHANCED"
+    rules = {rule["scanFrequency"]: [f["filter"] for f in rule["repositoryFilters"]] for rule in configuration["rules"]}
+    assert rules["CONTINUOUS_SCAN"] == ["prod/*"]
+    assert rules["SCAN_ON_PUSH"] == ["*"]
+    # And a second reconcile leaves it as it is.
+    enforcer.apply(enforcer.assess())
+    assert ecr.get_registry_scanning_configuration()["scanningConfiguration"] == configuration

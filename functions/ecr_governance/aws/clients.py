@@ -8,7 +8,9 @@ half a minute.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -49,6 +51,15 @@ def make_session(
         raise SettingsError(f"cannot read the AWS configuration: {error}") from error
 
 
+AWS_ENDPOINT_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
+
+
+def serves_aws_endpoint(client: Any) -> bool:
+    """Whether the client talks to AWS itself rather than an emulator or another AWS-compatible endpoint."""
+    host = urlsplit(client.meta.endpoint_url).hostname or ""
+    return host.endswith(AWS_ENDPOINT_SUFFIXES)
+
+
 def make_client(
     service: str,
     *,
@@ -65,3 +76,21 @@ def make_client(
         return session.client(service, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG)
     except ValueError as error:  # botocore's answer to an endpoint URL it cannot use
         raise SettingsError(f"cannot use endpoint URL {endpoint_url!r}: {error}") from error
+
+
+class LazyClient:
+    """A client built on first use: a function that needs a service only now and then (a reconcile continuing, a bulk
+    tag read) does not pay for building its client at every cold start."""
+
+    def __init__(self, service: str, **options: Any):
+        self._service = service
+        self._options = options
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = make_client(self._service, **self._options)
+        return getattr(self._client, name)

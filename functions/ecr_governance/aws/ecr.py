@@ -13,7 +13,8 @@ from typing import Any
 
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
-from ecr_governance.enforce.model import RegistryScanning, Repository, ScanningRule
+from ecr_governance.enforce.model import Repository
+from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import AwsError
 from ecr_governance.images import (
     ACCEPTED_MANIFEST_MEDIA_TYPES,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ecr_governance.enforce.scanning import RegistryScanning, RepositoryCoverage, ScanningPlan
 from ecr_governance.errors import AwsError, GovernanceError
 from ecr_governance.exemptions import NO_EXEMPTION, ExemptAspect, Exemption
 
@@ -23,18 +24,6 @@ class Repository:
     exclusion_filters: tuple[str, ...] = ()
     scan_on_push: bool = False
     uri: str = ""
-
-
-@dataclass(frozen=True)
-class ScanningRule:
-    scan_frequency: str  # SCAN_ON_PUSH | CONTINUOUS_SCAN | MANUAL
-    filters: tuple[str, ...]  # WILDCARD repository filters
-
-
-@dataclass(frozen=True)
-class RegistryScanning:
-    scan_type: str  # BASIC | ENHANCED
-    rules: tuple[ScanningRule, ...] = field(default_factory=tuple)
 
 
 class Aspect(StrEnum):
@@ -147,18 +136,45 @@ class RepositoryAssessment:
 
 
 @dataclass(frozen=True)
+class ReconcileProgress:
+    """Where a full reconcile stopped, and what the last piece needs to plan registry scanning for the whole run."""
+
+    after: str  # the last repository handled (names are handled in sorted order)
+    scan_exempt: tuple[str, ...] = ()  # repositories handled so far that are exempt from scan on push
+    unread: tuple[str, ...] = ()  # repositories handled so far that could not be read
+    piece: int = 1  # how many pieces have run
+
+    def extended(self, after: str, assessments: tuple[RepositoryAssessment, ...] | list) -> ReconcileProgress:
+        return ReconcileProgress(
+            after=after,
+            scan_exempt=(
+                *self.scan_exempt,
+                *(a.repository.name for a in assessments if a.exemption.covers(ExemptAspect.SCAN_ON_PUSH)),
+            ),
+            unread=(*self.unread, *(a.repository.name for a in assessments if a.failure)),
+            piece=self.piece + 1,
+        )
+
+
+START = ReconcileProgress(after="", piece=0)
+
+
+@dataclass(frozen=True)
 class EnforcementPlan:
     assessments: tuple[RepositoryAssessment, ...]
     registry_scanning: RegistryScanning | None  # None: it could not be read (scanning_failure says why)
-    scanning_after: RegistryScanning | None = None
-    scanning_not_coverable: tuple[str, ...] = ()
+    scanning: ScanningPlan | None = None  # None: not planned in this invocation (unreadable, or not the last piece)
+    coverage: tuple[RepositoryCoverage, ...] = ()  # the repositories of this plan, as the coverage planner sees them
     missing_repositories: tuple[str, ...] = ()  # asked for by an event, gone by the time we looked
     scanning_failure: Failure | None = None
+    continuation: ReconcileProgress | None = None  # set when a full reconcile must continue in a new invocation
+    progress_before: ReconcileProgress | None = None  # where this piece started (a continued reconcile)
 
 
 @dataclass
 class EnforcementReport:
     decisions: list[Decision] = field(default_factory=list)
+    continuation: ReconcileProgress | None = None
 
     def _repository_decisions(self) -> list[Decision]:
         return [d for d in self.decisions if d.repository != REGISTRY]

@@ -15,7 +15,7 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
-from ecr_governance.config import SettingDoc, arn_setting, enum_setting, list_setting, text_setting
+from ecr_governance.config import SettingDoc, arn_setting, enum_setting, int_setting, list_setting, text_setting
 from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.lifecycle.validate import validate_policy
@@ -26,6 +26,7 @@ STANDARD_LIFECYCLE_RESOURCE = "policies/standard-lifecycle.json"
 # ECR's rule for a tag-mutability exclusion filter (filterType WILDCARD), and its 1-5 filter limit.
 EXCLUSION_FILTER_PATTERN = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
 MAX_EXCLUSION_FILTERS = 5
+MAX_RECONCILE_CONCURRENCY = 64
 
 
 class Mode(StrEnum):
@@ -79,6 +80,13 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
     ),
     *EXEMPTION_SETTINGS_DOCS,
     SettingDoc(
+        "RECONCILE_CONCURRENCY",
+        "ReconcileConcurrency",
+        "8",
+        "How many repositories a reconcile reads and writes at once (1-64): bounded so ECR's unpublished "
+        "management-API rate limits are not hit; throttles are retried adaptively.",
+    ),
+    SettingDoc(
         "GOVERNANCE_ROLE_ARN",
         "(the function's own role)",
         "",
@@ -111,6 +119,7 @@ class EnforceSettings:
     allowed_exclusion_filters: tuple[str, ...] = ("sha256-*",)
     standard_lifecycle_policy: dict[str, Any] = field(default_factory=dict)
     exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
+    reconcile_concurrency: int = 8
     remediation_topic_arn: str = ""
     governance_role_arn: str = ""
 
@@ -153,6 +162,7 @@ class EnforceSettings:
                 text_setting(environ, "STANDARD_LIFECYCLE_POLICY", "")
             ),
             exemptions=ExemptionSettings.from_environ(environ),
+            reconcile_concurrency=int_setting(environ, "RECONCILE_CONCURRENCY", "8", 1, MAX_RECONCILE_CONCURRENCY),
             remediation_topic_arn=topic_arn,
             governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
         )

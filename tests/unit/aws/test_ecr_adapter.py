@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from ecr_governance.aws.ecr import EcrRegistry
-from ecr_governance.enforce.model import RegistryScanning, ScanningRule
+from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
 
 ARN = "arn:aws:ecr:ap-southeast-1:123456789012:repository/"

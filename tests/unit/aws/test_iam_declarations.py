@@ -15,14 +15,22 @@ import boto3
 import pytest
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import declared_actions
+from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.sns import SnsPublisher
-from ecr_governance.enforce.model import RegistryScanning, Repository, ScanningRule
+from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.model import Repository
+from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
 
 TOPIC = "arn:aws:sns:ap-southeast-1:123456789012:alerts"
 # Operations whose IAM action is not named after them (AWS's Service Authorization Reference).
-ACTION_OF_OPERATION: dict[str, str] = {"ecr:ListImageReferrers": "ecr:BatchGetImage"}
+ACTION_OF_OPERATION: dict[str, str] = {
+    "ecr:ListImageReferrers": "ecr:BatchGetImage",
+    "lambda:Invoke": "lambda:InvokeFunction",
+}
+# Services whose IAM prefix differs from their signing name.
+IAM_PREFIX_OF_SIGNING_NAME = {"tagging": "tag"}
 SAMPLE_ARGUMENTS: dict[str, Any] = {
     "name": "team/app",
     "repository_name": "team/app",
@@ -33,6 +41,9 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "exclusion_filters": ("sha256-*",),
     "scanning": RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),)),
     "policy": {"rules": [{"rulePriority": 1, "description": "x" * 100}]},
+    "tag_key": "ecr-governance:exempt",
+    "function_name": "arn:aws:lambda:ap-southeast-1:123456789012:function:f",
+    "payload": {"detail": {}},
     "notice": Notice(subject="s", text="t", bodies={"email": "e"}, attributes={"severity": "HIGH"}),
 }
 
@@ -48,7 +59,8 @@ class OperationRecorder:
     def __init__(self, client: Any):
         self.client = client
         self.actions: set[str] = set()
-        self._prefix = client.meta.service_model.signing_name
+        signing_name = client.meta.service_model.signing_name
+        self._prefix = IAM_PREFIX_OF_SIGNING_NAME.get(signing_name, signing_name)
         client.meta.events.register_first("before-call.*.*", self)
 
     def __call__(self, model: Any, **_: Any) -> tuple[_Ok, dict[str, Any]]:
@@ -61,7 +73,13 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="ap-southeast-1"
     )
-    for factory, service in ((EcrRegistry, "ecr"), (lambda client: SnsPublisher(client, TOPIC), "sns")):
+    adapters = (
+        (EcrRegistry, "ecr"),
+        (lambda client: SnsPublisher(client, TOPIC), "sns"),
+        (TaggingApi, "resourcegroupstaggingapi"),
+        (LambdaInvoker, "lambda"),
+    )
+    for factory, service in adapters:
         recorder = OperationRecorder(session.client(service))
         adapter = factory(recorder.client)
         for name, _function in inspect.getmembers(type(adapter), inspect.isfunction):

@@ -11,85 +11,18 @@ import json
 import logging
 import typing
 from collections import Counter
-from dataclasses import replace
 
 import pytest
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.ecr import EcrRegistry
-from ecr_governance.enforce.model import REGISTRY, Action, RegistryScanning, Repository, ScanningRule
-from ecr_governance.enforce.service import EnforcementRegistry, Enforcer
+from ecr_governance.enforce.model import REGISTRY, Action
+from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
+from ecr_governance.enforce.service import EnforcementRegistry, Enforcer, ReconcileScope
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
+from enforce_fakes import InMemoryRegistry, InMemoryTagSource
 
 SETTINGS = EnforceSettings.from_environ({"EXEMPT_REPOSITORY_PATTERNS": "legacy-*"})
-STANDARD = json.dumps(SETTINGS.standard_lifecycle_policy)
-
-
-class InMemoryRegistry:
-    def __init__(self, scanning: RegistryScanning | None = None):
-        self.repositories: dict[str, Repository] = {}
-        self.tags: dict[str, dict[str, str]] = {}
-        self.policies: dict[str, str] = {}
-        self.scanning = scanning or RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),))
-        self.calls: Counter[str] = Counter()
-        self.fail_on: dict[tuple[str, str], Exception] = {}
-
-    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None):
-        self.repositories[name] = Repository(
-            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push
-        )
-        self.tags[name] = tags or {}
-        if policy is not None:
-            self.policies[name] = policy
-
-    def _call(self, method, name=""):
-        self.calls[method] += 1
-        if (method, name) in self.fail_on:
-            raise self.fail_on[(method, name)]
-
-    def get_registry_scanning(self):
-        self._call("get_registry_scanning")
-        return self.scanning
-
-    def list_repositories(self):
-        self._call("list_repositories")
-        return iter(list(self.repositories.values()))
-
-    def get_repository(self, name):
-        self._call("get_repository", name)
-        if name not in self.repositories:
-            raise RepositoryNotFound(name)
-        return self.repositories[name]
-
-    def list_tags(self, repository):
-        self._call("list_tags", repository.name)
-        return self.tags[repository.name]
-
-    def get_lifecycle_policy_text(self, repository_name):
-        self._call("get_lifecycle_policy_text", repository_name)
-        return self.policies.get(repository_name)
-
-    def put_tag_mutability(self, repository_name, mutability, exclusion_filters):
-        self._call("put_tag_mutability", repository_name)
-        self.repositories[repository_name] = replace(
-            self.repositories[repository_name], tag_mutability=mutability, exclusion_filters=tuple(exclusion_filters)
-        )
-
-    def put_repository_scan_on_push(self, repository_name):
-        self._call("put_repository_scan_on_push", repository_name)
-        self.repositories[repository_name] = replace(self.repositories[repository_name], scan_on_push=True)
-
-    def put_registry_scanning(self, scanning):
-        self._call("put_registry_scanning")
-        self.scanning = scanning
-
-    def put_lifecycle_policy(self, repository_name, policy):
-        self._call("put_lifecycle_policy", repository_name)
-        self.policies[repository_name] = json.dumps(policy)
-
-    @property
-    def writes(self):
-        return Counter({m: n for m, n in self.calls.items() if m.startswith("put_")})
 
 
 def run(registry, names=None, settings=SETTINGS, dry_run=False):
@@ -168,7 +101,7 @@ def test_repositories_exempt_from_scan_on_push_are_never_newly_covered_by_a_broa
     report = run(registry, settings=settings)
     (rule,) = registry.scanning.rules
     assert "*" not in rule.filters and "team/*" not in rule.filters
-    assert set(rule.filters) == {"team/app", "web/*"}
+    assert set(rule.filters) == {"team/app*", "web/*"}
     assert not registry.repositories["vendor/agent"].scan_on_push
     exempt = {(d.repository, d.aspect) for d in report.decisions if d.action is Action.EXEMPT}
     assert exempt == {("vendor/agent", "registry_scanning"), ("team/listed", "registry_scanning")}
@@ -276,7 +209,8 @@ def test_one_access_denied_read_fails_that_repository_only_and_the_other_999_are
     remediated = {d.repository for d in report.decisions if d.action is Action.REMEDIATED} - {REGISTRY}
     assert len(remediated) == 999 and "team/r500" not in remediated
     assert registry.calls["put_tag_mutability"] == 999
-    # The broad `*` filter would start scanning the unread repository: it is not known to be compliant-exempt.
+    # One unreadable repository does not keep `*` from covering the 999: its own exemption is unknown, not known.
+    assert registry.scanning.rules == (ScanningRule("SCAN_ON_PUSH", ("*",)),)
     assert "team/r500" not in {d.repository for d in report.decisions if d.aspect == "registry_scanning"}
 
 
@@ -340,3 +274,125 @@ def test_repository_scan_flag_is_only_written_under_basic(scan_type):
     registry.add("team/a", scan_on_push=False)
     run(registry)
     assert registry.calls["put_repository_scan_on_push"] == (1 if scan_type == "BASIC" else 0)
+
+
+# ---- registry scale: bulk tags, parallelism, continuation, no lost update -------------------------------------
+def test_a_full_reconcile_reads_exemption_tags_in_bulk_and_an_event_reads_them_fresh():
+    registry = InMemoryRegistry()
+    registry.add("team/a", "MUTABLE")
+    registry.add("team/exempt", "MUTABLE", tags={"ecr-governance:exempt": "true"})
+    tag_source = InMemoryTagSource(registry)
+    enforcer = Enforcer(registry, SETTINGS, tag_source)
+    report = enforcer.apply(enforcer.assess())
+    assert tag_source.calls == 1 and registry.calls["list_tags"] == 0
+    assert {d.repository for d in report.decisions if d.action is Action.EXEMPT} == {"team/exempt"}
+    enforcer.apply(enforcer.assess(["team/a"]))
+    assert registry.calls["list_tags"] == 1 and tag_source.calls == 1
+
+
+def test_a_denied_bulk_tag_read_falls_back_to_one_read_per_repository_with_one_warning(caplog):
+    registry = InMemoryRegistry()
+    registry.add("team/a", "MUTABLE")
+    registry.add("team/exempt", "MUTABLE", tags={"ecr-governance:exempt": "true"})
+    tag_source = InMemoryTagSource(registry, denied=True)
+    enforcer = Enforcer(registry, SETTINGS, tag_source)
+    with caplog.at_level(logging.WARNING, logger=SERVICE_NAME):
+        report = enforcer.apply(enforcer.assess())
+        enforcer.apply(enforcer.assess())
+    assert registry.calls["list_tags"] == 4 and tag_source.calls == 1  # not asked again in this environment
+    assert [r.getMessage() for r in caplog.records].count(
+        "bulk tag read failed: reading tags one repository at a time"
+    ) == 1
+    assert {d.repository for d in report.decisions if d.action is Action.EXEMPT} == {"team/exempt"}
+
+
+def test_parallel_reconcile_with_20_percent_of_calls_throttled_counts_each_once_and_converges():
+    """Throttles that outlive the retries fail that one setting; the next run finishes the job. Nothing is counted
+    twice and the results come out sorted whatever order the threads finish in."""
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    for i in range(200):
+        registry.add(f"team/r{i:03}", "MUTABLE", scan_on_push=False, policy=None)
+    settings = EnforceSettings.from_environ({"RECONCILE_CONCURRENCY": "8"})
+    counter = iter(range(10**9))
+    registry.throttle = lambda method, name: next(counter) % 5 == 0  # every fifth call, 20%
+    enforcer = Enforcer(registry, settings)
+    first = enforcer.apply(enforcer.assess())
+    repositories = [d.repository for d in first.decisions if d.repository != REGISTRY]
+    assert repositories == sorted(repositories)
+    per_setting = Counter((d.repository, d.aspect) for d in first.decisions)
+    assert max(per_setting.values()) == 1  # one decision per repository and aspect
+    failed = [d for d in first.decisions if d.action is Action.FAILED]
+    assert failed and all(d.error_code == "ThrottlingException" and d.transient for d in failed)
+    assert first.summary()["transient_failures"] == len(failed)
+    # Every remediated decision is exactly one write that went through, no more, no less.
+    for aspect, method in (
+        ("tag_mutability", "put_tag_mutability"),
+        ("repository_scan_on_push", "put_repository_scan_on_push"),
+        ("lifecycle_policy", "put_lifecycle_policy"),
+    ):
+        went_through = registry.calls[method] - sum(n for (m, _), n in registry.throttled.items() if m == method)
+        remediated = sum(1 for d in first.decisions if d.aspect == aspect and d.action is Action.REMEDIATED)
+        assert remediated == went_through, aspect
+    registry.throttle = None
+    for _ in range(2):
+        report = enforcer.apply(enforcer.assess())
+    assert report.summary()["non_compliant_after"] == 0 and report.summary()["failed"] == 0
+    assert all(r.tag_mutability == "IMMUTABLE" and r.scan_on_push for r in registry.repositories.values())
+    registry.calls.clear()
+    enforcer.apply(enforcer.assess())
+    assert registry.writes == Counter()
+
+
+def test_a_reconcile_that_runs_out_of_time_continues_and_handles_every_repository_exactly_once():
+    registry = InMemoryRegistry(RegistryScanning("BASIC", ()))
+    for i in range(100):
+        registry.add(f"team/r{i:03}", "MUTABLE", policy=None)
+    registry.add("vendor/x", "MUTABLE", tags={"ecr-governance:exempt": "scan-on-push"})
+    settings = EnforceSettings.from_environ({"RECONCILE_CONCURRENCY": "2"})  # chunks of 8 repositories
+    enforcer = Enforcer(registry, settings)
+    checks = iter(range(10**6))
+    tiny_budget = lambda: next(checks) % 3 == 2  # noqa: E731 - runs out of time after every third chunk
+    progress, pieces, handled = None, 0, Counter()
+    while True:
+        pieces += 1
+        report = enforcer.reconcile(ReconcileScope(progress=progress, should_stop=tiny_budget))
+        handled.update(d.repository for d in report.decisions if d.aspect == "tag_mutability")
+        if report.continuation is None:
+            break
+        assert registry.calls["put_registry_scanning"] == 0  # only the last piece writes registry scanning
+        progress = report.continuation
+    assert pieces > 3
+    assert set(handled) == set(registry.repositories) and set(handled.values()) == {1}
+    (rule,) = registry.scanning.rules
+    assert registry.calls["put_registry_scanning"] == 1
+    assert all(scanning_filter_matches_any(rule.filters, f"team/r{i:03}") for i in range(100))
+    assert not scanning_filter_matches_any(rule.filters, "vendor/x")  # learnt in an early piece, spared by the last
+
+
+def scanning_filter_matches_any(filters, name):
+    from ecr_governance.wildcard import scanning_filter_matches
+
+    return any(scanning_filter_matches(f, name) for f in filters)
+
+
+def test_a_registry_scanning_change_made_during_a_reconcile_survives_it():
+    """A person writes ENHANCED / CONTINUOUS_SCAN prod/* after our read and before our write: it survives, and our
+    filters are merged into theirs."""
+    registry = InMemoryRegistry(RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("mlops/*",)),)))
+    registry.add("team/app")
+    registry.add("mlops/api")
+    enforcer = Enforcer(registry, SETTINGS)
+    plan = enforcer.assess()
+    persons = RegistryScanning(
+        "ENHANCED", (ScanningRule("CONTINUOUS_SCAN", ("prod/*",)), ScanningRule("SCAN_ON_PUSH", ("mlops/*", "web/*")))
+    )
+    registry.scanning = persons
+    report = enforcer.apply(plan)
+    assert registry.scanning.scan_type == "ENHANCED"
+    assert registry.scanning.rules[0] == ScanningRule("CONTINUOUS_SCAN", ("prod/*",))
+    assert registry.scanning.rules[1].filters[:2] == ("mlops/*", "web/*")
+    assert scanning_filter_matches_any(registry.scanning.rules[1].filters, "team/app")
+    assert registry.scanning_reads == 3  # planned on one read, merged into a fresh one, read back after writing
+    assert [d.action for d in report.decisions if d.repository == "team/app" and d.aspect == "registry_scanning"] == [
+        Action.REMEDIATED
+    ]

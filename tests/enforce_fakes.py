@@ -1,0 +1,110 @@
+"""In-memory fakes of the enforcement ports, for tests without network (they satisfy the same Protocols as the
+adapters; tests/unit/enforce/test_service.py checks their signatures against the ports)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+
+from ecr_governance.enforce.model import Repository
+from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
+
+STANDARD = json.dumps(EnforceSettings.from_environ({}).standard_lifecycle_policy)
+
+
+class InMemoryRegistry:
+    def __init__(self, scanning: RegistryScanning | None = None):
+        self.repositories: dict[str, Repository] = {}
+        self.tags: dict[str, dict[str, str]] = {}
+        self.policies: dict[str, str] = {}
+        self.scanning = scanning or RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),))
+        self.calls: Counter[str] = Counter()
+        self.scanning_reads = 0
+        self.fail_on: dict[tuple[str, str], Exception] = {}
+        # Decides, per call, whether it is throttled past the retries (the run must record it, never miscount it).
+        self.throttle: Callable[[str, str], bool] | None = None
+        self.throttled: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None):
+        self.repositories[name] = Repository(
+            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push
+        )
+        self.tags[name] = tags or {}
+        if policy is not None:
+            self.policies[name] = policy
+
+    def _call(self, method, name=""):
+        with self._lock:  # the enforcer calls from several threads
+            self.calls[method] += 1
+            failure = self.fail_on.get((method, name))
+            if failure is None and self.throttle is not None and self.throttle(method, name):
+                failure = AwsError(f"{method} failed after retries", code="ThrottlingException", transient=True)
+                self.throttled[(method, name)] += 1
+        if failure is not None:
+            raise failure
+
+    def get_registry_scanning(self):
+        self._call("get_registry_scanning")
+        self.scanning_reads += 1
+        return self.scanning
+
+    def list_repositories(self):
+        self._call("list_repositories")
+        return iter(list(self.repositories.values()))
+
+    def get_repository(self, name):
+        self._call("get_repository", name)
+        if name not in self.repositories:
+            raise RepositoryNotFound(name)
+        return self.repositories[name]
+
+    def list_tags(self, repository):
+        self._call("list_tags", repository.name)
+        return self.tags[repository.name]
+
+    def get_lifecycle_policy_text(self, repository_name):
+        self._call("get_lifecycle_policy_text", repository_name)
+        return self.policies.get(repository_name)
+
+    def put_tag_mutability(self, repository_name, mutability, exclusion_filters):
+        self._call("put_tag_mutability", repository_name)
+        self.repositories[repository_name] = replace(
+            self.repositories[repository_name], tag_mutability=mutability, exclusion_filters=tuple(exclusion_filters)
+        )
+
+    def put_repository_scan_on_push(self, repository_name):
+        self._call("put_repository_scan_on_push", repository_name)
+        self.repositories[repository_name] = replace(self.repositories[repository_name], scan_on_push=True)
+
+    def put_registry_scanning(self, scanning):
+        self._call("put_registry_scanning")
+        self.scanning = scanning
+
+    def put_lifecycle_policy(self, repository_name, policy):
+        self._call("put_lifecycle_policy", repository_name)
+        self.policies[repository_name] = json.dumps(policy)
+
+    @property
+    def writes(self):
+        return Counter({m: n for m, n in self.calls.items() if m.startswith("put_")})
+
+
+class InMemoryTagSource:
+    """The bulk tag read (GetResources) over an InMemoryRegistry's tags; `denied` makes it answer AccessDenied."""
+
+    def __init__(self, registry: InMemoryRegistry, denied: bool = False):
+        self.registry = registry
+        self.denied = denied
+        self.calls = 0
+
+    def repository_tag_values(self, tag_key: str) -> dict[str, str]:
+        self.calls += 1
+        if self.denied:
+            raise AccessDenied("access denied: GetResources needs IAM permission tag:GetResources", code="AccessDenied")
+        return {name: tags[tag_key] for name, tags in self.registry.tags.items() if tag_key in tags}
