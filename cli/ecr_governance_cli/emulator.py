@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ecr_governance.aws.clients import make_client, make_session
 from ecr_governance.errors import GovernanceError
 
 EMULATOR_HOST = "127.0.0.1"
@@ -37,6 +39,8 @@ def start_emulator(port: int = 0) -> Emulator:
         ) from error
     # One access-log line per API call would drown the demo's output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if port:
+        _refuse_a_busy_port(port)
     server = ThreadedMotoServer(ip_address=EMULATOR_HOST, port=port, verbose=False)
     try:
         server.start()
@@ -44,6 +48,24 @@ def start_emulator(port: int = 0) -> Emulator:
         raise GovernanceError(f"cannot start the emulator on {EMULATOR_HOST}:{port}: {error.strerror}") from error
     host, bound_port = server.get_host_and_port()
     return Emulator(server=server, endpoint_url=f"http://{host}:{bound_port}")
+
+
+def _refuse_a_busy_port(port: int) -> None:
+    """moto's server thread would print "Address already in use" and leave the caller waiting forever: check first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((EMULATOR_HOST, port))
+        except OSError as error:
+            raise GovernanceError(
+                f"cannot start the emulator on {EMULATOR_HOST}:{port}: {error.strerror} "
+                "(another emulator running? pass --port, or stop it)"
+            ) from error
+
+
+def emulator_client(emulator: Emulator, service: str, region: str = "ap-southeast-1") -> Any:
+    """A client of the emulator with its fixed credentials."""
+    session = make_session(region=region, static_credentials=("testing", "testing"))
+    return make_client(service, session=session, endpoint_url=emulator.endpoint_url, local=True)
 
 
 @contextlib.contextmanager

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import logging
 import os
+import re
+import shlex
 import sys
 import time
 import uuid
@@ -15,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from ecr_governance import SERVICE_NAME
-from ecr_governance.errors import InputError
+from ecr_governance.errors import GovernanceError, InputError
 
+from ecr_governance_cli.inputs import EVENT_FILE_LIMIT, read_json_file
 from ecr_governance_cli.template_env import function_spec, load_template
 
 DEFAULT_TEMPLATE = "template.yaml"
@@ -45,26 +47,60 @@ class LocalLambdaContext:
 
 
 def read_event(path: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except OSError as error:
-        raise InputError(f"cannot read event file {path}: {error.strerror}") from error
-    except json.JSONDecodeError as error:
-        raise InputError(f"event file {path} is not valid JSON: {error.msg} at line {error.lineno}") from error
+    return read_json_file(path, "event file", EVENT_FILE_LIMIT)
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, str]:
+SAM_OVERRIDE = re.compile(r"ParameterKey=([^,]+),ParameterValue=(.*)")
+
+
+def parse_overrides(tokens: list[str]) -> dict[str, str]:
+    """Parameter overrides in either of SAM's spellings, `Key=Value` or `ParameterKey=Key,ParameterValue=Value`,
+    as separate arguments or space-separated in one (quotes group a value with spaces)."""
     overrides = {}
-    for pair in pairs:
-        key, separator, value = pair.partition("=")
-        if not separator or not key:
-            raise InputError(f"parameter override {pair!r} is not KEY=VALUE")
-        overrides[key] = value
+    for token in tokens:
+        try:
+            pairs = shlex.split(token)
+        except ValueError as error:
+            raise InputError(f"parameter overrides {token!r}: {error}") from error
+        for pair in pairs:
+            match = SAM_OVERRIDE.fullmatch(pair)
+            if match:
+                key, value = match.groups()
+            else:
+                key, separator, value = pair.partition("=")
+                if not separator or not key:
+                    raise InputError(
+                        f"parameter override {pair!r} is not Key=Value or ParameterKey=Key,ParameterValue=Value"
+                    )
+            overrides[key] = value
     return overrides
 
 
+def read_env_vars(path: str, logical_id: str) -> dict[str, str]:
+    """`sam local invoke --env-vars` files: {"Parameters": {...}} for every function, {"<LogicalId>": {...}} for one;
+    the function's own entries win."""
+    document = read_json_file(path, "env-vars file", EVENT_FILE_LIMIT)
+    if not isinstance(document, dict):
+        raise InputError(f'env-vars file {path} must be an object like {{"{logical_id}": {{"VAR": "value"}}}}')
+    variables: dict[str, str] = {}
+    for section in ("Parameters", logical_id):
+        entries = document.get(section, {})
+        if not isinstance(entries, dict):
+            raise InputError(f"env-vars file {path}: {section} must be an object of VAR: value")
+        for name, value in entries.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise InputError(f"env-vars file {path}: {section}.{name} must be a string, number or boolean")
+            variables[name] = str(value).lower() if isinstance(value, bool) else str(value)
+    return variables
+
+
 def invoke_function(
-    template_path: str, logical_id: str, event: Any, overrides: dict[str, str], extra_env: dict[str, str]
+    template_path: str,
+    logical_id: str,
+    event: Any,
+    overrides: dict[str, str],
+    extra_env: dict[str, str],
+    env_vars: dict[str, str] | None = None,
 ) -> Any:
     """Import the function's handler with its template environment and call it; restores the environment."""
     template = load_template(template_path)
@@ -75,14 +111,19 @@ def invoke_function(
         overrides,
         pseudo={"AWS::Region": region, "AWS::AccountId": LOCAL_ACCOUNT_ID, "AWS::Partition": "aws"},
     )
-    if spec.unresolved:
+    env_vars = env_vars or {}
+    unresolved = [name for name in spec.unresolved if name not in env_vars]
+    if unresolved:
         print(
-            f"note: {', '.join(spec.unresolved)} name resources that exist only once deployed; left empty locally",
+            f"note: {', '.join(unresolved)} name resources that exist only once deployed; left empty locally "
+            "(set them with --env-vars)",
             file=sys.stderr,
         )
     module_name, _, function_name = spec.handler.rpartition(".")
     code_dir = str((Path(template_path).resolve().parent / spec.code_uri).resolve())
-    environment = {**spec.environment, **{name: "" for name in spec.unresolved}, **extra_env}
+    if not Path(code_dir).is_dir():
+        raise InputError(f"{logical_id}: its code directory {code_dir} does not exist")
+    environment = {**spec.environment, **{name: "" for name in spec.unresolved}, **env_vars, **extra_env}
     environment.setdefault("AWS_LAMBDA_FUNCTION_NAME", logical_id)
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
@@ -92,9 +133,12 @@ def invoke_function(
         sys.modules.pop(module_name, None)
         # Lambda writes logs to its log stream; here they go to stderr so stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
-            module = importlib.import_module(module_name)
+            module = _import_handler_module(module_name, code_dir)
+            handler = getattr(module, function_name, None)
+            if not callable(handler):
+                raise InputError(f"{logical_id}: {module_name} has no handler function {function_name!r}")
             bind_log_handlers_to(sys.stdout)
-            return getattr(module, function_name)(event, LocalLambdaContext(logical_id, region))
+            return handler(event, LocalLambdaContext(logical_id, region))
     finally:
         sys.path.remove(code_dir)
         for name, value in saved.items():
@@ -102,6 +146,20 @@ def invoke_function(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _import_handler_module(module_name: str, code_dir: str) -> Any:
+    """Import the handler module as a cold start would; a missing module or a failed start-up is one clear line."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and module_name.startswith(error.name):
+            raise InputError(f"handler module {module_name} not found under {code_dir}") from error
+        raise InputError(f"{module_name} needs {error.name}, which is not installed: run `make venv`") from error
+    except GovernanceError:
+        raise  # e.g. a SettingsError naming the variable: already one clear line
+    except (ValueError, ImportError) as error:
+        raise InputError(f"handler module {module_name} failed to start: {error}") from error
 
 
 def bind_log_handlers_to(stream: Any) -> None:

@@ -7,6 +7,7 @@ resource that only exists once deployed (a topic ARN, a role ARN) cannot be reso
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,12 +46,17 @@ def load_template(path: str | Path) -> dict[str, Any]:
         text = Path(path).read_text()
     except OSError as error:
         raise InputError(f"cannot read template {path}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise InputError(f"template {path} is not UTF-8 text") from error
     try:
         template = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        raise InputError(f"{path} is not valid YAML: {error}") from error
-    if not isinstance(template, dict) or "Resources" not in template:
-        raise InputError(f"{path} is not a CloudFormation/SAM template (no Resources)")
+    except (yaml.YAMLError, RecursionError) as error:
+        raise InputError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from error
+    if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):
+        raise InputError(f"{path} is not a CloudFormation/SAM template (no Resources mapping)")
+    for section in ("Parameters", "Conditions", "Globals"):
+        if template.get(section) is not None and not isinstance(template[section], dict):
+            raise InputError(f"{path}: {section} must be a mapping")
     return template
 
 
@@ -61,23 +67,58 @@ class FunctionSpec:
     code_uri: str
     environment: dict[str, str] = field(default_factory=dict)
     unresolved: list[str] = field(default_factory=list)  # env vars that need a deployed resource
+    package_type: str = "Zip"
+
+
+def check_parameter_value(name: str, spec: Mapping[str, Any], value: str) -> None:
+    """Refuse what CloudFormation refuses: AllowedValues, AllowedPattern, Min/MaxLength, Number, Min/MaxValue."""
+    allowed = spec.get("AllowedValues")
+    if isinstance(allowed, list) and value not in [str(item) for item in allowed]:
+        raise InputError(f"parameter {name}={value!r} is not allowed: expected one of {', '.join(map(str, allowed))}")
+    pattern = spec.get("AllowedPattern")
+    if isinstance(pattern, str):
+        try:
+            matches = re.fullmatch(pattern, value) is not None
+        except re.error as error:
+            raise InputError(f"parameter {name}: AllowedPattern {pattern!r} is not a regular expression") from error
+        if not matches:
+            raise InputError(f"parameter {name}={value!r} does not match its AllowedPattern {pattern}")
+    for key, ok in (("MinLength", lambda limit: len(value) >= limit), ("MaxLength", lambda limit: len(value) <= limit)):
+        if isinstance(spec.get(key), int) and not ok(spec[key]):
+            raise InputError(f"parameter {name}={value!r} breaks its {key} {spec[key]}")
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError as error:
+            raise InputError(f"parameter {name}={value!r} is not a number") from error
+        for key, ok in (("MinValue", lambda limit: number >= limit), ("MaxValue", lambda limit: number <= limit)):
+            limit = spec.get(key)
+            if isinstance(limit, (int, float)) and not ok(limit):
+                raise InputError(f"parameter {name}={value!r} breaks its {key} {limit}")
 
 
 class _Resolver:
     def __init__(self, template: Mapping[str, Any], overrides: Mapping[str, str], pseudo: Mapping[str, str]):
-        self._parameters = {
-            name: str(overrides.get(name, spec.get("Default", "")))
-            for name, spec in (template.get("Parameters") or {}).items()
-        }
-        unknown = set(overrides) - set(self._parameters)
+        declared = template.get("Parameters") or {}
+        unknown = set(overrides) - set(declared)
         if unknown:
             raise InputError(f"unknown template parameter(s): {', '.join(sorted(unknown))}")
+        self._parameters = {}
+        for name, spec in declared.items():
+            spec = spec if isinstance(spec, Mapping) else {}
+            value = str(overrides.get(name, spec.get("Default", "")))
+            if name in overrides:
+                check_parameter_value(name, spec, value)
+            self._parameters[name] = value
         self._pseudo = pseudo
         self._conditions = template.get("Conditions") or {}
         self._condition_values: dict[str, bool] = {}
 
-    def condition(self, name: str) -> bool:
+    def condition(self, name: Any) -> bool:
+        if not isinstance(name, str) or name not in self._conditions:
+            raise InputError(f"template condition {name!r} is not declared")
         if name not in self._condition_values:
+            self._condition_values[name] = False  # a condition referring to itself resolves to false, not forever
             self._condition_values[name] = bool(self.value(self._conditions[name]))
         return self._condition_values[name]
 
@@ -96,18 +137,33 @@ class _Resolver:
         if key == "Condition":
             return self.condition(argument)
         if key == "Fn::If":
-            name, when_true, when_false = argument
+            name, when_true, when_false = _arguments(key, argument, 3)
             return self.value(when_true if self.condition(name) else when_false)
         if key == "Fn::Equals":
-            left, right = (self.value(item) for item in argument)
+            left, right = (self.value(item) for item in _arguments(key, argument, 2))
             return left is not UNRESOLVED and str(left) == str(right)
         if key == "Fn::Not":
-            return not self.value(argument[0])
-        if key == "Fn::And":
-            return all(self.value(item) for item in argument)
-        if key == "Fn::Or":
-            return any(self.value(item) for item in argument)
+            return not self.value(_arguments(key, argument, 1)[0])
+        if key in ("Fn::And", "Fn::Or"):
+            if not isinstance(argument, list) or not 2 <= len(argument) <= 10:
+                raise InputError(f"{key} needs a list of 2 to 10 conditions, got {argument!r}")
+            values = [self.value(item) for item in argument]
+            return all(values) if key == "Fn::And" else any(values)
         return UNRESOLVED  # GetAtt, Sub of resources, ImportValue...: exists only once deployed
+
+
+def _variables(properties: Mapping[str, Any], where: str) -> dict[str, Any]:
+    environment = properties.get("Environment") or {}
+    variables = environment.get("Variables") or {} if isinstance(environment, Mapping) else None
+    if not isinstance(variables, Mapping):
+        raise InputError(f"template {where}: Environment.Variables must be a mapping")
+    return dict(variables)
+
+
+def _arguments(function: str, argument: Any, count: int) -> list[Any]:
+    if not isinstance(argument, list) or len(argument) != count:
+        raise InputError(f"{function} needs a list of {count} arguments, got {argument!r}")
+    return argument
 
 
 def function_spec(
@@ -117,22 +173,36 @@ def function_spec(
     pseudo: Mapping[str, str] | None = None,
 ) -> FunctionSpec:
     resources = template.get("Resources") or {}
-    functions = sorted(k for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function")
+    functions = sorted(
+        str(k) for k, v in resources.items() if isinstance(v, Mapping) and v.get("Type") == "AWS::Serverless::Function"
+    )
     resource = resources.get(logical_id)
-    if not resource or resource.get("Type") != "AWS::Serverless::Function":
-        raise InputError(f"no function {logical_id!r} in the template; functions: {', '.join(functions)}")
+    if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::Serverless::Function":
+        raise InputError(f"no function {logical_id!r} in the template; functions: {', '.join(functions) or 'none'}")
     resolver = _Resolver(template, overrides or {}, pseudo or {})
     globals_ = (template.get("Globals") or {}).get("Function") or {}
     properties = resource.get("Properties") or {}
-    variables = {
-        **((globals_.get("Environment") or {}).get("Variables") or {}),
-        **((properties.get("Environment") or {}).get("Variables") or {}),
-    }
-    spec = FunctionSpec(
-        logical_id=logical_id,
-        handler=str(properties.get("Handler") or globals_.get("Handler") or ""),
-        code_uri=str(properties.get("CodeUri") or globals_.get("CodeUri") or "."),
-    )
+    for what, section in (("Globals.Function", globals_), (f"{logical_id}.Properties", properties)):
+        if not isinstance(section, Mapping):
+            raise InputError(f"template {what} must be a mapping")
+    variables = {**_variables(globals_, "Globals.Function"), **_variables(properties, logical_id)}
+    package_type = str(properties.get("PackageType") or globals_.get("PackageType") or "Zip")
+    if package_type == "Image":
+        # The image's code is its Docker context; its handler is the command the template gives the runtime client.
+        command = (
+            (properties.get("ImageConfig") or {}).get("Command")
+            if isinstance(properties.get("ImageConfig"), Mapping)
+            else None
+        )
+        metadata = resource.get("Metadata") if isinstance(resource.get("Metadata"), Mapping) else {}
+        handler = str(command[0]) if isinstance(command, list) and command else ""
+        code_uri = str(metadata.get("DockerContext") or ".")
+    else:
+        handler = str(properties.get("Handler") or globals_.get("Handler") or "")
+        code_uri = str(properties.get("CodeUri") or globals_.get("CodeUri") or ".")
+    if not handler or "." not in handler:
+        raise InputError(f"{logical_id} has no handler (module.function) this command can import: {handler!r}")
+    spec = FunctionSpec(logical_id=logical_id, handler=handler, code_uri=code_uri, package_type=package_type)
     for name, node in variables.items():
         value = resolver.value(node)
         if value is UNRESOLVED:

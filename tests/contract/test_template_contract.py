@@ -224,14 +224,15 @@ def test_every_environment_variable_a_function_reads_is_declared(
         modules = _runtime_modules(_handler_module(template, logical_id))
         reads = set().union(*(_environment_reads(path) for path in modules.values()))
         declared = set(_declared_variables(template, logical_id))
-        assert reads - declared == set(), f"{logical_id} reads undeclared environment variables"
+        undeclared = reads - declared - LAMBDA_RESERVED_VARIABLES
+        assert undeclared == set(), f"{logical_id} reads undeclared environment variables"
         # Nothing declared is dead: each variable is read by our code or is a Powertools setting.
         unread = {name for name in declared - reads if name not in powertools_variables}
         assert unread == set(), f"{logical_id} declares environment variables nothing reads"
     # SETTINGS_DOCS is documented as the single source of truth of what the code reads.
     enforce_modules = _runtime_modules(_handler_module(template, ENFORCE_FUNCTION))
     enforce_reads = set().union(*(_environment_reads(path) for path in enforce_modules.values()))
-    assert enforce_reads == {doc.env for doc in settings.SETTINGS_DOCS}
+    assert enforce_reads - LAMBDA_RESERVED_VARIABLES == {doc.env for doc in settings.SETTINGS_DOCS}
 
 
 # Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.

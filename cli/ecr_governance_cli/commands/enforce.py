@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command.add_argument(
             "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
         )
-        command.add_argument("--output", choices=("table", "json"), default="table")
+        command.add_argument(
+            "--output", choices=("table", "json"), default="table", help="a table per repository, or JSON decisions"
+        )
         if name == "enforce":
             command.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
         else:
@@ -47,6 +49,10 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
         raise RepositoryNotFound(", ".join(plan.missing_repositories))
     report = enforcer.apply(plan, dry_run=args.dry_run)
     print(enforcement_json(report) if args.output == "json" else enforcement_table(report))
+    if args.command == "enforce" and not settings.writes_enabled:
+        print("GOVERNANCE_MODE=audit: nothing was written (unset it, or set enforce, to remediate)", file=sys.stderr)
+    elif args.command == "enforce" and args.dry_run:
+        print("--dry-run: nothing was written", file=sys.stderr)
     if getattr(args, "fail_on_violation", False) and report.summary()["non_compliant_after"]:
         return EXIT_VIOLATIONS
     return 0

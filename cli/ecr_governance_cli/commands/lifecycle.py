@@ -13,17 +13,18 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.errors import InputError, RepositoryNotFound
-from ecr_governance.images import ImageDetailError, ImageRecord, image_from_detail
+from ecr_governance.images import ImageDetailError, ImageRecord, image_from_detail, parse_timestamp
 from ecr_governance.lifecycle.policy import LifecyclePolicy, parse_policy
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_repository, read_repository_images
 from ecr_governance.lifecycle.validate import ValidationReport, validate_policy
 
+from ecr_governance_cli.inputs import IMAGES_FILE_LIMIT, POLICY_FILE_LIMIT, read_json_file
 from ecr_governance_cli.render import (
+    plural,
     registry_preview_json,
     registry_preview_table,
     repository_preview_json,
@@ -50,7 +51,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Exit 0: valid (warnings printed); 1: ECR would reject it (errors printed); 2: unreadable file.",
     )
     validate.add_argument("policy", metavar="POLICY.json", help="lifecycle policy JSON")
-    validate.add_argument("--output", choices=("text", "json"), default="text")
+    validate.add_argument(
+        "--output",
+        choices=("table", "json", "text"),
+        default="table",
+        help="table (one line per finding; `text` is accepted for it) or json",
+    )
     validate.set_defaults(func=_run_validate)
 
     preview = actions.add_parser(
@@ -67,25 +73,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--images", metavar="IMAGES.json", help="image details from a file")
     source.add_argument("--repository", metavar="NAME", help="read the images of this repository from ECR")
     source.add_argument("--all-repositories", action="store_true", help="every repository of the registry")
-    preview.add_argument("--now", metavar="ISO-8601", help="evaluate as of this time (default: now)")
-    preview.add_argument("--output", choices=("table", "json"), default="table")
+    preview.add_argument(
+        "--now", metavar="TIME", help="evaluate as of this time: ISO-8601 or epoch seconds (default: now)"
+    )
+    preview.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="table, or json shaped like GetLifecyclePolicyPreview (with --all-repositories: repositories + totals)",
+    )
     preview.set_defaults(func=_run_preview)
 
 
 # ---- validate -------------------------------------------------------------------------------------------------
-
-
-def _read_json(path: str, what: str) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read {what} file {path}: {error.strerror or error}") from error
-    except UnicodeDecodeError as error:
-        raise InputError(f"{what} file {path} is not UTF-8 text") from error
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"{what} file {path} is not valid JSON: {error.msg} at line {error.lineno}") from error
 
 
 def _finding_dict(finding) -> dict[str, Any]:
@@ -107,12 +107,12 @@ def _print_report(path: str, report: ValidationReport, output: str) -> None:
     for finding in report.warnings:
         print(f"warning: {finding}")
     verdict = "valid" if report.valid else "invalid: ECR would reject it"
-    print(f"{path}: {verdict} ({len(report.errors)} errors, {len(report.warnings)} warnings)")
+    print(f"{path}: {verdict} ({plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')})")
 
 
 def _run_validate(args: argparse.Namespace, target: AwsTarget) -> int:
     try:
-        document = _read_json(args.policy, "policy")
+        document = read_json_file(args.policy, "policy file", POLICY_FILE_LIMIT)
     except InputError as error:
         # Not main()'s exit 1: 1 means "ECR would reject this policy"; an unreadable file is a different failure.
         print(f"ecr-governance: error: {error}", file=sys.stderr)
@@ -129,14 +129,13 @@ def _parse_now(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise InputError(f"--now {text!r} is not an ISO-8601 time (e.g. 2026-01-31T00:00:00Z)") from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return parse_timestamp(text, "--now")
+    except ImageDetailError as error:
+        raise InputError(f"{error} (e.g. 2026-01-31T00:00:00Z or 1769817600)") from error
 
 
 def _load_policy(path: str) -> LifecyclePolicy:
-    document = _read_json(path, "policy")
+    document = read_json_file(path, "policy file", POLICY_FILE_LIMIT)
     report = validate_policy(document)
     for finding in report.warnings:
         print(f"warning: {finding}", file=sys.stderr)
@@ -158,7 +157,7 @@ def _records(details: Iterable[Any], source: str) -> list[ImageRecord]:
 
 
 def _image_details_from_file(path: str) -> list[Any]:
-    document = _read_json(path, "images")
+    document = read_json_file(path, "images file", IMAGES_FILE_LIMIT)
     if isinstance(document, dict) and isinstance(document.get("imageDetails"), list):
         return document["imageDetails"]
     if isinstance(document, list):

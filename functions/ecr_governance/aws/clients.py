@@ -8,6 +8,7 @@ half a minute.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,10 +71,14 @@ def make_client(
     """A boto3 client with the project's retry policy. Without a session: the default credential chain and region
     (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself."""
     session = session or boto3.session.Session()
-    if not session.region_name:
+    # botocore reads AWS_DEFAULT_REGION; Lambda and many shells set AWS_REGION (the AWS CLI reads both).
+    region = session.region_name or os.environ.get("AWS_REGION")
+    if not region:
         raise SettingsError("no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
     try:
-        return session.client(service, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG)
+        return session.client(
+            service, region_name=region, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG
+        )
     except ValueError as error:  # botocore's answer to an endpoint URL it cannot use
         raise SettingsError(f"cannot use endpoint URL {endpoint_url!r}: {error}") from error
 

@@ -62,7 +62,7 @@ class Check:
 
 
 class Action(StrEnum):
-    NONE = "none"  # compliant, or a custom policy kept
+    NONE = "unchanged"  # compliant, or a custom policy kept: nothing to do
     EXEMPT = "exempt"
     REMEDIATED = "remediated"
     WOULD_REMEDIATE = "would_remediate"  # audit mode or dry run

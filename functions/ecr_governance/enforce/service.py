@@ -50,7 +50,7 @@ from ecr_governance.enforce.scanning import (
 )
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
-from ecr_governance.errors import CredentialsMissing, GovernanceError, RepositoryNotFound
+from ecr_governance.errors import CredentialsMissing, EndpointUnreachable, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, Exemption, exemption_by_name, exemption_by_tags, tags_can_change
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -151,7 +151,7 @@ class Enforcer:
     def _read_registry_scanning(self) -> tuple[RegistryScanning | None, Failure | None]:
         try:
             return self._registry.get_registry_scanning(), None
-        except CredentialsMissing:
+        except (CredentialsMissing, EndpointUnreachable):
             raise  # no call can succeed: not a registry-scanning problem
         except GovernanceError as error:
             return None, Failure.of(error)

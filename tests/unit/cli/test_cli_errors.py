@@ -70,12 +70,10 @@ def test_unreadable_and_invalid_event_files(tmp_path, capsys):
     assert_one_line_error(code, err, "is not valid JSON")
 
 
-def test_unknown_function_and_bad_override(capsys):
+def test_unknown_function(capsys):
     event = str(EVENTS_DIR / "enforce" / "scheduled-reconcile.json")
     code, _, err = run(capsys, "invoke", "Nope", "--event", event)
     assert_one_line_error(code, err, "no function 'Nope'")
-    code, _, err = run(capsys, "invoke", "EnforceRepositoryFunction", "--event", event, "--parameter-overrides", "Mode")
-    assert_one_line_error(code, err, "parameter override 'Mode' is not KEY=VALUE")
 
 
 def test_usage_errors_exit_2(capsys):

@@ -201,7 +201,7 @@ def test_preview_refuses_a_policy_ecr_would_reject(tmp_path, capsys):
         ("{ nope", NOW, "images file"),
         ({"images": []}, NOW, '"imageDetails"'),
         ([detail("sha256:x", "2026-11-01T00:00:00Z"), {"imagePushedAt": 0}], NOW, "image detail #2: imageDigest"),
-        ([], "last tuesday", "--now 'last tuesday' is not an ISO-8601 time"),
+        ([], "last tuesday", "--now: not a time between years 1 and 9999"),
     ],
 )
 def test_preview_input_mistakes_are_one_line_exit_1(tmp_path, capsys, images, now, message):

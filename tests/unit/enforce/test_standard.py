@@ -8,7 +8,7 @@ from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
 from ecr_governance.wildcard import wildcard_match
-from ecr_governance_cli.demo import SEED_CUSTOM_POLICY
+from ecr_governance_cli.sample_registry import SEED_CUSTOM_POLICY
 
 SETTINGS = EnforceSettings.from_environ({"EXEMPT_REPOSITORY_PATTERNS": "sandbox/*, legacy-*"})
 
