@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -87,14 +87,20 @@ class LifecycleRule:
         patterns = (re.compile("^" + tag_pattern_regex(pattern) + "$", re.MULTILINE) for pattern in self.tag_patterns)
         return (*prefixes, *patterns)
 
-    def selects_tags(self, tag_lines: str) -> bool:
-        """Whether an image whose tags, joined by newlines, are `tag_lines` ("" = untagged) meets the rule's tag
-        requirements - its storage class aside. AND across list entries, each entry against any of the tags."""
+    @cached_property
+    def selects_tags(self) -> Callable[[str], bool]:
+        """`selects_tags(tag_lines)`: whether an image whose tags, joined by newlines, are `tag_lines` ("" = untagged)
+        meets the rule's tag requirements - its storage class aside. AND across list entries, each entry against any
+        of the tags. Built once per rule as the cheapest function for its kind: the evaluator calls it per image."""
         if self.tag_status == "any":
-            return True
+            return lambda tag_lines: True
         if self.tag_status == "untagged":
-            return not tag_lines
-        return bool(tag_lines) and all(regex.search(tag_lines) for regex in self.tag_entry_regexes)
+            return lambda tag_lines: not tag_lines
+        searches = tuple(regex.search for regex in self.tag_entry_regexes)
+        if len(searches) == 1:
+            (search,) = searches
+            return lambda tag_lines: bool(tag_lines) and search(tag_lines) is not None
+        return lambda tag_lines: bool(tag_lines) and all(search(tag_lines) for search in searches)
 
 
 @dataclass(frozen=True)
