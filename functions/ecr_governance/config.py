@@ -8,7 +8,7 @@ README read them).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -56,26 +56,25 @@ def bool_setting(environ: Environ, name: str, default: str) -> bool:
     return raw == "true"
 
 
-def int_setting(environ: Environ, name: str, default: str, minimum: int, maximum: int) -> int:
+def _number_setting[N: (int, float)](
+    environ: Environ, name: str, default: str, parse: Callable[[str], N], minimum: N, maximum: N, kind: str
+) -> N:
     raw = text_setting(environ, name, default)
     try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not minimum <= value <= maximum:
-        raise SettingsError(f"{name}={raw!r} is not valid: expected a whole number from {minimum} to {maximum}")
-    return value
-
-
-def float_setting(environ: Environ, name: str, default: str, minimum: float, maximum: float) -> float:
-    raw = text_setting(environ, name, default)
-    try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
         value = None
     if value is None or not minimum <= value <= maximum:  # also refuses NaN
-        raise SettingsError(f"{name}={raw!r} is not valid: expected a number from {minimum} to {maximum}")
+        raise SettingsError(f"{name}={raw!r} is not valid: expected {kind} from {minimum} to {maximum}")
     return value
+
+
+def int_setting(environ: Environ, name: str, default: str, minimum: int, maximum: int) -> int:
+    return _number_setting(environ, name, default, int, minimum, maximum, "a whole number")
+
+
+def float_setting(environ: Environ, name: str, default: str, minimum: float, maximum: float) -> float:
+    return _number_setting(environ, name, default, float, minimum, maximum, "a number")
 
 
 def arn_setting(environ: Environ, name: str, service: str | None = None) -> str:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,17 +62,3 @@ def test_the_governance_stack_finds_nothing_to_change_in_it(repository_template,
 
 def test_the_governance_stack_no_longer_owns_a_workload_repository(template):
     assert not [r for r in template["Resources"].values() if r["Type"] == "AWS::ECR::Repository"]
-
-
-@pytest.mark.slow
-def test_sam_validate_lint_accepts_the_repository_template(tool_env: Any) -> None:
-    sam = Path(sys.executable).parent / "sam"
-    result = subprocess.run(
-        [str(sam), "validate", "--lint", "--template", str(REPOSITORY_TEMPLATE), "--region", "ap-southeast-1"],
-        cwd=PROJECT_ROOT,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -29,9 +29,10 @@ def _pins(path: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_sam_validate_lint_accepts_the_template(tool_env: Any) -> None:
+@pytest.mark.parametrize("template", ["template.yaml", "server/repository.yaml"])
+def test_sam_validate_lint_accepts_the_template(tool_env: Any, template: str) -> None:
     result = subprocess.run(
-        [str(SAM), "validate", "--lint", "--template", "template.yaml", "--region", REGION],
+        [str(SAM), "validate", "--lint", "--template", template, "--region", REGION],
         cwd=PROJECT_ROOT,
         env=tool_env(),
         capture_output=True,
