@@ -69,7 +69,7 @@ def _cell(decision: Decision | None) -> str:
     return f"{decision.before} ({decision.action})"
 
 
-def enforcement_table(report: EnforcementReport) -> str:
+def enforcement_table(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
     by_repository: dict[str, dict[str, Decision]] = defaultdict(dict)
     exemption_reasons: dict[str, str] = {}
     gone: list[str] = []
@@ -84,7 +84,8 @@ def enforcement_table(report: EnforcementReport) -> str:
             if decision.aspect == Aspect.REGISTRY_SCANNING:  # the repository-level flag goes with it
                 by_repository[decision.repository][str(Aspect.REPOSITORY_SCAN_ON_PUSH)] = decision
         by_repository[decision.repository][decision.aspect] = decision
-    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT")]
+    extra = ("ECR SAYS (SCANNING)",) if effective_scanning is not None else ()
+    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT", *extra)]
     for repository in sorted(by_repository):
         decisions = by_repository[repository]
         if "repository" in decisions:  # could not be read
@@ -101,7 +102,8 @@ def enforcement_table(report: EnforcementReport) -> str:
             cells = (_cell(decisions["repository"]), "", "", "")
         else:
             cells = tuple(_cell(decisions.get(str(aspect))) for aspect, _ in COLUMNS)
-        rows.append((repository, *cells, verdict))
+        said = (effective_scanning.get(repository, "-"),) if effective_scanning is not None else ()
+        rows.append((repository, *cells, verdict, *said))
     lines = table(rows)
     for repository in gone:
         lines.append(f"{repository}: deleted before it could be assessed (no-op)")
@@ -123,8 +125,11 @@ def enforcement_table(report: EnforcementReport) -> str:
     return "\n".join(lines)
 
 
-def enforcement_json(report: EnforcementReport) -> str:
-    return json.dumps({"summary": report.summary(), "decisions": [d.as_dict() for d in report.decisions]}, indent=2)
+def enforcement_json(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
+    document: dict[str, Any] = {"summary": report.summary(), "decisions": [d.as_dict() for d in report.decisions]}
+    if effective_scanning is not None:
+        document["effective_scanning"] = effective_scanning
+    return json.dumps(document, indent=2)
 
 
 # ---- lifecycle preview ----------------------------------------------------------------------------------------

@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             command.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
         else:
             command.add_argument(
+                "--effective-scanning",
+                action="store_true",
+                help="also show ECR's own answer on each repository's scanning (one call per 25 repositories)",
+            )
+            command.add_argument(
                 "--fail-on-violation",
                 action="store_true",
                 help=f"exit {EXIT_VIOLATIONS} when a repository is non-compliant (for CI gates)",
@@ -43,12 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
     settings = EnforceSettings.from_environ()
     bind_log_handlers_to(sys.stderr)  # decision logs (if a logger is configured) never mix into the report
-    enforcer = Enforcer(EcrRegistry(target.client("ecr")), settings)
+    registry = EcrRegistry(target.client("ecr"))
+    enforcer = Enforcer(registry, settings)
     plan = enforcer.assess(args.repository)
     if plan.missing_repositories:  # a name the user typed, unlike an event's, must exist
         raise RepositoryNotFound(", ".join(plan.missing_repositories))
     report = enforcer.apply(plan, dry_run=args.dry_run)
-    print(enforcement_json(report) if args.output == "json" else enforcement_table(report))
+    effective = None
+    if getattr(args, "effective_scanning", False):
+        effective = registry.get_effective_scanning(report.repositories)
+    print(enforcement_json(report, effective) if args.output == "json" else enforcement_table(report, effective))
     if args.command == "enforce" and not settings.writes_enabled:
         print("GOVERNANCE_MODE=audit: nothing was written (unset it, or set enforce, to remediate)", file=sys.stderr)
     elif args.command == "enforce" and args.dry_run:

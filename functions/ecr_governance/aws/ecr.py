@@ -29,6 +29,7 @@ from ecr_governance.images import (
 MAX_REPOSITORIES_PAGE = 1000
 MAX_IMAGES_PAGE = 1000
 MAX_IMAGE_IDS_PER_BATCH = 100
+MAX_SCANNING_CONFIGURATION_NAMES = 25  # BatchGetRepositoryScanningConfiguration
 
 
 def batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -136,6 +137,22 @@ class EcrRegistry:
                 for rule in config.get("rules", [])
             ),
         )
+
+    @requires("ecr:BatchGetRepositoryScanningConfiguration")
+    def get_effective_scanning(self, repository_names: Iterable[str]) -> dict[str, str]:
+        """ECR's own word on each repository's scanning (≤ 25 names a call): its frequency and the filters that
+        apply, e.g. `SCAN_ON_PUSH (team-a/*)`; for the audit, never the enforcement path."""
+        effective: dict[str, str] = {}
+        for batch in batches(dict.fromkeys(repository_names), MAX_SCANNING_CONFIGURATION_NAMES):
+            with translated("BatchGetRepositoryScanningConfiguration"):
+                response = self._ecr.batch_get_repository_scanning_configuration(repositoryNames=batch)
+            for configuration in response.get("scanningConfigurations", []):
+                filters = ", ".join(f.get("filter", "") for f in configuration.get("appliedScanFilters", []))
+                frequency = configuration.get("scanFrequency") or "NONE"
+                effective[configuration["repositoryName"]] = f"{frequency} ({filters})" if filters else frequency
+            for failure in response.get("failures", []):
+                effective[failure.get("repositoryName", "")] = f"unknown: {failure.get('failureCode', 'failure')}"
+        return effective
 
     # ---- writes --------------------------------------------------------------------------------------------
     @requires("ecr:PutImageTagMutability")

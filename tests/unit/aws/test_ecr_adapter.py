@@ -249,3 +249,33 @@ def test_describe_images_can_include_archived_images(stubbed):
         {"repositoryName": "team/a", "maxResults": 1000, "filter": {"imageStatus": "ANY"}},
     )
     assert list(registry.describe_images("team/a", include_archived=True)) == []
+
+
+def test_effective_scanning_is_asked_25_names_at_a_time(stubbed):
+    registry, stubber = stubbed
+    names = [f"team/r{i:02}" for i in range(30)]
+    stubber.add_response(
+        "batch_get_repository_scanning_configuration",
+        {
+            "scanningConfigurations": [
+                {
+                    "repositoryName": "team/r00",
+                    "scanFrequency": "SCAN_ON_PUSH",
+                    "appliedScanFilters": [{"filter": "team/*", "filterType": "WILDCARD"}],
+                }
+            ],
+            "failures": [],
+        },
+        {"repositoryNames": names[:25]},
+    )
+    stubber.add_response(
+        "batch_get_repository_scanning_configuration",
+        {
+            "scanningConfigurations": [{"repositoryName": "team/r29", "scanFrequency": "MANUAL"}],
+            "failures": [{"repositoryName": "team/r28", "failureCode": "REPOSITORY_NOT_FOUND", "failureReason": "x"}],
+        },
+        {"repositoryNames": names[25:]},
+    )
+    effective = registry.get_effective_scanning(names)
+    assert effective["team/r00"] == "SCAN_ON_PUSH (team/*)"
+    assert effective["team/r29"] == "MANUAL" and effective["team/r28"] == "unknown: REPOSITORY_NOT_FOUND"

@@ -36,6 +36,7 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "repository_name": "team/app",
     "repository": Repository("team/app", "arn:aws:ecr:ap-southeast-1:123456789012:repository/team/app", "MUTABLE"),
     "digests": ["sha256:" + "a" * 64],
+    "repository_names": ["team/app"],
     "include_archived": True,
     "mutability": "IMMUTABLE",
     "exclusion_filters": ("sha256-*",),
