@@ -39,3 +39,8 @@ def exclusion_filter_matches(exclusion_filter: str, tag: str) -> bool:
 def scanning_filter_matches(scanning_filter: str, repository_name: str) -> bool:
     """A registry scanning rule's repository filter against a repository name."""
     return wildcard_match(scanning_filter, repository_name)
+
+
+def suppression_pattern_matches(pattern: str, repository_name: str) -> bool:
+    """A scan-finding suppression's repository pattern (its `repositories` entries) against a repository name."""
+    return wildcard_match(pattern, repository_name)
