@@ -85,7 +85,12 @@ def _fix_text(finding: Finding) -> str:
         return "no fix yet"
     if finding.fix_available:
         return "fix available"
-    return "fix not reported"
+    return ""  # the scanner does not say (basic scanning): the head of the alert says so once
+
+
+def _with_fix(text: str, finding: Finding) -> str:
+    fix = _fix_text(finding)
+    return f"{text} - {fix}" if fix else text
 
 
 def _package_text(finding: Finding) -> str:
@@ -99,10 +104,10 @@ def _score_text(finding: Finding) -> str:
 
 def _finding_text(finding: Finding) -> str:
     exploit = "  EXPLOIT AVAILABLE" if finding.exploit_available else ""
-    line = (
-        f"  {finding.severity:<13} {_score_text(finding):>4}  {finding.id}  {_package_text(finding)}"
-        f" - {_fix_text(finding)}{exploit}"
+    line = _with_fix(
+        f"  {finding.severity:<13} {_score_text(finding):>4}  {finding.id}  {_package_text(finding)}", finding
     )
+    line += exploit
     return f"{line}\n{' ' * 22}{finding.link}" if finding.link else line
 
 
@@ -159,6 +164,8 @@ def _text_head(report: FindingsReport) -> list[str]:
         + (f", {decision.not_fixable} without a fix" if decision.only_fixable else ""),
         "",
     ]
+    if decision.alerted and not _fix_reported(decision.alerted):
+        lines += ["This scanner does not report fixed versions: each finding's link says where it is fixed.", ""]
     if decision.alerted:
         lines.append(f"Findings at or above {decision.threshold}, most severe first:")
     return lines
@@ -271,10 +278,8 @@ def chat_message(report: FindingsReport) -> dict[str, Any]:
     ]
     for finding in decision.alerted[:CHAT_MAX_FINDINGS]:
         exploit = " :warning: exploit available" if finding.exploit_available else ""
-        lines.append(
-            f"• *{finding.severity}* {_score_text(finding)} `{finding.id}` {_package_text(finding)}"
-            f" - {_fix_text(finding)}{exploit}"
-        )
+        text = f"• *{finding.severity}* {_score_text(finding)} `{finding.id}` {_package_text(finding)}"
+        lines.append(_with_fix(text, finding) + exploit)
     if len(decision.alerted) > CHAT_MAX_FINDINGS:
         lines.append(f"_... and {len(decision.alerted) - CHAT_MAX_FINDINGS} more_")
     if decision.expired:

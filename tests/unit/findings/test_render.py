@@ -37,9 +37,13 @@ def test_an_untagged_image_is_named_by_its_digest():
     assert "Tags:        <untagged>" in render.alert_text(report)
 
 
-def test_basic_scan_findings_say_nothing_about_fixes_in_the_subject():
-    report = report_of([finding("CVE-1", Severity.HIGH)])
-    assert render.subject(report) == "[HIGH] mlops/retail-api:1.4.2 - 1 high"
+def test_basic_scan_findings_say_once_that_fixes_are_not_reported():
+    report = report_of([finding("CVE-1", Severity.HIGH), finding("CVE-2", Severity.HIGH)])
+    assert render.subject(report) == "[HIGH] mlops/retail-api:1.4.2 - 2 high"
+    text = render.alert_text(report)
+    assert text.count("does not report fixed versions") == 1
+    assert "  HIGH           7.5  CVE-1  openssl 3.0.9\n" in text  # no fix text on the line
+    assert "does not report fixed versions" not in render.alert_text(report_of(RETAIL_API_FINDINGS))
 
 
 REPOSITORY_NAMES = st.from_regex(r"[a-z0-9]{1,60}(/[a-z0-9]{1,60}){0,3}", fullmatch=True)
