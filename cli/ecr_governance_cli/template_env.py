@@ -140,3 +140,13 @@ def function_spec(
         else:
             spec.environment[name] = str(value)
     return spec
+
+
+def condition_value(
+    template: Mapping[str, Any],
+    name: str,
+    overrides: Mapping[str, str] | None = None,
+    pseudo: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether the template's Condition `name` holds for these Parameter values (defaults where not overridden)."""
+    return _Resolver(template, overrides or {}, pseudo or {}).condition(name)

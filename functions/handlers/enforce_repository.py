@@ -28,6 +28,8 @@ from ecr_governance.notice import NoticePublisher
 # exactly these; a contract test compares them).
 IAM_ACTIONS = actions_for(EnforcementRegistry, EcrRegistry)
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
+# Granted only when the setting named as the key turns the feature on (a contract test holds the template to it).
+CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
