@@ -89,8 +89,9 @@ def invoke_function(
         sys.modules.pop(module_name, None)
         # Lambda writes logs to its log stream; here they go to stderr so stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
+            bind_log_handlers_to(sys.stdout)  # what the cold start logs (a handler of an earlier import)
             module = importlib.import_module(module_name)
-            bind_log_handlers_to(sys.stdout)
+            bind_log_handlers_to(sys.stdout)  # and a handler the import created
             return getattr(module, function_name)(event, LocalLambdaContext(logical_id))
     finally:
         sys.path.remove(code_dir)
