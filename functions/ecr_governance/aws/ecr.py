@@ -167,6 +167,7 @@ class EcrRegistry:
             completed_at = None  # a scan that has not completed
         return ImageScan(
             status=str(status.get("status") or ""),
+            scan_kind="enhanced" if "enhancedFindings" in scan_findings else "basic",
             status_description=str(status.get("description") or ""),
             completed_at=completed_at,
             severity_counts=severity_counts(scan_findings.get("findingSeverityCounts")),

@@ -95,6 +95,7 @@ class ImageScan:
     iterated (every page, until the last), so a caller that needs only the counts reads one page."""
 
     status: str
+    scan_kind: str = "basic"  # basic | enhanced: which list DescribeImageScanFindings answered with
     status_description: str = ""
     completed_at: datetime | None = None
     severity_counts: Mapping[Severity, int] = field(default_factory=dict)

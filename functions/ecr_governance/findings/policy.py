@@ -20,7 +20,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -225,3 +225,18 @@ class FindingsReport:
     completed_at: str  # ISO-8601, "" when unknown
     decision: AlertDecision
     scan_status: str = "COMPLETE"
+
+
+@dataclass(frozen=True)
+class ScanPosture:
+    """A repository's newest image and its latest scan's counts: a row of the posture a security team reads."""
+
+    repository_name: str
+    image: ScannedImage | None  # None: the repository has no image
+    pushed_at: str = ""
+    scan_status: str = ""  # COMPLETE, ACTIVE, FAILED, ... or NOT_SCANNED / NO_IMAGES / ERROR
+    counts: Mapping[Severity, int] = field(default_factory=dict)
+    detail: str = ""  # the error, for an ERROR row
+
+    def at_or_above(self, threshold: Severity) -> int:
+        return sum(count for severity, count in self.counts.items() if severity.at_least(threshold))

@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ecr_governance.findings.normalize import SEVERITIES, Finding, ScannedImage, Severity
+from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, SEVERITIES, Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import FindingsReport, SuppressionUse
 from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARACTERS, Notice, message_size_bytes
 
@@ -145,6 +145,8 @@ def _text_head(report: FindingsReport) -> list[str]:
     image, decision = report.image, report.decision
     scan = SCAN_KIND_NAMES.get(report.scan_kind, report.scan_kind)
     completed = f", completed {report.completed_at}" if report.completed_at else ""
+    if report.scan_status not in READABLE_SCAN_STATUSES:
+        completed += f", status {report.scan_status}: no findings to read"
     all_counts = " | ".join(f"{s} {decision.counts[s]}" for s in SEVERITIES if decision.counts.get(s)) or "none"
     fixable = f" ({decision.fixable_count} fixable)" if _fix_reported(decision.alerted) else ""
     only_fixable = ", only fixable ones" if decision.only_fixable else ""

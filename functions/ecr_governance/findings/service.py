@@ -20,7 +20,7 @@ from ecr_governance import SERVICE_NAME
 from ecr_governance.errors import GovernanceError, ImageNotFound, RepositoryNotFound
 from ecr_governance.findings.asff import FailedImport, security_hub_findings
 from ecr_governance.findings.events import ScanEvent, ScanKind
-from ecr_governance.findings.normalize import ImageScan, ScannedImage
+from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, ImageScan, ScannedImage
 from ecr_governance.findings.policy import AlertDecision, FindingsReport, Suppression, decide, parse_suppressions
 from ecr_governance.findings.render import alert_notice
 from ecr_governance.findings.settings import FindingsSettings
@@ -116,10 +116,12 @@ class ScanFindingsAlerter:
         source = f"suppressions parameter {self._settings.suppressions_parameter_name}"
         return parse_suppressions(self._suppressions.suppressions_document(), source)
 
-    def report(self, image: ScannedImage, scan_kind: str, completed_at: str = "") -> FindingsReport:
-        """Read every finding of the image's latest scan and decide; ImageNotFound / RepositoryNotFound when gone."""
+    def report(self, image: ScannedImage, scan_kind: str = "", completed_at: str = "") -> FindingsReport:
+        """Read every finding of the image's latest scan and decide; ImageNotFound / RepositoryNotFound when gone.
+        The scan kind and completion time default to what DescribeImageScanFindings says (an event's are exact)."""
         scan = self._source.image_scan(image.repository_name, image.digest)
         completed = completed_at or (iso8601(scan.completed_at) if scan.completed_at else "")
+        scan_kind = scan_kind or scan.scan_kind
         if not scan.readable:
             return FindingsReport(image, scan_kind, completed, empty_decision(self._settings), scan.status)
         suppressions = self.suppressions()  # read before the findings: a broken document fails before any page
@@ -154,7 +156,7 @@ class ScanFindingsAlerter:
             "findings_suppressed": decision.suppressed_count,
             "expired_suppressions": len(decision.expired),
         }
-        if report.scan_status not in ("COMPLETE", "ACTIVE"):
+        if report.scan_status not in READABLE_SCAN_STATUSES:
             logger.info("scan findings not readable: no alert", extra={"scan_status": report.scan_status})
             return AlertOutcome(
                 AlertStatus.SCAN_NOT_READABLE, image.repository_name, image.digest, detail=report.scan_status
