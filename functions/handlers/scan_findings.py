@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idemp
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.dynamodb import IdempotencyTable
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_declared_by, actions_for
@@ -62,6 +62,7 @@ logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = FindingsSettings.from_environ()
+make_client = client_maker()  # one session for every client this function builds
 ecr_client = make_client("ecr")
 OWN_REGION = ecr_client.meta.region_name
 alerter = ScanFindingsAlerter(

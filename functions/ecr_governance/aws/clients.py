@@ -8,6 +8,7 @@ half a minute.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -65,3 +66,11 @@ def make_client(
         return session.client(service, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG)
     except ValueError as error:  # botocore's answer to an endpoint URL it cannot use
         raise SettingsError(f"cannot use endpoint URL {endpoint_url!r}: {error}") from error
+
+
+def client_maker() -> Callable[[str], Any]:
+    """`make_client` bound to one new default session, for a composition root that builds several clients: the
+    session loads its endpoint, partition and credential data once instead of once a client (a cold start saves
+    tens of milliseconds a client)."""
+    session = boto3.session.Session()
+    return lambda service: make_client(service, session=session)
