@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
+from ecr_governance.findings.asff import security_hub_findings
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import FindingsReport, Suppression, decide
 
@@ -52,3 +54,9 @@ def report_of(
 ) -> FindingsReport:
     decision = decide(findings, image.repository_name, threshold, only_fixable, suppressions, TODAY)
     return FindingsReport(image, scan_kind, "2026-11-20T02:36:48Z", decision)
+
+
+def asff_documents(count: int) -> list[dict[str, Any]]:
+    """`count` ASFF findings as the alert path builds them (distinct ids)."""
+    findings = [finding(f"CVE-2025-{index:05d}") for index in range(count)]
+    return security_hub_findings(report_of(findings, threshold=Severity.UNDEFINED))

@@ -17,7 +17,7 @@ import pytest
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
 from ecr_governance_cli.scan_samples import demo_basic_findings, queue_scan_findings, scan_findings_response
-from registry_builders import REGION, TEMPLATE, load_event, push_image
+from registry_builders import REGION, TEMPLATE, load_event, push_image, topic_with_sqs_subscriber
 
 pytestmark = pytest.mark.integration
 REPOSITORY = "mlops/retail-api"
@@ -39,10 +39,7 @@ def alerts(emulator_endpoint: str) -> dict[str, Any]:
     """The stack's alerts topic with an SQS subscriber, and its idempotency table (as template.yaml declares it)."""
     sns = boto3.client("sns", region_name=REGION)
     sqs = boto3.client("sqs", region_name=REGION)
-    topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="security-team")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, queue_url = topic_with_sqs_subscriber(sns, sqs, "alerts", "security-team")
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
         TableName="idempotency",

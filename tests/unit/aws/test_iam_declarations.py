@@ -24,6 +24,7 @@ from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.enforce.model import RegistryScanning, Repository, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
+from findings_builders import asff_documents
 
 TOPIC = "arn:aws:sns:ap-southeast-1:123456789012:alerts"
 # Operations whose IAM action is not named after them (AWS's Service Authorization Reference).
@@ -41,22 +42,7 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "notice": Notice(subject="s", text="t", bodies={"email": "e"}, attributes={"severity": "HIGH"}),
     "image_digest": "sha256:" + "b" * 64,
     "digest": "sha256:" + "b" * 64,
-    "findings": [
-        {
-            "SchemaVersion": "2018-10-08",
-            "Id": "ecr-governance/basic-scan/x",
-            "ProductArn": "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default",
-            "GeneratorId": "ecr-governance/basic-scan/CVE-2024-1234",
-            "AwsAccountId": "123456789012",
-            "Types": ["Software and Configuration Checks/Vulnerabilities/CVE"],
-            "CreatedAt": "2026-11-20T02:36:48Z",
-            "UpdatedAt": "2026-11-20T02:36:48Z",
-            "Severity": {"Label": "HIGH"},
-            "Title": "CVE-2024-1234 in openssl 3.0.1",
-            "Description": "d",
-            "Resources": [{"Type": "AwsEcrContainerImage", "Id": "arn:aws:ecr:ap-southeast-1:123456789012:x"}],
-        }
-    ],
+    "findings": asff_documents(1),
     # Powertools Idempotency's persistence methods: the payload, the function's result, the failure.
     "data": {"repository": "team/app", "digest": "sha256:" + "b" * 64},
     "result": {"status": "alerted"},

@@ -16,22 +16,15 @@ from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import AccessDenied, AwsError, ImageNotFound, RepositoryNotFound, SettingsError
 from ecr_governance.findings.normalize import Severity
 from ecr_governance_cli.scan_samples import scan_findings_response, synthetic_basic_findings
+from findings_builders import asff_documents
 
 REPOSITORY = "mlops/retail-api"
 DIGEST = "sha256:" + "c" * 64
 REQUEST = {"repositoryName": REPOSITORY, "imageId": {"imageDigest": DIGEST}, "maxResults": 1000}
 
 
-@pytest.fixture
-def ecr():
-    client = boto3.client("ecr", region_name="ap-southeast-1")
-    with Stubber(client) as stubber:
-        yield EcrRegistry(client), stubber
-        stubber.assert_no_pending_responses()
-
-
-def test_more_than_a_thousand_findings_are_read_over_every_page(ecr):
-    registry, stubber = ecr
+def test_more_than_a_thousand_findings_are_read_over_every_page(stubbed):
+    registry, stubber = stubbed
     findings = synthetic_basic_findings(2500)
     pages = [findings[:1000], findings[1000:2000], findings[2000:]]
     for number, page in enumerate(pages):
@@ -46,8 +39,8 @@ def test_more_than_a_thousand_findings_are_read_over_every_page(ecr):
     assert sum(scan.severity_counts.values()) == 1000  # the first page's counts (the whole scan's, on AWS)
 
 
-def test_enhanced_findings_are_read_too(ecr):
-    registry, stubber = ecr
+def test_enhanced_findings_are_read_too(stubbed):
+    registry, stubber = stubbed
     response = scan_findings_response(REPOSITORY, DIGEST, [])
     response["imageScanFindings"]["enhancedFindings"] = [
         {
@@ -77,16 +70,16 @@ def test_enhanced_findings_are_read_too(ecr):
         ("RepositoryNotFoundException", RepositoryNotFound),
     ],
 )
-def test_an_image_gone_is_a_domain_error_raised_by_the_first_read(ecr, code, error_type):
-    registry, stubber = ecr
+def test_an_image_gone_is_a_domain_error_raised_by_the_first_read(stubbed, code, error_type):
+    registry, stubber = stubbed
     stubber.add_client_error("describe_image_scan_findings", code, "gone", expected_params=REQUEST)
     with pytest.raises(error_type) as raised:
         registry.image_scan(REPOSITORY, DIGEST)
     assert raised.value.code == code
 
 
-def test_a_throttle_that_outlives_the_retries_on_a_later_page_is_transient(ecr):
-    registry, stubber = ecr
+def test_a_throttle_that_outlives_the_retries_on_a_later_page_is_transient(stubbed):
+    registry, stubber = stubbed
     first = scan_findings_response(REPOSITORY, DIGEST, synthetic_basic_findings(3), next_token="t1")
     stubber.add_response("describe_image_scan_findings", first, REQUEST)
     stubber.add_client_error("describe_image_scan_findings", "ThrottlingException", "slow down", http_status_code=400)
@@ -124,8 +117,8 @@ class _RawBody:
         yield self._content
 
 
-def test_one_image_is_described_by_tag_with_all_its_tags(ecr):
-    registry, stubber = ecr
+def test_one_image_is_described_by_tag_with_all_its_tags(stubbed):
+    registry, stubber = stubbed
     stubber.add_response(
         "describe_images",
         {
@@ -186,9 +179,12 @@ def test_a_denied_read_names_the_permission(ssm):
 # ---- Security Hub ---------------------------------------------------------------------------------------------
 def test_findings_are_imported_100_a_call_and_refusals_are_reported():
     client = boto3.client("securityhub", region_name="ap-southeast-1")
-    documents = [_asff(i) for i in range(250)]
+    documents = asff_documents(250)
     with Stubber(client) as stubber:
-        for start, refused in ((0, []), (100, [{"Id": "f-150", "ErrorCode": "InvalidInput", "ErrorMessage": "x"}])):
+        for start, refused in (
+            (0, []),
+            (100, [{"Id": documents[150]["Id"], "ErrorCode": "InvalidInput", "ErrorMessage": "x"}]),
+        ):
             stubber.add_response(
                 "batch_import_findings",
                 {"FailedCount": len(refused), "SuccessCount": 100 - len(refused), "FailedFindings": refused},
@@ -199,21 +195,4 @@ def test_findings_are_imported_100_a_call_and_refusals_are_reported():
         )
         failures = SecurityHubImporter(client).import_findings(documents)
         stubber.assert_no_pending_responses()
-    assert [(f.finding_id, f.code) for f in failures] == [("f-150", "InvalidInput")]
-
-
-def _asff(index: int) -> dict:
-    return {
-        "SchemaVersion": "2018-10-08",
-        "Id": f"f-{index}",
-        "ProductArn": "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default",
-        "GeneratorId": "g",
-        "AwsAccountId": "123456789012",
-        "Types": ["Software and Configuration Checks/Vulnerabilities/CVE"],
-        "CreatedAt": "2026-11-20T02:36:48Z",
-        "UpdatedAt": "2026-11-20T02:36:48Z",
-        "Severity": {"Label": "HIGH"},
-        "Title": "t",
-        "Description": "d",
-        "Resources": [{"Type": "AwsEcrContainerImage", "Id": "i"}],
-    }
+    assert [(f.finding_id, f.code) for f in failures] == [(documents[150]["Id"], "InvalidInput")]
