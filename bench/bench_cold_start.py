@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecr_governance_cli.template_env import function_spec, load_template
+from ecr_governance_cli.template_env import deployed_example, function_spec, load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = PROJECT_ROOT / "template.yaml"
@@ -115,7 +115,10 @@ def handler_subjects(template: dict, code_dir_of: dict[str, Path], flags: tuple[
     subjects = {}
     for logical_id, code_dir in code_dir_of.items():
         spec = function_spec(template, logical_id, pseudo=PSEUDO)
-        deployed = {name: f"arn:aws:iam::123456789012:role/{logical_id}Role" for name in spec.unresolved}
+        deployed = {
+            name: deployed_example(template, logical_id, name, REGION, PSEUDO["AWS::AccountId"])
+            for name in spec.unresolved
+        }
         module = spec.handler.rpartition(".")[0]
         env = environment({**spec.environment, **deployed}, str(code_dir))
         subjects[f"{logical_id}: import {module}"] = Subject(f"import {module}", env, code_dir, flags)

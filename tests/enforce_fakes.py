@@ -9,10 +9,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
-from ecr_governance.enforce.model import Repository
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
+from ecr_governance.repositories import Repository
 
 STANDARD = json.dumps(EnforceSettings.from_environ({}).standard_lifecycle_policy)
 

@@ -108,3 +108,12 @@ def push_index(ecr: Any, repository: str, children: list[str], tag: str | None =
         params["imageTag"] = tag
     ecr.put_image(**params)
     return digest
+
+
+def topic_with_sqs_subscriber(sns: Any, sqs: Any, topic_name: str, queue_name: str) -> tuple[str, str]:
+    """An SNS topic with an SQS queue subscribed (what reads a notice back on the emulator): (topic ARN, queue URL)."""
+    topic_arn = sns.create_topic(Name=topic_name)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return topic_arn, queue_url

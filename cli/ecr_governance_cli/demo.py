@@ -2,7 +2,9 @@
 
 Starts moto in server mode on 127.0.0.1, seeds a realistic registry, prints compliance, drives the real
 EnforceRepositoryFunction handler (through `invoke`, with template.yaml's environment) with CloudTrail-shaped events
-and the scheduled reconcile, and prints compliance again. Nothing touches a real AWS account.
+and the scheduled reconcile, and prints compliance again. It then pushes a release whose scan completes with
+findings, runs ScanFindingsFunction on the scan event and prints the e-mail the security team would read, and shows
+a duplicate delivery publishing nothing. Nothing touches a real AWS account.
 """
 
 from __future__ import annotations
@@ -27,15 +29,19 @@ from ecr_governance_cli.emulator import emulator_environment, start_emulator
 from ecr_governance_cli.local_invoke import invoke_function, read_event
 from ecr_governance_cli.main import main as cli_main
 from ecr_governance_cli.render import enforcement_table
-from ecr_governance_cli.sample_registry import push_images, seed_registry
+from ecr_governance_cli.sample_registry import image_manifest, push_images, seed_registry
+from ecr_governance_cli.scan_samples import demo_basic_findings, queue_scan_findings, scan_findings_response
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STANDARD_POLICY_FILE = resources.files(STANDARD_LIFECYCLE_PACKAGE).joinpath(STANDARD_LIFECYCLE_RESOURCE)
 EVENTS = PROJECT_ROOT / "events" / "enforce"
+FINDINGS_EVENTS = PROJECT_ROOT / "events" / "findings"
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"  # the emulator's account, and the sample events'
 FUNCTION = "EnforceRepositoryFunction"
+FINDINGS_FUNCTION = "ScanFindingsFunction"
+RELEASE_TAG = "1.4.2"
 # What the deployed stack would resolve !GetAtt EnforceRepositoryFunctionRole.Arn to (see own-remediation.json).
 GOVERNANCE_ROLE_ARN = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
 
@@ -54,6 +60,42 @@ def _heading(text: str) -> None:
 def _invoke(event: dict[str, Any], log: io.StringIO) -> dict[str, Any]:
     with contextlib.redirect_stderr(log):
         return invoke_function(str(TEMPLATE), FUNCTION, event, {}, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
+
+
+def scan_findings_demo(ecr: Any, endpoint_url: str, log: io.StringIO) -> None:
+    """A release is pushed and scanned; the alert the security team reads; the same event again sends nothing."""
+    digest = ecr.put_image(
+        repositoryName="mlops/retail-api", imageManifest=image_manifest("retail-api-1.4.2"), imageTag=RELEASE_TAG
+    )["image"]["imageId"]["imageDigest"]
+    ecr.start_image_scan(repositoryName="mlops/retail-api", imageId={"imageDigest": digest})  # moto: no scan on push
+    queue_scan_findings(endpoint_url, REGION, scan_findings_response("mlops/retail-api", digest, demo_basic_findings()))
+    event = copy.deepcopy(read_event(str(FINDINGS_EVENTS / "basic-scan-complete.json")))
+    event["detail"].update({"image-digest": digest, "image-tags": [RELEASE_TAG]})
+
+    # As `ecr-governance invoke` runs it: no topic deployed, so the function logs the alert it would send.
+    alert_log = io.StringIO()
+    with contextlib.redirect_stderr(alert_log):
+        result = invoke_function(str(TEMPLATE), FINDINGS_FUNCTION, event, {}, {})
+    log.write(alert_log.getvalue())
+    print(json.dumps({k: result[k] for k in ("status", "findings_total", "findings_alerted", "highest_severity")}))
+    (alert,) = [json.loads(line) for line in alert_log.getvalue().splitlines() if '"alert not sent' in line]
+    _heading("The e-mail the security team reads (Subject: " + alert["subject"] + ")")
+    print(alert["text"])
+
+    _heading("The same scan event delivered twice: Powertools Idempotency publishes one alert")
+    make_client("dynamodb").create_table(
+        TableName="demo-idempotency",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for delivery in ("first", "second"):
+        with contextlib.redirect_stderr(log):
+            result = invoke_function(
+                str(TEMPLATE), FINDINGS_FUNCTION, event, {}, {"IDEMPOTENCY_TABLE_NAME": "demo-idempotency"}
+            )
+        duplicate = " (a duplicate: nothing published)" if result.get("duplicate") else ""
+        print(f"{delivery} delivery: {result['status']}{duplicate}")
 
 
 def _audit(settings: EnforceSettings) -> str:
@@ -113,6 +155,9 @@ def main() -> int:
                 *("--policy", str(policy_file), "--all-repositories", "--now", in_30_days),
             ]
             cli_main(lifecycle_preview)
+
+            _heading("A release of mlops/retail-api is pushed; its scan completes with findings (ECR Image Scan)")
+            scan_findings_demo(ecr, emulator.endpoint_url, log)
 
             decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
             _heading(f"Structured decision log: {len(decisions)} lines, e.g.")

@@ -133,11 +133,12 @@ def invoke_function(
         sys.modules.pop(module_name, None)
         # Lambda writes logs to its log stream; here they go to stderr so stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
+            bind_log_handlers_to(sys.stdout)  # what the cold start logs (a handler of an earlier import)
             module = _import_handler_module(module_name, code_dir)
+            bind_log_handlers_to(sys.stdout)  # and a handler the import created
             handler = getattr(module, function_name, None)
             if not callable(handler):
                 raise InputError(f"{logical_id}: {module_name} has no handler function {function_name!r}")
-            bind_log_handlers_to(sys.stdout)
             return handler(event, LocalLambdaContext(logical_id, region))
     finally:
         sys.path.remove(code_dir)

@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from ecr_governance.enforce.model import REGISTRY, Action, Aspect, Decision, EnforcementReport, Status
+from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, SEVERITIES, Severity
+from ecr_governance.findings.policy import FindingsReport, ScanPosture
+from ecr_governance.findings.render import alert_text, image_reference, machine_document
 from ecr_governance.images import iso8601
 from ecr_governance.lifecycle.evaluate import LifecycleDecision
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_result
@@ -229,3 +232,69 @@ def registry_preview_table(previews: Sequence[RepositoryPreview], now: datetime)
     lines.extend(table(rows, right_aligned=frozenset({1, 2, 3, 4, 5})))
     lines.append(f"{totals['affectedRepositoryCount']} of {plural(len(previews), 'repository')} affected")
     return "\n".join(lines)
+
+
+# ---- scan findings --------------------------------------------------------------------------------------------
+def findings_report(report: FindingsReport, output: str) -> str:
+    """`findings show`: the alert's text with every finding, or its machine document with every finding."""
+    if output == "json":
+        return json.dumps(machine_document(report), indent=2, ensure_ascii=False)
+    return alert_text(report)
+
+
+def _shown_severities(threshold: Severity) -> list[Severity]:
+    return [severity for severity in SEVERITIES if severity.at_least(threshold)]
+
+
+def _posture_image(posture: ScanPosture) -> str:
+    if posture.image is None:
+        return "-"
+    return image_reference(posture.image).removeprefix(posture.repository_name).lstrip(":@")
+
+
+def findings_summary_table(postures: list[ScanPosture], threshold: Severity) -> str:
+    shown = _shown_severities(threshold)
+    rows = [("REPOSITORY", "NEWEST IMAGE", "PUSHED", "SCAN", *map(str, shown), f">= {threshold}")]
+    for posture in postures:
+        counted = posture.scan_status in READABLE_SCAN_STATUSES  # else there are no counts to show, not zeros
+        rows.append(
+            (
+                posture.repository_name,
+                _posture_image(posture),
+                posture.pushed_at or "-",
+                posture.scan_status,
+                *(str(posture.counts.get(severity, 0)) if counted else "-" for severity in shown),
+                str(posture.at_or_above(threshold)) if counted else "-",
+            )
+        )
+    lines = table(rows, right_aligned=frozenset(range(4, len(rows[0]))))
+    lines += [f"{posture.repository_name}: {posture.detail}" for posture in postures if posture.detail]
+    flagged = sum(1 for posture in postures if posture.at_or_above(threshold))
+    unscanned = sum(1 for posture in postures if posture.scan_status == "NOT_SCANNED")
+    lines.append(
+        f"{plural(len(postures), 'repository')}: {flagged} with findings at or above {threshold}, "
+        f"{unscanned} not scanned"
+    )
+    return "\n".join(lines)
+
+
+def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> str:
+    return json.dumps(
+        {
+            "threshold": str(threshold),
+            "repositories": [
+                {
+                    "repository": posture.repository_name,
+                    "image": _posture_image(posture) if posture.image else None,
+                    "digest": posture.image.digest if posture.image else None,
+                    "pushedAt": posture.pushed_at or None,
+                    "scanStatus": posture.scan_status,
+                    "counts": {str(severity): posture.counts.get(severity, 0) for severity in SEVERITIES},
+                    "atOrAboveThreshold": posture.at_or_above(threshold),
+                    **({"error": posture.detail} if posture.detail else {}),
+                }
+                for posture in postures
+            ],
+        },
+        indent=2,
+    )

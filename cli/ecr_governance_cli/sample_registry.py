@@ -68,7 +68,7 @@ def seed_registry(ecr: Any, standard_policy: dict[str, Any]) -> None:
     )
 
 
-def _manifest(seed: str) -> str:
+def image_manifest(seed: str) -> str:
     """A schema-2 manifest whose digests derive from `seed` (moto digests an image by its layers)."""
 
     def digest(kind: str) -> str:
@@ -99,14 +99,16 @@ def push_images(ecr: Any) -> None:
     for number in range(1, 15):
         ecr.put_image(
             repositoryName="team-payments/ledger",
-            imageManifest=_manifest(f"ledger-{number}"),
+            imageManifest=image_manifest(f"ledger-{number}"),
             imageTag=f"prod-{number}",
         )
     for number in range(3):
-        ecr.put_image(repositoryName="team-payments/ledger", imageManifest=_manifest(f"ledger-build-{number}"))
+        ecr.put_image(repositoryName="team-payments/ledger", imageManifest=image_manifest(f"ledger-build-{number}"))
     for number in range(1, 5):
         ecr.put_image(
-            repositoryName="team-search/indexer", imageManifest=_manifest(f"indexer-{number}"), imageTag=f"dev-{number}"
+            repositoryName="team-search/indexer",
+            imageManifest=image_manifest(f"indexer-{number}"),
+            imageTag=f"dev-{number}",
         )
 
 

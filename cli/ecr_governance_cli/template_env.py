@@ -210,3 +210,44 @@ def function_spec(
         else:
             spec.environment[name] = str(value)
     return spec
+
+
+def condition_value(
+    template: Mapping[str, Any],
+    name: str,
+    overrides: Mapping[str, str] | None = None,
+    pseudo: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether the template's Condition `name` holds for these Parameter values (defaults where not overridden)."""
+    return _Resolver(template, overrides or {}, pseudo or {}).condition(name)
+
+
+# What a deployed resource's Ref / GetAtt Arn looks like, by type ({name} is the logical id).
+_DEPLOYED_SHAPES = {
+    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:stack-{name}-EXAMPLE",
+    "AWS::DynamoDB::Table": "stack-{name}-EXAMPLE",
+    "AWS::SQS::Queue": "https://sqs.{region}.amazonaws.com/{account}/stack-{name}-EXAMPLE",
+    "AWS::IAM::Role": "arn:aws:iam::{account}:role/stack-{name}-EXAMPLE",
+}
+
+
+def deployed_example(template: Mapping[str, Any], logical_id: str, variable: str, region: str, account: str) -> str:
+    """A value shaped like what a variable naming one of the stack's resources holds once deployed (for tools that
+    import a handler without deploying: its settings validate ARNs). SAM's implicit `<Function>Role` counts."""
+    resources = template.get("Resources") or {}
+    properties = (resources.get(logical_id) or {}).get("Properties") or {}
+    node = ((properties.get("Environment") or {}).get("Variables") or {}).get(variable)
+    pending = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, list):
+            pending.extend(current)
+        elif isinstance(current, dict):
+            target = current.get("Ref") if isinstance(current.get("Ref"), str) else None
+            if isinstance(current.get("Fn::GetAtt"), list):
+                target = current["Fn::GetAtt"][0]
+            resource_type = "AWS::IAM::Role" if target == f"{logical_id}Role" else resources.get(target, {}).get("Type")
+            if resource_type in _DEPLOYED_SHAPES:
+                return _DEPLOYED_SHAPES[resource_type].format(region=region, account=account, name=target)
+            pending.extend(current.values())
+    raise InputError(f"{logical_id}: {variable} names no resource whose deployed shape is known")

@@ -6,6 +6,7 @@ summary); the SNS adapter publishes any of them, with one body per protocol when
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Protocol
 
 # SNS: "Subjects must be UTF-8 text with no line breaks or control characters, and less than 100 characters long."
 SUBJECT_MAX_CHARACTERS = 99
+# SNS: a message, attributes included, is at most 256 KB, counted in UTF-8 bytes.
+SNS_MESSAGE_MAX_BYTES = 256 * 1024
 
 
 def subject_line(text: str) -> str:
@@ -35,6 +38,23 @@ class Notice:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "subject", subject_line(self.subject))
+
+
+def protocol_message(notice: Notice) -> str:
+    """The Message SNS receives: the text, or with per-protocol bodies the MessageStructure=json document (whose
+    `default` serves every protocol without a body of its own)."""
+    if not notice.bodies:
+        return notice.text
+    return json.dumps({"default": notice.text, **notice.bodies}, ensure_ascii=False)
+
+
+def message_size_bytes(notice: Notice) -> int:
+    """What SNS counts against its 256 KB limit, in UTF-8 bytes: the message, the subject and every attribute's
+    name, type and value."""
+    attributes = sum(
+        len(name.encode()) + len("String") + len(value.encode()) for name, value in notice.attributes.items()
+    )
+    return len(protocol_message(notice).encode()) + len(notice.subject.encode()) + attributes
 
 
 class NoticePublisher(Protocol):

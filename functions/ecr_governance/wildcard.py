@@ -54,3 +54,8 @@ def is_valid_scanning_filter(scanning_filter: str) -> bool:
     return 0 < len(scanning_filter) <= SCANNING_FILTER_MAX_LENGTH and bool(
         SCANNING_FILTER_SYNTAX.match(scanning_filter)
     )
+
+
+def suppression_pattern_matches(pattern: str, repository_name: str) -> bool:
+    """A scan-finding suppression's repository pattern (its `repositories` entries) against a repository name."""
+    return wildcard_match(pattern, repository_name)

@@ -48,6 +48,8 @@ IAM_ACTIONS = (
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 # A full reconcile stops at a repository boundary when less time than this remains, and continues in a new invocation.
 TIME_RESERVE_MILLIS = 120_000
+# Granted only when the setting named as the key turns the feature on (a contract test holds the template to it).
+CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)

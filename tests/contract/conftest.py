@@ -18,6 +18,13 @@ SAM = VENV_BIN / "sam"
 REGION = "ap-southeast-1"
 # The pseudo parameters a deployment in the project's region would resolve.
 PSEUDO_PARAMETERS = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+# What the variables that name deployed resources hold once deployed (template_env cannot resolve them locally).
+DEPLOYED_VALUES = {
+    "GOVERNANCE_ROLE_ARN": "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole-AbCdEf012345",
+    "REMEDIATION_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-RemediationTopic-AbCdEf012345",
+    "ALERTS_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-AlertsTopic-AbCdEf012345",
+    "IDEMPOTENCY_TABLE_NAME": "ecr-governance-IdempotencyTable-AbCdEf012345",
+}
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +66,9 @@ def tool_environment(**extra: str) -> dict[str, str]:
 def tool_env() -> Any:
     """`tool_env(**extra)` -> the environment for a subprocess (see tool_environment)."""
     return tool_environment
+
+
+@pytest.fixture(scope="session")
+def deployed_values() -> dict[str, str]:
+    """Deployed shapes of the variables that name the stack's own resources (see DEPLOYED_VALUES)."""
+    return DEPLOYED_VALUES

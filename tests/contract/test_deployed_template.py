@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 from ecr_governance.enforce import events
+from ecr_governance.findings import events as findings_events
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
@@ -21,6 +22,8 @@ from samtranslator.yaml_helper import yaml_parse
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "ap-southeast-1"
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+FINDINGS_FUNCTION = "ScanFindingsFunction"
+HANDLER_OF_FUNCTION = {ENFORCE_FUNCTION: "handlers.enforce_repository", FINDINGS_FUNCTION: "handlers.scan_findings"}
 # The AWS managed policy SAM attaches: logging to the function's log group (no X-Ray: tracing is off).
 EXPECTED_MANAGED_POLICIES = {"arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}
 
@@ -66,28 +69,38 @@ def test_governance_role_arn_is_the_role_the_function_runs_as(deployed: dict[str
     assert variables["GOVERNANCE_ROLE_ARN"] == {"Fn::GetAtt": [logical_id, "Arn"]}
 
 
-def test_deployed_role_grants_only_what_the_code_needs(deployed: dict[str, Any]) -> None:
-    _, role = _role_of(deployed, ENFORCE_FUNCTION)
+def test_every_function_in_the_template_is_checked_here(deployed: dict[str, Any]) -> None:
+    functions = {k for k, v in deployed["Resources"].items() if v["Type"] == "AWS::Lambda::Function"}
+    assert functions == set(HANDLER_OF_FUNCTION)
+
+
+@pytest.mark.parametrize("function", sorted(HANDLER_OF_FUNCTION))
+def test_deployed_role_grants_only_what_the_code_needs(deployed: dict[str, Any], function: str) -> None:
+    _, role = _role_of(deployed, function)
     assert set(role["Properties"].get("ManagedPolicyArns", [])) == EXPECTED_MANAGED_POLICIES
     always: set[str] = set()
     conditional: set[str] = set()
     for is_conditional, statement in _statements(role):
         assert statement["Effect"] == "Allow"
         (conditional if is_conditional else always).update(_as_list(statement["Action"]))
-    handler = importlib.import_module("handlers.enforce_repository")
-    # What the code declares, plus the on-failure destination (SQS) SAM grants; sns:Publish when the topic exists.
+    handler = importlib.import_module(HANDLER_OF_FUNCTION[function])
+    # What the code declares, plus the on-failure destination (SQS) SAM grants; the rest only when its setting is on.
     assert always == set(handler.IAM_ACTIONS) | {"sqs:SendMessage"}
-    assert conditional == set(handler.NOTIFY_IAM_ACTIONS)
+    assert conditional == set().union(*handler.CONDITIONAL_IAM_ACTIONS.values())
 
 
-def test_failures_go_to_the_declared_queue(deployed: dict[str, Any]) -> None:
-    _, role = _role_of(deployed, ENFORCE_FUNCTION)
+@pytest.mark.parametrize("function", sorted(HANDLER_OF_FUNCTION))
+def test_failures_go_to_the_declared_queue(deployed: dict[str, Any], function: str) -> None:
+    _, role = _role_of(deployed, function)
     (send,) = [s for _, s in _statements(role) if "sqs:SendMessage" in _as_list(s["Action"])]
-    assert send["Resource"] == {"Fn::GetAtt": ["EnforceRepositoryFailures", "Arn"]}
-    configs = [r for r in deployed["Resources"].values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
-    (config,) = configs
+    (config,) = [
+        r
+        for r in deployed["Resources"].values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig" and r["Properties"]["FunctionName"] == {"Ref": function}
+    ]
     destination = config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]
-    assert destination == {"Fn::GetAtt": ["EnforceRepositoryFailures", "Arn"]}
+    assert send["Resource"] == destination
+    assert deployed["Resources"][destination["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
 
 
 def _rules_targeting(deployed: dict[str, Any], function: str) -> list[dict[str, Any]]:
@@ -115,3 +128,16 @@ def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(de
     ]
     assert len(permissions) == len(rules)
     assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
+
+
+def test_deployed_rules_invoke_the_scan_findings_function_on_both_scan_kinds(deployed: dict[str, Any]) -> None:
+    rules = _rules_targeting(deployed, FINDINGS_FUNCTION)
+    kinds = {(rule["EventPattern"]["source"][0], rule["EventPattern"]["detail-type"][0]) for rule in rules}
+    assert kinds == set(findings_events.EVENT_KINDS) and len(rules) == 2
+    assert all(rule["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}] for rule in rules)
+    permissions = [
+        r["Properties"]
+        for r in deployed["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": FINDINGS_FUNCTION}
+    ]
+    assert len(permissions) == 2 and {p["Principal"] for p in permissions} == {"events.amazonaws.com"}

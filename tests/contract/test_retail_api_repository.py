@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ecr_governance.enforce.model import Repository, Status
+from ecr_governance.enforce.model import Status
 from ecr_governance.enforce.scanning import RegistryScanning
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
+from ecr_governance.repositories import Repository
 from ecr_governance_cli.template_env import function_spec, load_template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -74,7 +74,8 @@ def test_sam_build_bundles_the_code_and_runtime_dependencies_only(
     runtime_pins = _pins(PROJECT_ROOT / "functions" / "requirements.txt")
     for logical_id in function_ids:
         function_dir = build_dir / logical_id
-        assert (function_dir / "handlers" / "enforce_repository.py").is_file()
+        handler_module = function_spec(template, logical_id, pseudo=PSEUDO).handler.rpartition(".")[0]
+        assert (function_dir / Path(*handler_module.split("."))).with_suffix(".py").is_file(), logical_id
         assert (function_dir / "ecr_governance" / "lifecycle" / "policies" / "standard-lifecycle.json").is_file()
         # The developer tools (CLI, demo, emulator, template reader) live in cli/, outside CodeUri.
         ours = [path.relative_to(function_dir) for path in (function_dir / "ecr_governance").rglob("*.py")]
@@ -98,7 +99,7 @@ def test_sam_build_bundles_the_code_and_runtime_dependencies_only(
 
 @pytest.mark.slow
 def test_built_package_imports_its_handler_with_nothing_but_itself(
-    build_dir: Path, template: dict[str, Any], function_ids: list[str], tool_env: Any
+    build_dir: Path, template: dict[str, Any], function_ids: list[str], tool_env: Any, deployed_values: dict[str, str]
 ) -> None:
     """`python -S`: no site-packages, so every import the cold start makes must be satisfied by the package."""
     for logical_id in function_ids:
@@ -116,7 +117,7 @@ def test_built_package_imports_its_handler_with_nothing_but_itself(
             "assert not leaked, leaked; "
             "print('ok')"
         )
-        deployed = {name: f"arn:aws:iam::123456789012:role/{logical_id}Role" for name in spec.unresolved}
+        deployed = {name: deployed_values[name] for name in spec.unresolved}
         result = subprocess.run(
             [sys.executable, "-S", "-c", probe],
             cwd=function_dir,

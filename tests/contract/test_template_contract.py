@@ -16,10 +16,14 @@ import pytest
 import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
 from ecr_governance import SERVICE_NAME
+from ecr_governance.aws.dynamodb import IdempotencyTable
 from ecr_governance.enforce import events, settings
-from ecr_governance.errors import InvalidEvent
+from ecr_governance.errors import InvalidEvent, SettingsError
+from ecr_governance.findings import events as findings_events
+from ecr_governance.findings import settings as findings_settings
+from ecr_governance.findings.normalize import Severity
 from ecr_governance.lifecycle.validate import validate_policy
-from ecr_governance_cli.template_env import function_spec
+from ecr_governance_cli.template_env import condition_value, function_spec
 from import_graph import imported_modules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -28,10 +32,14 @@ STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "lifecycle" / "policie
 ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
 PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+FINDINGS_FUNCTION = "ScanFindingsFunction"
+FINDINGS_EVENTS = sorted((PROJECT_ROOT / "events" / "findings").glob("*.json"))
+# Each function's settings module: its SETTINGS_DOCS say what the function's code reads.
+SETTINGS_OF_FUNCTION = {ENFORCE_FUNCTION: settings, FINDINGS_FUNCTION: findings_settings}
 # Where the sample events come from: the account and region the emulator and the demo use.
 SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
 # Settings the template derives from its own resources/conditions rather than passing a Parameter through.
-DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN"}
+DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN", "ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE_NAME"}
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
@@ -151,21 +159,27 @@ def test_every_function_runs_python313_on_arm64(template: dict[str, Any], functi
         assert _function_setting(template, logical_id, "Architectures") == ["arm64"], logical_id
 
 
-# What the variables that name deployed resources hold once deployed (template_env cannot resolve them locally).
-DEPLOYED_VALUES = {
-    "GOVERNANCE_ROLE_ARN": "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole-AbCdEf012345",
-    "REMEDIATION_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-RemediationTopic-AbCdEf012345",
-}
 PARAMETER_SETS = {
     "defaults": {},
     "prod-like": {"Mode": "enforce", "NotifyRemediations": "true", "RemediationNotificationEmail": "ops@example.com"},
     "audit-with-exclusions": {"Mode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+    "findings-all-on": {
+        "AlertSeverityThreshold": "MEDIUM",
+        "AlertOnlyFixable": "true",
+        "SuppressionsParameterName": "/ecr-governance/suppressions",
+        "ImportBasicFindingsToSecurityHub": "true",
+        "AlertNotificationEmail": "security@example.com",
+    },
 }
 
 
 @pytest.mark.parametrize("overrides", PARAMETER_SETS.values(), ids=PARAMETER_SETS.keys())
 def test_every_handler_imports_from_its_code_uri_with_the_template_environment(
-    template: dict[str, Any], function_ids: list[str], tool_env: Any, overrides: dict[str, str]
+    template: dict[str, Any],
+    function_ids: list[str],
+    tool_env: Any,
+    overrides: dict[str, str],
+    deployed_values: dict[str, str],
 ) -> None:
     """A fresh interpreter, as a cold start: the module-level composition root parses the template's settings."""
     for logical_id in function_ids:
@@ -174,8 +188,8 @@ def test_every_handler_imports_from_its_code_uri_with_the_template_environment(
         module_name, _, attribute = spec.handler.rpartition(".")
         code_dir = (PROJECT_ROOT / spec.code_uri).resolve()
         assert (code_dir / Path(*module_name.split("."))).with_suffix(".py").is_file(), spec.handler
-        assert set(spec.unresolved) <= set(DEPLOYED_VALUES), f"no deployed shape for {spec.unresolved}"
-        deployed = {name: DEPLOYED_VALUES[name] for name in spec.unresolved}
+        assert set(spec.unresolved) <= set(deployed_values), f"no deployed shape for {spec.unresolved}"
+        deployed = {name: deployed_values[name] for name in spec.unresolved}
         probe = (
             "import importlib, sys; "
             f"module = importlib.import_module({module_name!r}); "
@@ -229,10 +243,12 @@ def test_every_environment_variable_a_function_reads_is_declared(
         # Nothing declared is dead: each variable is read by our code or is a Powertools setting.
         unread = {name for name in declared - reads if name not in powertools_variables}
         assert unread == set(), f"{logical_id} declares environment variables nothing reads"
-    # SETTINGS_DOCS is documented as the single source of truth of what the code reads.
-    enforce_modules = _runtime_modules(_handler_module(template, ENFORCE_FUNCTION))
-    enforce_reads = set().union(*(_environment_reads(path) for path in enforce_modules.values()))
-    assert enforce_reads - LAMBDA_RESERVED_VARIABLES == {doc.env for doc in settings.SETTINGS_DOCS}
+    # Each function's SETTINGS_DOCS is documented as the single source of truth of what its code reads.
+    assert set(function_ids) == set(SETTINGS_OF_FUNCTION), "a function without a settings module in this test"
+    for logical_id, settings_module in SETTINGS_OF_FUNCTION.items():
+        modules = _runtime_modules(_handler_module(template, logical_id))
+        reads = set().union(*(_environment_reads(path) for path in modules.values()))
+        assert reads - LAMBDA_RESERVED_VARIABLES == {doc.env for doc in settings_module.SETTINGS_DOCS}, logical_id
 
 
 # Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.
@@ -268,13 +284,14 @@ def test_powertools_is_configured_by_the_template(template: dict[str, Any], func
         assert spec.environment["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
 
 
+@pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF_FUNCTION))
 def test_every_setting_doc_is_a_declared_variable_fed_by_a_parameter_with_its_default(
-    template: dict[str, Any],
+    template: dict[str, Any], logical_id: str
 ) -> None:
-    declared = _declared_variables(template, ENFORCE_FUNCTION)
+    declared = _declared_variables(template, logical_id)
     parameters = template["Parameters"]
-    for doc in settings.SETTINGS_DOCS:
-        assert doc.env in declared, f"{doc.env} is documented but not in {ENFORCE_FUNCTION}'s environment"
+    for doc in SETTINGS_OF_FUNCTION[logical_id].SETTINGS_DOCS:
+        assert doc.env in declared, f"{doc.env} is documented but not in {logical_id}'s environment"
         if doc.env in DERIVED_SETTINGS:
             continue
         assert doc.parameter in parameters, f"{doc.env}: no template Parameter {doc.parameter}"
@@ -289,6 +306,21 @@ def test_derived_settings_come_from_the_functions_own_resources(template: dict[s
     assert template["Resources"][when_true["Ref"]]["Type"] == "AWS::SNS::Topic"
     assert template["Resources"][when_true["Ref"]].get("Condition") == condition
     assert when_false == ""
+
+
+def test_the_alerts_topic_and_the_idempotency_table_are_the_stacks_own(template: dict[str, Any]) -> None:
+    declared = _declared_variables(template, FINDINGS_FUNCTION)
+    resources = template["Resources"]
+    topic = resources[declared["ALERTS_TOPIC_ARN"]["Ref"]]
+    assert topic["Type"] == "AWS::SNS::Topic" and "Condition" not in topic  # alerts always have somewhere to go
+    assert topic["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"  # CloudWatch must publish its alarm there
+    table = resources[declared["IDEMPOTENCY_TABLE_NAME"]["Ref"]]["Properties"]
+    # What Powertools' persistence layer writes: partition key `id`, expiry epoch seconds in `expiration`.
+    persistence = IdempotencyTable(object(), "table")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": persistence.key_attr, "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": persistence.key_attr, "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": persistence.expiry_attr, "Enabled": True}
 
 
 def _parameters_referenced(node: Any, template: dict[str, Any]) -> set[str]:
@@ -339,6 +371,39 @@ def test_template_defaults_give_the_settings_the_code_defaults_to(template: dict
     spec = function_spec(template, ENFORCE_FUNCTION, pseudo=PSEUDO)
     assert set(spec.unresolved) == {"GOVERNANCE_ROLE_ARN"}  # the topic is "" while NotifyRemediations=false
     assert settings.EnforceSettings.from_environ(spec.environment) == settings.EnforceSettings.from_environ({})
+    spec = function_spec(template, FINDINGS_FUNCTION, pseudo=PSEUDO)
+    assert set(spec.unresolved) == {"ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE_NAME"}  # exist once deployed
+    local = findings_settings.FindingsSettings.from_environ(spec.environment)
+    assert local == findings_settings.FindingsSettings.from_environ({})
+
+
+@pytest.mark.parametrize(
+    ("parameter", "accepted", "read"),
+    [
+        ("AlertSeverityThreshold", {str(s) for s in Severity}, lambda s: str(s.severity_threshold)),
+        ("AlertOnlyFixable", {"true", "false"}, lambda s: str(s.only_fixable).lower()),
+        ("ImportBasicFindingsToSecurityHub", {"true", "false"}, lambda s: str(s.import_to_security_hub).lower()),
+    ],
+)
+def test_findings_parameter_allowed_values_are_exactly_what_the_code_accepts(
+    template: dict[str, Any], parameter: str, accepted: set[str], read: Any
+) -> None:
+    assert set(template["Parameters"][parameter]["AllowedValues"]) == accepted
+    for value in accepted:
+        spec = function_spec(template, FINDINGS_FUNCTION, overrides={parameter: value}, pseudo=PSEUDO)
+        assert read(findings_settings.FindingsSettings.from_environ(spec.environment)) == value
+
+
+def test_the_suppressions_parameter_pattern_is_what_the_code_accepts(template: dict[str, Any]) -> None:
+    pattern = re.compile(template["Parameters"]["SuppressionsParameterName"]["AllowedPattern"])
+    for name, valid in (("", True), ("/ecr-governance/suppressions", True), ("suppressions", False), ("/a b", False)):
+        assert bool(pattern.fullmatch(name)) is valid, name
+        try:
+            findings_settings.FindingsSettings.from_environ({"SUPPRESSIONS_PARAMETER_NAME": name})
+            accepted = True
+        except SettingsError:
+            accepted = False
+        assert accepted is valid, name
 
 
 @pytest.mark.parametrize(
@@ -370,26 +435,130 @@ def _handler_module_object(template: dict[str, Any], logical_id: str) -> Any:
     return importlib.import_module(_handler_module(template, logical_id))
 
 
+REPOSITORY_RESOURCE = {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"}
+SECURITY_HUB_PRODUCT = {
+    "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+}
+
+
+def _names_in(node: Any) -> set[str]:
+    """Every Ref / GetAtt target inside a value (an environment variable's, say)."""
+    if isinstance(node, list):
+        return set().union(set(), *map(_names_in, node))
+    if not isinstance(node, dict):
+        return set()
+    found = set().union(set(), *map(_names_in, node.values()))
+    if isinstance(node.get("Ref"), str):
+        found.add(node["Ref"])
+    if isinstance(node.get("Fn::GetAtt"), list):
+        found.add(node["Fn::GetAtt"][0])
+    return found
+
+
+def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, resource: Any) -> bool:
+    """Each action on the narrowest resource it can have: ECR on repositories (registry-level actions on *), SNS on
+    a topic and DynamoDB on a table the function's environment names, SSM on the parameter its setting names,
+    Security Hub on the account's own product."""
+    resources = template["Resources"]
+    named = _names_in(_declared_variables(template, logical_id))
+    service = action.split(":", 1)[0]
+    if action in RESOURCE_STAR_ACTIONS:
+        return resource == "*"
+    if action == "lambda:InvokeFunction":  # a reconcile continuing in a new invocation of the function itself
+        own_name = _properties(template, logical_id).get("FunctionName")
+        return isinstance(own_name, dict) and resource == {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + own_name["Fn::Sub"]
+        }
+    if service == "ecr":
+        return resource == REPOSITORY_RESOURCE
+    if service == "sns":
+        target = resource.get("Ref") if isinstance(resource, dict) else None
+        return resources.get(target, {}).get("Type") == "AWS::SNS::Topic" and target in named
+    if service == "dynamodb":
+        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
+        table = resources.get(target[0], {})
+        return table.get("Type") == "AWS::DynamoDB::Table" and target[1] == "Arn" and target[0] in named
+    if service == "ssm":
+        return any(
+            resource
+            == {"Fn::Sub": f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter${{{p}}}"}
+            for p in named
+            if p in template["Parameters"]
+        )
+    if service == "securityhub":
+        return resource == SECURITY_HUB_PRODUCT
+    return False  # a service without a rule here: add one, as narrow as IAM allows
+
+
+def _inline_grants(template: dict[str, Any], logical_id: str, statements: list[dict[str, Any]]) -> set[str]:
+    granted: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        actions = set(_as_list(statement["Action"]))
+        assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
+        for action in actions:
+            for resource in _as_list(statement["Resource"]):
+                assert _resource_is_scoped(template, logical_id, action, resource), (logical_id, action, resource)
+        granted |= actions
+    return granted
+
+
+def _sam_policy_actions(template_name: str) -> set[str]:
+    sam_policies = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
+    definition = json.loads(sam_policies.read_text())["Templates"][template_name]["Definition"]
+    return {action for statement in definition["Statement"] for action in _as_list(statement["Action"])}
+
+
+def _conditional_grants(template: dict[str, Any], logical_id: str) -> dict[str, set[str]]:
+    """Condition -> the actions granted only under it (inline statements or a SAM policy template inside Fn::If)."""
+    _, others = _policy_statements(template, logical_id)
+    grants: dict[str, set[str]] = {}
+    for policy in others:
+        assert set(policy) == {"Fn::If"}, f"{logical_id}: a policy that is neither inline nor conditional: {policy}"
+        condition, when_true, otherwise = policy["Fn::If"]
+        assert otherwise == {"Ref": "AWS::NoValue"}
+        if "Statement" in when_true:
+            actions = _inline_grants(template, logical_id, when_true["Statement"])
+        else:
+            ((template_name, _arguments),) = when_true.items()
+            actions = _sam_policy_actions(template_name)
+        grants.setdefault(condition, set()).update(actions)
+    return grants
+
+
 def test_each_function_is_granted_exactly_the_aws_actions_its_code_declares(
     template: dict[str, Any], function_ids: list[str]
 ) -> None:
     for logical_id in function_ids:
         declared = set(_handler_module_object(template, logical_id).IAM_ACTIONS)
         statements, _ = _policy_statements(template, logical_id)
-        granted: set[str] = set()
-        for statement in statements:
-            assert statement["Effect"] == "Allow"
-            actions = set(_as_list(statement["Action"]))
-            assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
-            granted |= actions
-            resources = _as_list(statement["Resource"])
-            if "*" in resources:
-                assert actions <= RESOURCE_STAR_ACTIONS, f"repository actions granted on * in {statement.get('Sid')}"
-            else:
-                assert actions.isdisjoint(RESOURCE_STAR_ACTIONS)
+        granted = _inline_grants(template, logical_id, statements)
         assert granted == declared, (
             f"{logical_id}: granted - declared {granted - declared}, missing {declared - granted}"
         )
+
+
+def test_conditional_permissions_exist_exactly_when_the_setting_that_needs_them_is_on(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    """A handler's CONDITIONAL_IAM_ACTIONS maps the setting that turns a feature on to the actions it needs; the
+    template grants those actions under a Condition on the same Parameters, and that Condition holds exactly when
+    the setting is on (non-empty, not "false", or a resource that exists once deployed)."""
+    for logical_id in function_ids:
+        wanted = getattr(_handler_module_object(template, logical_id), "CONDITIONAL_IAM_ACTIONS", {})
+        declared = _declared_variables(template, logical_id)
+        grants = _conditional_grants(template, logical_id)
+        by_setting: dict[str, set[str]] = {}
+        for condition, actions in grants.items():
+            controlled = _parameters_referenced({"Condition": condition}, template)
+            (setting,) = [name for name in wanted if controlled & _parameters_referenced(declared[name], template)]
+            by_setting[setting] = actions
+            for overrides in PARAMETER_SETS.values():
+                applicable = {k: v for k, v in overrides.items() if k in template["Parameters"]}
+                spec = function_spec(template, logical_id, overrides=applicable, pseudo=PSEUDO)
+                on = setting in spec.unresolved or spec.environment.get(setting, "") not in ("", "false")
+                assert condition_value(template, condition, applicable, PSEUDO) is on, (logical_id, condition)
+        assert by_setting == {name: set(actions) for name, actions in wanted.items()}, logical_id
 
 
 def test_notification_permission_exists_exactly_when_the_topic_is_set(template: dict[str, Any]) -> None:
@@ -401,10 +570,9 @@ def test_notification_permission_exists_exactly_when_the_topic_is_set(template: 
     assert condition == topic_condition
     ((template_name, arguments),) = policy.items()
     assert arguments == {"TopicName": {"Fn::GetAtt": ["RemediationTopic", "TopicName"]}}
-    sam_policies = Path(samtranslator.__file__).parent / "policy_templates_data" / "policy_templates.json"
-    definition = json.loads(sam_policies.read_text())["Templates"][template_name]["Definition"]
-    sam_actions = {action for statement in definition["Statement"] for action in _as_list(statement["Action"])}
-    assert sam_actions == set(_handler_module_object(template, ENFORCE_FUNCTION).NOTIFY_IAM_ACTIONS)
+    assert _sam_policy_actions(template_name) == set(
+        _handler_module_object(template, ENFORCE_FUNCTION).NOTIFY_IAM_ACTIONS
+    )
 
 
 # ---- 6. triggers ----------------------------------------------------------------------------------------------
@@ -425,6 +593,39 @@ def test_cloudtrail_rule_matches_exactly_the_enforced_event_names(template: dict
     names = pattern["detail"]["eventName"]
     assert len(names) == len(set(names))
     assert set(names) == set(events.ENFORCED_EVENT_NAMES)
+
+
+def test_scan_rules_match_exactly_the_parsed_event_kinds_of_the_functions_own_account(template: dict[str, Any]) -> None:
+    rules = _events_of(template, FINDINGS_FUNCTION, "EventBridgeRule")
+    kinds = set()
+    for rule in rules:
+        pattern = rule["Pattern"]
+        ((source,), (detail_type,)) = pattern["source"], pattern["detail-type"]
+        assert (source, detail_type) in findings_events.EVENT_KINDS
+        kinds.add((source, detail_type))
+        assert pattern["account"] == [{"Ref": "AWS::AccountId"}]  # a partner bus's events are never read
+        # Every scan status reaches the function: a failed scan is logged and counted, not dropped by the rule.
+        assert "scan-status" not in pattern.get("detail", {})
+    assert kinds == set(findings_events.EVENT_KINDS)
+    enhanced = next(r["Pattern"] for r in rules if r["Pattern"]["source"] == ["aws.inspector2"])
+    # Inspector's scans of EC2 instances and Lambda functions name no repository: the rule keeps them out.
+    assert enhanced["detail"] == {"repository-name": [{"prefix": "arn:"}]}
+
+
+def test_scan_failures_are_kept_alarmed_and_alerted(template: dict[str, Any]) -> None:
+    properties = _properties(template, FINDINGS_FUNCTION)
+    invoke = properties["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2 and invoke["MaximumEventAgeInSeconds"] <= 6 * 3600
+    queue = invoke["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert template["Resources"][queue]["Type"] == "AWS::SQS::Queue"
+    alarms = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
+    (alarm,) = alarms
+    assert alarm["AlarmActions"] == [_declared_variables(template, FINDINGS_FUNCTION)["ALERTS_TOPIC_ARN"]]
 
 
 def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: dict[str, Any]) -> None:
@@ -502,6 +703,16 @@ def test_own_remediation_sample_carries_the_role_arn_the_template_passes_as_gove
     assert re.fullmatch(rf"arn:aws:iam::\d{{12}}:role/[\w+=,.@/-]*{ENFORCE_FUNCTION}Role[\w+=,.@-]*", trigger.actor_arn)
     assert trigger.caused_by(trigger.actor_arn)
     assert not trigger.caused_by(sample["detail"]["userIdentity"]["arn"])  # the assumed-role ARN is not the role
+
+
+@pytest.mark.parametrize("event_file", FINDINGS_EVENTS, ids=[path.name for path in FINDINGS_EVENTS])
+def test_every_findings_sample_event_parses_for_the_account_and_region_local_invokes_use(event_file: Path) -> None:
+    try:
+        findings_events.parse_scan_event(
+            json.loads(event_file.read_text()), PSEUDO["AWS::AccountId"], PSEUDO["AWS::Region"]
+        )
+    except InvalidEvent as error:
+        pytest.fail(f"{event_file.name}: {error}")
 
 
 # ---- 10. README -----------------------------------------------------------------------------------------------

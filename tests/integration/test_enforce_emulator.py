@@ -18,7 +18,7 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
-from registry_builders import REGION, TEMPLATE, create_repository, load_event
+from registry_builders import REGION, TEMPLATE, create_repository, load_event, topic_with_sqs_subscriber
 
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
@@ -257,10 +257,7 @@ def test_removing_the_exempt_tag_enforces_the_repository_at_once(mixed_registry)
 def test_remediations_reach_the_topic_as_one_readable_notification(mixed_registry, emulator_endpoint):
     sns = boto3.client("sns", endpoint_url=emulator_endpoint)
     sqs = boto3.client("sqs", endpoint_url=emulator_endpoint)
-    topic_arn = sns.create_topic(Name="ecr-governance-remediations")["TopicArn"]
-    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    topic_arn, queue_url = topic_with_sqs_subscriber(sns, sqs, "ecr-governance-remediations", "inbox")
 
     invoke(event_for("scheduled-reconcile.json"), topic_arn=topic_arn, NotifyRemediations="true")
     messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -99,3 +100,11 @@ class LazyClient:
                 if self._client is None:
                     self._client = make_client(self._service, **self._options)
         return getattr(self._client, name)
+
+
+def client_maker() -> Callable[[str], Any]:
+    """`make_client` bound to one new default session, for a composition root that builds several clients: the
+    session loads its endpoint, partition and credential data once instead of once a client (a cold start saves
+    tens of milliseconds a client)."""
+    session = boto3.session.Session()
+    return lambda service: make_client(service, session=session)

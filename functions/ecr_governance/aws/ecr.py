@@ -13,9 +13,16 @@ from typing import Any
 
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
-from ecr_governance.enforce.model import Repository
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
-from ecr_governance.errors import AwsError
+from ecr_governance.errors import AwsError, ImageNotFound
+from ecr_governance.findings.normalize import (
+    Finding,
+    ImageScan,
+    ScannedImage,
+    finding_from_basic,
+    finding_from_enhanced,
+    severity_counts,
+)
 from ecr_governance.images import (
     ACCEPTED_MANIFEST_MEDIA_TYPES,
     ImageDetailError,
@@ -23,13 +30,16 @@ from ecr_governance.images import (
     Manifest,
     image_from_detail,
     parse_manifest,
+    parse_timestamp,
 )
+from ecr_governance.repositories import Repository
 
 # ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000) and batch size (BatchGetImage: 100 ids).
 MAX_REPOSITORIES_PAGE = 1000
 MAX_IMAGES_PAGE = 1000
 MAX_IMAGE_IDS_PER_BATCH = 100
 MAX_SCANNING_CONFIGURATION_NAMES = 25  # BatchGetRepositoryScanningConfiguration
+MAX_SCAN_FINDINGS_PAGE = 1000  # DescribeImageScanFindings' maxResults
 
 
 def batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -153,6 +163,64 @@ class EcrRegistry:
             for failure in response.get("failures", []):
                 effective[failure.get("repositoryName", "")] = f"unknown: {failure.get('failureCode', 'failure')}"
         return effective
+
+    # ---- scan findings -------------------------------------------------------------------------------------
+    @requires("ecr:DescribeImageScanFindings")
+    def image_scan(self, repository_name: str, image_digest: str, page_size: int = MAX_SCAN_FINDINGS_PAGE) -> ImageScan:
+        """The image's latest scan. The first page is read now (a gone image or repository raises here); the other
+        pages as `findings` is iterated, every one of them, so a page boundary never drops a finding."""
+        pages = self._ecr.get_paginator("describe_image_scan_findings").paginate(
+            repositoryName=repository_name,
+            imageId={"imageDigest": image_digest},
+            PaginationConfig={"PageSize": page_size},
+        )
+        with translated("DescribeImageScanFindings", resource=repository_name):
+            page_iterator = iter(pages)
+            first = next(page_iterator)
+        status = first.get("imageScanStatus") or {}
+        scan_findings = first.get("imageScanFindings") or {}
+        try:
+            completed_at = parse_timestamp(scan_findings["imageScanCompletedAt"], "imageScanCompletedAt")
+        except (KeyError, ImageDetailError):
+            completed_at = None  # a scan that has not completed
+        return ImageScan(
+            status=str(status.get("status") or ""),
+            scan_kind="enhanced" if "enhancedFindings" in scan_findings else "basic",
+            status_description=str(status.get("description") or ""),
+            completed_at=completed_at,
+            severity_counts=severity_counts(scan_findings.get("findingSeverityCounts")),
+            findings=self._scan_findings(repository_name, first, page_iterator),
+        )
+
+    @staticmethod
+    def _scan_findings(
+        repository_name: str, first: dict[str, Any], rest: Iterator[dict[str, Any]]
+    ) -> Iterator[Finding]:
+        page: dict[str, Any] | None = first
+        while page is not None:
+            scan_findings = page.get("imageScanFindings") or {}
+            yield from map(finding_from_basic, scan_findings.get("findings") or [])
+            yield from map(finding_from_enhanced, scan_findings.get("enhancedFindings") or [])
+            with translated("DescribeImageScanFindings", resource=repository_name):
+                page = next(rest, None)
+
+    @requires("ecr:DescribeImages")
+    def scanned_image(self, repository_name: str, *, digest: str | None = None, tag: str | None = None) -> ScannedImage:
+        """One image, by digest or tag, with every tag it has (for the CLI's reports)."""
+        image_id = {"imageDigest": digest} if digest else {"imageTag": tag}
+        with translated("DescribeImages", resource=repository_name):
+            details = self._ecr.describe_images(repositoryName=repository_name, imageIds=[image_id])["imageDetails"]
+        if not details:
+            raise ImageNotFound(f"no image {digest or tag} in {repository_name}", operation="DescribeImages")
+        detail = details[0]
+        return ScannedImage(
+            repository_name=repository_name,
+            digest=detail["imageDigest"],
+            tags=tuple(detail.get("imageTags") or ()),
+            registry_id=str(detail.get("registryId") or ""),
+            region=self._ecr.meta.region_name,
+            partition=self._ecr.meta.partition,
+        )
 
     # ---- writes --------------------------------------------------------------------------------------------
     @requires("ecr:PutImageTagMutability")

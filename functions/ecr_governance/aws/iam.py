@@ -39,3 +39,16 @@ def actions_for(port: type, adapter: type) -> frozenset[str]:
             raise TypeError(f"{adapter.__name__}.{name} declares no IAM action (@requires)")
         actions |= declared
     return frozenset(actions)
+
+
+def actions_declared_by(adapter: type) -> frozenset[str]:
+    """Every IAM action the methods `adapter` itself defines declare: for an adapter a library drives (Powertools
+    Idempotency calls the persistence layer's methods), where no port of ours lists the methods used."""
+    actions: set[str] = set()
+    for name, member in vars(adapter).items():
+        if not name.startswith("_") and callable(member):
+            declared = declared_actions(member)
+            if declared is None:
+                raise TypeError(f"{adapter.__name__}.{name} declares no IAM action (@requires)")
+            actions |= declared
+    return frozenset(actions)

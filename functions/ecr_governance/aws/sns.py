@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
-from ecr_governance.notice import Notice
+from ecr_governance.notice import Notice, protocol_message
 
 
 class SnsPublisher:
@@ -17,13 +16,14 @@ class SnsPublisher:
 
     @requires("sns:Publish")
     def publish(self, notice: Notice) -> None:
-        params: dict[str, Any] = {"TopicArn": self._topic_arn, "Subject": notice.subject}
+        params: dict[str, Any] = {
+            "TopicArn": self._topic_arn,
+            "Subject": notice.subject,
+            "Message": protocol_message(notice),
+        }
         if notice.bodies:
             # MessageStructure=json: each protocol reads its own key, `default` serves every other protocol.
             params["MessageStructure"] = "json"
-            params["Message"] = json.dumps({"default": notice.text, **notice.bodies})
-        else:
-            params["Message"] = notice.text
         if notice.attributes:
             params["MessageAttributes"] = {
                 name: {"DataType": "String", "StringValue": value} for name, value in notice.attributes.items()

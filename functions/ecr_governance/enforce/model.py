@@ -10,20 +10,9 @@ from typing import Any
 from ecr_governance.enforce.scanning import RegistryScanning, RepositoryCoverage, ScanningPlan
 from ecr_governance.errors import AwsError, GovernanceError
 from ecr_governance.exemptions import NO_EXEMPTION, ExemptAspect, Exemption
+from ecr_governance.repositories import Repository
 
 REGISTRY = "(registry)"  # the repository column of the registry-level scanning decision
-
-
-@dataclass(frozen=True)
-class Repository:
-    """What DescribeRepositories tells about one repository."""
-
-    name: str
-    arn: str
-    tag_mutability: str
-    exclusion_filters: tuple[str, ...] = ()
-    scan_on_push: bool = False
-    uri: str = ""
 
 
 class Aspect(StrEnum):

@@ -34,7 +34,6 @@ from ecr_governance.enforce.model import (
     Failure,
     ReconcileProgress,
     RegistryScanning,
-    Repository,
     RepositoryAssessment,
     Status,
 )
@@ -52,6 +51,7 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
 from ecr_governance.errors import CredentialsMissing, EndpointUnreachable, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, Exemption, exemption_by_name, exemption_by_tags, tags_can_change
+from ecr_governance.repositories import Repository
 
 logger = Logger(service=SERVICE_NAME, child=True)
 T = TypeVar("T")

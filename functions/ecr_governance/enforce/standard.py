@@ -10,10 +10,11 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from ecr_governance.enforce.model import Aspect, Check, Repository, Status
+from ecr_governance.enforce.model import Aspect, Check, Status
 from ecr_governance.enforce.scanning import RegistryScanning
 from ecr_governance.enforce.settings import EnforceSettings, TagMutability
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.repositories import Repository
 from ecr_governance.wildcard import exclusion_filter_matches
 
 

@@ -3,22 +3,12 @@
 import json
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from botocore.stub import ANY, Stubber
-from ecr_governance.aws.ecr import EcrRegistry
+from botocore.stub import ANY
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
 
 ARN = "arn:aws:ecr:ap-southeast-1:123456789012:repository/"
-
-
-@pytest.fixture
-def stubbed():
-    client = boto3.client("ecr", region_name="ap-southeast-1")
-    with Stubber(client) as stubber:
-        yield EcrRegistry(client), stubber
-        stubber.assert_no_pending_responses()
 
 
 def raw_repository(name, **extra):

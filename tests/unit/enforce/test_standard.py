@@ -3,10 +3,11 @@
 import json
 
 import pytest
-from ecr_governance.enforce.model import Aspect, Repository, Status
+from ecr_governance.enforce.model import Aspect, Status
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
+from ecr_governance.repositories import Repository
 from ecr_governance.wildcard import wildcard_match
 from ecr_governance_cli.sample_registry import SEED_CUSTOM_POLICY
 

@@ -1,0 +1,1 @@
+"""Scan findings: one clear, complete alert per scanned image, basic and enhanced scanning alike."""

@@ -1,0 +1,18 @@
+"""A repository as DescribeRepositories describes it: the record every capability reads (enforcement decides on it,
+the sweep and the findings reports list by it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Repository:
+    """What DescribeRepositories tells about one repository."""
+
+    name: str
+    arn: str
+    tag_mutability: str
+    exclusion_filters: tuple[str, ...] = ()
+    scan_on_push: bool = False
+    uri: str = ""
