@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from app import errors
 from app.observability import RequestContextMiddleware, configure_logging
 from app.routers import health, predict
-from app.settings import Settings
+from app.settings import Settings, SettingsError, load_settings
 from app.state import ModelSlot
 
 API_VERSION = "1.0.0"
@@ -30,7 +30,7 @@ def _document_request_schemas(application: FastAPI) -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application; the model is loaded here, once per process (also once per Lambda execution
     environment: the Lambda handler is built at import, during the init phase)."""
-    settings = settings or Settings()
+    settings = settings or load_settings()
     configure_logging(settings.log_level, settings.service_name)
     # The routers' routes are handed to FastAPI directly, in match order with /v1/predict first: include_router
     # would keep each router as a nested unit to match on every request (about a tenth of the predict path).
@@ -49,4 +49,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return application
 
 
-app = create_app()
+def _settings_or_exit() -> Settings:
+    """At start-up (uvicorn importing this module, or the Lambda runtime importing the handler) a bad setting stops
+    the process with one line on stderr and exit status 1, instead of a traceback."""
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise SystemExit(f"retail-api: {error}") from None
+
+
+app = create_app(_settings_or_exit())
