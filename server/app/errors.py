@@ -20,21 +20,23 @@ class ModelNotReadyError(Exception):
     """No model is loaded (MODEL_PATH missing or invalid); /ready says why."""
 
 
+def problems(status: int, *entries: tuple[str, str, str]) -> JSONResponse:
+    """Every error a client can cause has the same shape: {"detail": [{"field", "reason", "type"}, ...]}."""
+    detail = [{"field": field, "reason": reason, "type": error_type} for field, reason, error_type in entries]
+    return JSONResponse(status_code=status, content={"detail": detail})
+
+
 def field_path(location: tuple[int | str, ...]) -> str:
     parts = [str(part) for index, part in enumerate(location) if not (index < 2 and part in _NOT_FIELDS)]
     return ".".join(parts) or "body"
 
 
 async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
-    detail = [
-        {"field": field_path(tuple(item["loc"])), "reason": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
-    return JSONResponse(status_code=422, content={"detail": detail})
+    return problems(422, *((field_path(tuple(item["loc"])), item["msg"], item["type"]) for item in error.errors()))
 
 
 async def batch_too_large(request: Request, error: BatchTooLargeError) -> JSONResponse:
-    return JSONResponse(status_code=413, content={"detail": str(error)})
+    return problems(413, ("items", str(error), "too_many_items"))
 
 
 async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:

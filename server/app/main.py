@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from app import errors
 from app.observability import RequestContextMiddleware, configure_logging
+from app.request_body import RequestBodyGuard
 from app.routers import health, predict
 from app.settings import Settings, SettingsError, load_settings
 from app.state import ModelSlot
@@ -38,13 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Retail demand API",
         version=API_VERSION,
         summary="Daily unit-sales forecasts for a store, product, date, price and promotion.",
-        routes=[*predict.build_router(settings.max_body_bytes).routes, *health.router.routes],
+        routes=[*predict.build_router().routes, *health.router.routes],
         telemetry={signal: settings.opentelemetry for signal in ("tracing", "metrics", "logs", "operation_spans")},
     )
     _document_request_schemas(application)
     application.state.settings = settings
     application.state.model_slot = ModelSlot.load(settings.model_path)
     errors.install(application)
+    # The last one added is the outermost: the request id and the access line cover the body guard's 408 and 413.
+    application.add_middleware(
+        RequestBodyGuard, max_body_bytes=settings.max_body_bytes, timeout_seconds=settings.body_timeout_seconds
+    )
     application.add_middleware(RequestContextMiddleware)
     return application
 

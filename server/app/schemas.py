@@ -100,12 +100,16 @@ class Readiness(BaseModel):
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="dotted path of the offending field, e.g. items.3.price")
+    field: str = Field(
+        description="dotted path of the offending field (e.g. items.3.price), or `body` for the request as a whole"
+    )
     reason: str
     type: str
 
 
 class ValidationProblem(BaseModel):
+    """The shape of every error a client can cause (408, 413, 422)."""
+
     detail: list[FieldError]
 
 

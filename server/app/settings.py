@@ -27,6 +27,13 @@ class Settings(BaseSettings):
         le=6_291_456,
         description="MAX_BODY_BYTES: larger request bodies get 413 (Lambda's own payload limit is 6 MB)",
     )
+    body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="BODY_TIMEOUT_SECONDS: a request body that has not fully arrived this long after the request's "
+        "headers gets 408 and the connection is closed (a stalled upload does not hold the server)",
+    )
     service_name: str = Field(default="retail-api", min_length=1, description="SERVICE_NAME: `service` in logs")
     opentelemetry: bool = Field(
         default=False,

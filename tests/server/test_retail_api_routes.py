@@ -109,10 +109,12 @@ def test_batch_at_the_limit_is_accepted(client: TestClient) -> None:
     assert len(response.json()["predictions"]) == MAX_BATCH_ITEMS
 
 
-def test_oversized_batch_is_413(client: TestClient) -> None:
+def test_oversized_batch_is_413_in_the_shape_of_every_client_error(client: TestClient) -> None:
     response = client.post("/v1/predict", json={"items": [item()] * (MAX_BATCH_ITEMS + 1)})
     assert response.status_code == 413
-    assert str(MAX_BATCH_ITEMS) in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "items" and problem["type"] == "too_many_items"
+    assert f"{MAX_BATCH_ITEMS + 1} items; the limit is {MAX_BATCH_ITEMS}" in problem["reason"]
 
 
 def test_body_over_the_byte_limit_is_413(tmp_path: Path) -> None:
@@ -120,6 +122,9 @@ def test_body_over_the_byte_limit_is_413(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/predict", json={"items": [item()] * 50})
     assert response.status_code == 413
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "body" and problem["type"] == "body_too_large"
+    assert f"is {len(response.request.content)} bytes; the limit is 2048 bytes (MAX_BODY_BYTES)" in problem["reason"]
     assert response.headers["x-request-id"]
 
 
@@ -133,7 +138,12 @@ def test_chunked_body_over_the_byte_limit_is_413() -> None:
             "/v1/predict", content=iter([json.dumps(item()).encode()]), headers={"content-type": "application/json"}
         )
     assert response.status_code == 413
-    assert response.json() == {"detail": "Content Too Large"}
+    [problem] = response.json()["detail"]
+    assert problem == {
+        "field": "body",
+        "reason": "the body is over the limit of 2048 bytes (MAX_BODY_BYTES)",
+        "type": "body_too_large",
+    }
     assert response.headers["x-request-id"]
     assert small.status_code == 200
 
@@ -229,7 +239,10 @@ def test_openapi_documents_the_predict_contract(client: TestClient) -> None:
     operation = spec["paths"]["/v1/predict"]["post"]
     body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert {ref["$ref"].rsplit("/", 1)[1] for ref in body_schema["oneOf"]} == {"PredictionItem", "PredictionBatch"}
-    assert {"200", "413", "422", "503"} <= set(operation["responses"])
+    assert {"200", "408", "413", "422", "503"} <= set(operation["responses"])
+    for status in ("408", "413", "422"):  # one error shape for everything a client can cause
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ValidationProblem"}
     schemas = spec["components"]["schemas"]
     assert schemas["PredictionItem"]["additionalProperties"] is False
     assert schemas["PredictionBatch"]["properties"]["items"]["minItems"] == 1

@@ -130,11 +130,10 @@ def _unknown(location: tuple, field: str, value: str) -> dict:
     }
 
 
-def build_router(max_body_size: int) -> APIRouter:
+def build_router() -> APIRouter:
     """The /v1 routes, /v1/predict first (routes are matched in order, and it is the hot path). Request bodies over
-    `max_body_size` bytes get 413 from FastAPI's own limit (Content-Length checked up front, chunked bodies counted).
-    """
-    router = APIRouter(prefix="/v1", tags=["model"], max_body_size=max_body_size)
+    MAX_BODY_BYTES get 413 from app.request_body.RequestBodyGuard, which wraps the whole application."""
+    router = APIRouter(prefix="/v1", tags=["model"])
     request_body, _ = request_body_openapi()
     router.add_api_route(
         "/predict",
@@ -150,7 +149,11 @@ def build_router(max_body_size: int) -> APIRouter:
             "listed by GET /v1/model."
         ),
         responses={
-            413: {"model": Problem, "description": f"more than {MAX_BATCH_ITEMS} items, or body over MAX_BODY_BYTES"},
+            408: {"model": ValidationProblem, "description": "the body did not arrive within BODY_TIMEOUT_SECONDS"},
+            413: {
+                "model": ValidationProblem,
+                "description": f"more than {MAX_BATCH_ITEMS} items, or a body over MAX_BODY_BYTES",
+            },
             422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
             **NOT_READY,
         },
