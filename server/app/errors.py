@@ -20,6 +20,14 @@ class ModelNotReadyError(Exception):
     """No model is loaded (MODEL_PATH missing or invalid); /ready says why."""
 
 
+class UnsupportedMediaTypeError(Exception):
+    """The JSON endpoint got a body of another media type (text/plain, a form, multipart, XML, or none named)."""
+
+    def __init__(self, content_type: str | None) -> None:
+        got = f"got {content_type!r}" if content_type else "no Content-Type was sent"
+        super().__init__(f"send the body as JSON with Content-Type: application/json; {got}")
+
+
 def problems(status: int, *entries: tuple[str, str, str]) -> JSONResponse:
     """Every error a client can cause has the same shape: {"detail": [{"field", "reason", "type"}, ...]}."""
     detail = [{"field": field, "reason": reason, "type": error_type} for field, reason, error_type in entries]
@@ -39,6 +47,10 @@ async def batch_too_large(request: Request, error: BatchTooLargeError) -> JSONRe
     return problems(413, ("items", str(error), "too_many_items"))
 
 
+async def unsupported_media_type(request: Request, error: UnsupportedMediaTypeError) -> JSONResponse:
+    return problems(415, ("content-type", str(error), "unsupported_media_type"))
+
+
 async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:
     return JSONResponse(status_code=503, content={"detail": str(error)}, headers={"Retry-After": "30"})
 
@@ -53,5 +65,6 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(BatchTooLargeError, batch_too_large)
+    app.add_exception_handler(UnsupportedMediaTypeError, unsupported_media_type)
     app.add_exception_handler(ModelNotReadyError, model_not_ready)
     app.add_exception_handler(Exception, unexpected)

@@ -78,6 +78,11 @@ def test_a_1001_item_batch_is_a_413_naming_the_items(server: RunningServer) -> N
     assert status == 413 and only_problem(answer)["field"] == "items"
 
 
+def test_a_large_text_body_is_a_415_urllib_can_read(server: RunningServer) -> None:
+    status, answer = urllib_post(server, b"a line of text\n" * 60_000, content_type="text/plain")
+    assert status == 415 and only_problem(answer)["field"] == "content-type"
+
+
 def test_a_keep_alive_client_carries_on_after_a_413(server: RunningServer) -> None:
     with httpx.Client(base_url=server.base_url, timeout=30) as http:
         refused = http.post("/v1/predict", content=b" " * (3 * MIB), headers={"content-type": "application/json"})

@@ -153,6 +153,8 @@ def test_chunked_body_over_the_byte_limit_is_413() -> None:
     [
         (item(price=0), "price", "greater than 0"),
         (item(price="cheap"), "price", "valid number"),
+        (item(price="2.79"), "price", "valid number"),  # strict: a number in a string is not converted
+        (item(price=True), "price", "valid number"),
         (item(date="2026-13-01"), "date", "valid date"),
         (item(promotion="yes"), "promotion", "valid boolean"),
         (item(store_id="S 1"), "store_id", "pattern"),
@@ -181,6 +183,35 @@ def test_unknown_ids_are_422_naming_the_field(client: TestClient, field: str) ->
     assert problem["field"] == f"items.1.{field}"
     assert problem["type"] == "unknown_id"
     assert "'X999'" in problem["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", json.dumps(item()).encode()),
+        ("application/x-www-form-urlencoded", b"store_id=S001&product_id=P0001&date=2026-01-09&price=2.79"),
+        (
+            "multipart/form-data; boundary=b0",
+            b'--b0\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n--b0--\r\n',
+        ),
+        ("application/xml", b"<item><store_id>S001</store_id></item>"),
+        (None, json.dumps(item()).encode()),
+    ],
+)
+def test_a_body_that_is_not_json_is_415(client: TestClient, content_type: str | None, body: bytes) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/v1/predict", content=body, headers=headers)
+    assert response.status_code == 415
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "content-type" and problem["type"] == "unsupported_media_type"
+    assert "application/json" in problem["reason"]
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON", "application/ld+json"])
+def test_json_media_types_with_parameters_are_accepted(client: TestClient, content_type: str) -> None:
+    response = client.post("/v1/predict", content=json.dumps(item()), headers={"content-type": content_type})
+    assert response.status_code == 200
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
@@ -239,8 +270,8 @@ def test_openapi_documents_the_predict_contract(client: TestClient) -> None:
     operation = spec["paths"]["/v1/predict"]["post"]
     body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert {ref["$ref"].rsplit("/", 1)[1] for ref in body_schema["oneOf"]} == {"PredictionItem", "PredictionBatch"}
-    assert {"200", "408", "413", "422", "503"} <= set(operation["responses"])
-    for status in ("408", "413", "422"):  # one error shape for everything a client can cause
+    assert {"200", "408", "413", "415", "422", "503"} <= set(operation["responses"])
+    for status in ("408", "413", "415", "422"):  # one error shape for everything a client can cause
         schema = operation["responses"][status]["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ValidationProblem"}
     schemas = spec["components"]["schemas"]

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Discriminator, TypeAdapter, ValidationError
 
-from app.errors import ModelNotReadyError
+from app.errors import ModelNotReadyError, UnsupportedMediaTypeError
 from app.forecast import INPUT_FEATURES, DemandModel
 from app.schemas import (
     MAX_BATCH_ITEMS,
@@ -57,7 +57,18 @@ def request_body_openapi() -> tuple[dict, dict]:
     return body, components
 
 
+def is_json(content_type: str | None) -> bool:
+    """application/json or an application/...+json type, parameters (charset) allowed."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 async def parse_prediction_request(request: Request) -> PredictionItem | PredictionBatch:
+    # Checked before the body is read: a form, a file upload or XML is refused whatever it holds. (The body guard
+    # reads and drops the unread body before the 415 goes out, so the client is not reset while still sending.)
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(content_type)
     raw = await request.body()
     try:
         return PREDICTION_REQUEST.validate_json(raw)
@@ -145,8 +156,8 @@ def build_router() -> APIRouter:
         description=(
             "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
             f'(`{{"items": [...]}}`, 1 to {MAX_BATCH_ITEMS} items). The response always lists the predictions in '
-            "request order. A store_id or product_id the model was not trained on is 422 naming the field; ids are "
-            "listed by GET /v1/model."
+            "request order. The body must be sent as application/json (anything else is 415). A store_id or "
+            "product_id the model was not trained on is 422 naming the field; ids are listed by GET /v1/model."
         ),
         responses={
             408: {"model": ValidationProblem, "description": "the body did not arrive within BODY_TIMEOUT_SECONDS"},
@@ -154,6 +165,7 @@ def build_router() -> APIRouter:
                 "model": ValidationProblem,
                 "description": f"more than {MAX_BATCH_ITEMS} items, or a body over MAX_BODY_BYTES",
             },
+            415: {"model": ValidationProblem, "description": "the body is not sent as application/json"},
             422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
             **NOT_READY,
         },
