@@ -83,8 +83,8 @@ class PredictionResponse(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    version: str
-    trained_at: dt.datetime
+    version: str = Field(description="a hash of the artifact's content: the same training gives the same version")
+    trained_at: dt.datetime = Field(description="the last day of the data the model was fitted on")
     target: str = Field(description="what the linear predictor models: log of the expected units (Poisson regression)")
     features: list[str]
     stores: list[str] = Field(description="store ids the model accepts")
