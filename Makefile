@@ -66,5 +66,6 @@ validate: venv  ## sam validate --lint of the governance stack
 build: venv  ## sam build of the governance stack (no Docker needed)
 	$(BIN)/sam build --template template.yaml
 
-clean:  ## remove the venv and build output
+clean:  ## remove the venv, build output, caches, egg-info and __pycache__
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +
