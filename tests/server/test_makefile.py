@@ -1,4 +1,4 @@
-"""`make clean` run for real on a copy of the Makefile in a scratch directory (never on this work
+"""`make clean` and `make venv` run for real on a copy of the Makefile in a scratch directory (never on this work
 tree: clean would remove the venv the tests run in)."""
 
 from __future__ import annotations
@@ -40,3 +40,21 @@ def test_clean_removes_build_output_caches_egg_info_and_pycache(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert [d for d in removed if (tmp_path / d).exists()] == []
     assert all(path.read_text() == "kept" for path in kept)
+
+
+def test_venv_says_what_it_is_doing_before_the_silent_install(tmp_path: Path) -> None:
+    """The pip installs take about 30 s with --quiet: the first line says so. python3.13 is a stub here that makes
+    a venv whose python does nothing, so the recipe runs for real without installing anything."""
+    for name in ("Makefile", "requirements-dev.txt", "pyproject.toml"):
+        shutil.copy(REPO_ROOT / name, tmp_path)
+    stub = tmp_path / "python3.13"
+    stub.write_text(
+        "#!/bin/sh\nmkdir -p .venv/bin\nprintf '#!/bin/sh\\nexit 0\\n' > .venv/bin/python\nchmod +x .venv/bin/python\n"
+    )
+    stub.chmod(0o755)
+    result = make(tmp_path, "venv", f"PYTHON313={stub}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == (
+        "creating .venv (python3.13) and installing pinned dependencies (about 30 s)..."
+    )
+    assert (tmp_path / ".venv/.installed").exists()
