@@ -32,7 +32,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess[str], expected: li
         assert text in line
 
 
-@pytest.mark.parametrize(("env", "expected"), BAD_SETTINGS, ids=lambda value: str(value)[:20])
+@pytest.mark.parametrize(("env", "expected"), BAD_SETTINGS, ids=[next(iter(env)) for env, _ in BAD_SETTINGS])
 def test_uvicorn_stops_with_one_line_naming_the_variable(env: dict[str, str], expected: list[str]) -> None:
     """What `cd server && LOG_LEVEL=LOUD uvicorn app.main:app` (and the image's CMD) prints."""
     command = [str(VENV_BIN / "uvicorn"), "app.main:app", "--host", "127.0.0.1", "--port", str(free_port())]
