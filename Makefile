@@ -20,6 +20,7 @@ help:  ## list the targets
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (the Lambda runtime is python3.13)" >&2; exit 1; }
+	@echo "creating .venv (python3.13) and installing pinned dependencies (about 30 s)..."
 	"$(PYTHON313)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -66,5 +67,6 @@ validate: venv  ## sam validate --lint of the governance stack
 build: venv  ## sam build of the governance stack (no Docker needed)
 	$(BIN)/sam build --template template.yaml
 
-clean:  ## remove the venv and build output
+clean:  ## remove the venv, build output, caches, egg-info and __pycache__
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

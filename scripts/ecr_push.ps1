@@ -1,10 +1,11 @@
+#!/usr/bin/env pwsh
 <#
 .SYNOPSIS
     Build the retail API image and push it to Amazon ECR under an immutable tag.
 
 .DESCRIPTION
     The PowerShell twin of ecr_push.sh, same steps and same refusals:
-      1. aws ecr get-login-password | docker login   (account id from aws sts get-caller-identity)
+      1. aws ecr get-login-password | docker login   (account id from aws sts get-caller-identity -Region)
       2. docker build    3. docker tag    4. docker push
     The repository's tags are immutable, so an image is never pushed as 'latest': the default tag is the short git
     commit, and a tag that already exists in the repository is refused before anything is built.
@@ -24,7 +25,8 @@
 .PARAMETER AllowDirty
     Push from a work tree with uncommitted changes.
 .PARAMETER DryRun
-    Print the docker commands instead of running them (the AWS reads still run).
+    Print the commands instead of running them. Needs no docker; the AWS reads (account id, existing tag) run when
+    aws and credentials are there, else the account id is printed as <account-id> and the tag is not checked.
 
 .EXAMPLE
     ./scripts/ecr_push.ps1 -DryRun
@@ -46,9 +48,15 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 $PSNativeCommandUseErrorActionPreference = $false  # exit codes of aws/docker/git are checked explicitly
 
+$accountPlaceholder = '<account-id>'
+
 function Stop-WithError([string]$Message) {
     [Console]::Error.WriteLine("ecr_push.ps1: $Message")
     exit 1
+}
+
+function Write-Note([string]$Message) {
+    [Console]::Error.WriteLine("ecr_push.ps1: $Message")
 }
 
 # Runs a native command with stderr merged into the output, as strings. Windows PowerShell 5.1 would turn stderr
@@ -75,7 +83,10 @@ if ($Repository -notmatch '^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+
     Stop-WithError "not an ECR repository name: '$Repository'"
 }
 if (-not (Test-Path (Join-Path $Context 'Dockerfile'))) { Stop-WithError "no Dockerfile in build context '$Context'" }
-foreach ($tool in 'aws', 'docker', 'git') {
+# A dry run prints the docker commands, so it needs no docker; it uses aws when it can (see the account below).
+$requiredTools = @('git')
+if (-not $DryRun) { $requiredTools += @('aws', 'docker') }
+foreach ($tool in $requiredTools) {
     if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { Stop-WithError "'$tool' is not on PATH" }
 }
 
@@ -97,29 +108,48 @@ if (-not $Tag) {
 }
 if ($Tag -notmatch '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$') { Stop-WithError "not a valid image tag: '$Tag'" }
 
-$account = aws sts get-caller-identity --query Account --output text
-if ($LASTEXITCODE -ne 0) { Stop-WithError 'cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials' }
-if ($account -notmatch '^[0-9]{12}$') { Stop-WithError "unexpected account id from aws sts get-caller-identity: '$account'" }
+# The account (in the registry's host name). A dry run without aws or credentials still prints every command.
+$account = $accountPlaceholder
+if ($DryRun -and -not (Get-Command aws -ErrorAction SilentlyContinue)) {
+    Write-Note "dry run: 'aws' is not on PATH, so the account id is shown as $accountPlaceholder and whether tag '$Tag' exists is not checked"
+}
+else {
+    $account = aws sts get-caller-identity --region $Region --query Account --output text
+    if ($LASTEXITCODE -ne 0) {
+        if (-not $DryRun) { Stop-WithError 'cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials' }
+        $account = $accountPlaceholder
+        Write-Note "dry run: cannot look up the account id (aws sts get-caller-identity failed), so it is shown as $accountPlaceholder and whether tag '$Tag' exists is not checked"
+    }
+    elseif ($account -notmatch '^[0-9]{12}$') { Stop-WithError "unexpected account id from aws sts get-caller-identity: '$account'" }
+}
 $registry = "$account.dkr.ecr.$Region.amazonaws.com"
 $image = "$registry/${Repository}:$Tag"
 $localImage = "${Repository}:$Tag"
 
 # Immutable tags: check before building, so the answer is a clear sentence and not a failed push.
-$existing = (Invoke-Captured {
-        aws ecr describe-images --region $Region --repository-name $Repository --image-ids "imageTag=$Tag" `
-            --query 'imageDetails[0].imageDigest' --output text
-    }) -join "`n"
-if ($LASTEXITCODE -eq 0) {
-    Stop-WithError "tag '$Tag' already exists in $Repository ($Region) as $existing; tags are immutable, so commit and push the new commit, or choose another tag with -Tag"
-}
-elseif ($existing -match 'RepositoryNotFoundException') {
-    Stop-WithError "repository $Repository does not exist in account $account ($Region); create it first"
-}
-elseif ($existing -notmatch 'ImageNotFoundException') {
-    Stop-WithError "cannot check whether tag '$Tag' exists: $existing"
+if ($account -ne $accountPlaceholder) {
+    $existing = (Invoke-Captured {
+            aws ecr describe-images --region $Region --repository-name $Repository --image-ids "imageTag=$Tag" `
+                --query 'imageDetails[0].imageDigest' --output text
+        }) -join "`n"
+    if ($LASTEXITCODE -eq 0) {
+        Stop-WithError "tag '$Tag' already exists in $Repository ($Region) as $existing; tags are immutable, so commit and push the new commit, or choose another tag with -Tag"
+    }
+    elseif ($existing -match 'RepositoryNotFoundException') {
+        Stop-WithError "repository $Repository does not exist in account $account ($Region); create it first"
+    }
+    elseif ($existing -notmatch 'ImageNotFoundException') {
+        if (-not $DryRun) { Stop-WithError "cannot check whether tag '$Tag' exists: $existing" }
+        Write-Note "dry run: cannot check whether tag '$Tag' exists: $existing"
+    }
 }
 
-[Console]::Error.WriteLine("Pushing $image (commit $commit, platform $Platform)")
+if ($DryRun) {
+    Write-Note "dry run: would push $image (commit $commit, platform $Platform); the commands:"
+}
+else {
+    [Console]::Error.WriteLine("Pushing $image (commit $commit, platform $Platform)")
+}
 
 # 1. Log in: the password goes through a pipe, never onto a command line or into the output.
 if ($DryRun) {

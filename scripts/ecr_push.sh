@@ -6,6 +6,7 @@ set -euo pipefail
 readonly DEFAULT_REGION="ap-southeast-1"
 readonly DEFAULT_REPOSITORY="mlops/retail-api"
 readonly DEFAULT_PLATFORM="linux/arm64"
+readonly ACCOUNT_PLACEHOLDER="<account-id>"
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly SCRIPT_DIR
 PROGRAM="$(basename "$0")"
@@ -16,7 +17,7 @@ usage() {
 Usage: ${PROGRAM} [options]
 
 Build the retail API image (server/Dockerfile) and push it to Amazon ECR:
-  1. aws ecr get-login-password | docker login     (account id from aws sts get-caller-identity)
+  1. aws ecr get-login-password | docker login     (account id from aws sts get-caller-identity --region REGION)
   2. docker build     3. docker tag     4. docker push
 
 The repository's tags are immutable, so an image is never pushed as 'latest': the default tag is the short git
@@ -29,7 +30,9 @@ Options (each also settable by the environment variable shown; a flag wins over 
   -p, --platform PLATFORM    docker build --platform                IMAGE_PLATFORM  (default: ${DEFAULT_PLATFORM})
   -c, --context DIR          build context with the Dockerfile      BUILD_CONTEXT   (default: server/ of this repo)
       --allow-dirty          push from a work tree with uncommitted changes (default tag gets a -dirty suffix)
-      --dry-run              print the docker commands instead of running them (AWS reads still run)
+      --dry-run              print the commands instead of running them. Needs no docker; the AWS reads (account
+                             id, existing tag) run when aws and credentials are there, else the account id is
+                             printed as ${ACCOUNT_PLACEHOLDER} and the tag is not checked
   -h, --help                 show this help
 
 Exit status: 0 pushed (or dry run), 1 refused or failed (one line on stderr says why), 2 bad usage.
@@ -41,16 +44,22 @@ die() {
   exit 1
 }
 
+note() {
+  echo "${PROGRAM}: $*" >&2
+}
+
 usage_error() {
   echo "${PROGRAM}: $*" >&2
   echo "Try '${PROGRAM} --help'." >&2
   exit 2
 }
 
-# Print a command the way a shell would read it back.
+# Print a command the way a shell would read it back (the account placeholder of a dry run left readable).
 show() {
-  local quoted
+  local quoted placeholder
   printf -v quoted '%q ' "$@"
+  printf -v placeholder '%q' "${ACCOUNT_PLACEHOLDER}"
+  quoted="${quoted//"${placeholder}"/${ACCOUNT_PLACEHOLDER}}"
   echo "+ ${quoted% }"
 }
 
@@ -93,7 +102,12 @@ done
   || usage_error "not an ECR repository name: '${REPOSITORY}'"
 [[ -f "${CONTEXT}/Dockerfile" ]] || usage_error "no Dockerfile in build context '${CONTEXT}'"
 
-for tool in aws docker git; do
+# A dry run prints the docker commands, so it needs no docker; it uses aws when it can (see the account below).
+required_tools=(git)
+if [[ "${DRY_RUN}" != true ]]; then
+  required_tools+=(aws docker)
+fi
+for tool in "${required_tools[@]}"; do
   command -v "${tool}" >/dev/null 2>&1 || die "'${tool}' is not on PATH"
 done
 
@@ -119,25 +133,45 @@ if [[ -z "${TAG}" ]]; then
 fi
 [[ "${TAG}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "not a valid image tag: '${TAG}'"
 
-ACCOUNT="$(aws sts get-caller-identity --query Account --output text)" \
-  || die "cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials"
-[[ "${ACCOUNT}" =~ ^[0-9]{12}$ ]] || die "unexpected account id from aws sts get-caller-identity: '${ACCOUNT}'"
+# The account (in the registry's host name). A dry run without aws or credentials still prints every command.
+ACCOUNT="${ACCOUNT_PLACEHOLDER}"
+if [[ "${DRY_RUN}" == true ]] && ! command -v aws >/dev/null 2>&1; then
+  note "dry run: 'aws' is not on PATH, so the account id is shown as ${ACCOUNT_PLACEHOLDER} and whether tag" \
+    "'${TAG}' exists is not checked"
+elif ACCOUNT="$(aws sts get-caller-identity --region "${REGION}" --query Account --output text)"; then
+  [[ "${ACCOUNT}" =~ ^[0-9]{12}$ ]] || die "unexpected account id from aws sts get-caller-identity: '${ACCOUNT}'"
+elif [[ "${DRY_RUN}" == true ]]; then
+  ACCOUNT="${ACCOUNT_PLACEHOLDER}"
+  note "dry run: cannot look up the account id (aws sts get-caller-identity failed), so it is shown as" \
+    "${ACCOUNT_PLACEHOLDER} and whether tag '${TAG}' exists is not checked"
+else
+  die "cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials"
+fi
 REGISTRY="${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com"
 IMAGE="${REGISTRY}/${REPOSITORY}:${TAG}"
 LOCAL_IMAGE="${REPOSITORY}:${TAG}"
 
 # Immutable tags: check before building, so the answer is a clear sentence and not a failed push.
-if EXISTING="$(aws ecr describe-images --region "${REGION}" --repository-name "${REPOSITORY}" \
+if [[ "${ACCOUNT}" == "${ACCOUNT_PLACEHOLDER}" ]]; then
+  : # a dry run that cannot reach AWS (said above)
+elif EXISTING="$(aws ecr describe-images --region "${REGION}" --repository-name "${REPOSITORY}" \
   --image-ids "imageTag=${TAG}" --query 'imageDetails[0].imageDigest' --output text 2>&1)"; then
   die "tag '${TAG}' already exists in ${REPOSITORY} (${REGION}) as ${EXISTING}; tags are immutable, so commit" \
     "and push the new commit, or choose another tag with --tag"
 elif [[ "${EXISTING}" == *RepositoryNotFoundException* ]]; then
   die "repository ${REPOSITORY} does not exist in account ${ACCOUNT} (${REGION}); create it first"
 elif [[ "${EXISTING}" != *ImageNotFoundException* ]]; then
-  die "cannot check whether tag '${TAG}' exists: ${EXISTING}"
+  if [[ "${DRY_RUN}" != true ]]; then
+    die "cannot check whether tag '${TAG}' exists: ${EXISTING}"
+  fi
+  note "dry run: cannot check whether tag '${TAG}' exists: ${EXISTING}"
 fi
 
-echo "Pushing ${IMAGE} (commit ${COMMIT}, platform ${PLATFORM})" >&2
+if [[ "${DRY_RUN}" == true ]]; then
+  note "dry run: would push ${IMAGE} (commit ${COMMIT}, platform ${PLATFORM}); the commands:"
+else
+  echo "Pushing ${IMAGE} (commit ${COMMIT}, platform ${PLATFORM})" >&2
+fi
 
 # 1. Log in: the password goes through a pipe, never onto a command line or into the output.
 if [[ "${DRY_RUN}" == true ]]; then

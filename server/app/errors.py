@@ -20,21 +20,35 @@ class ModelNotReadyError(Exception):
     """No model is loaded (MODEL_PATH missing or invalid); /ready says why."""
 
 
+class UnsupportedMediaTypeError(Exception):
+    """The JSON endpoint got a body of another media type (text/plain, a form, multipart, XML, or none named)."""
+
+    def __init__(self, content_type: str | None) -> None:
+        got = f"got {content_type!r}" if content_type else "no Content-Type was sent"
+        super().__init__(f"send the body as JSON with Content-Type: application/json; {got}")
+
+
+def problems(status: int, *entries: tuple[str, str, str]) -> JSONResponse:
+    """Every error a client can cause has the same shape: {"detail": [{"field", "reason", "type"}, ...]}."""
+    detail = [{"field": field, "reason": reason, "type": error_type} for field, reason, error_type in entries]
+    return JSONResponse(status_code=status, content={"detail": detail})
+
+
 def field_path(location: tuple[int | str, ...]) -> str:
     parts = [str(part) for index, part in enumerate(location) if not (index < 2 and part in _NOT_FIELDS)]
     return ".".join(parts) or "body"
 
 
 async def validation_failed(request: Request, error: RequestValidationError) -> JSONResponse:
-    detail = [
-        {"field": field_path(tuple(item["loc"])), "reason": item["msg"], "type": item["type"]}
-        for item in error.errors()
-    ]
-    return JSONResponse(status_code=422, content={"detail": detail})
+    return problems(422, *((field_path(tuple(item["loc"])), item["msg"], item["type"]) for item in error.errors()))
 
 
 async def batch_too_large(request: Request, error: BatchTooLargeError) -> JSONResponse:
-    return JSONResponse(status_code=413, content={"detail": str(error)})
+    return problems(413, ("items", str(error), "too_many_items"))
+
+
+async def unsupported_media_type(request: Request, error: UnsupportedMediaTypeError) -> JSONResponse:
+    return problems(415, ("content-type", str(error), "unsupported_media_type"))
 
 
 async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:
@@ -51,5 +65,6 @@ async def unexpected(request: Request, error: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(BatchTooLargeError, batch_too_large)
+    app.add_exception_handler(UnsupportedMediaTypeError, unsupported_media_type)
     app.add_exception_handler(ModelNotReadyError, model_not_ready)
     app.add_exception_handler(Exception, unexpected)

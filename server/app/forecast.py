@@ -76,8 +76,8 @@ class ModelArtifact(BaseModel):
 
     schema_version: Literal[1]
     name: str = Field(min_length=1)
-    version: str = Field(min_length=1)
-    trained_at: dt.datetime
+    version: str = Field(min_length=1, description="hash of the rest of the artifact (training.train.content_version)")
+    trained_at: dt.datetime = Field(description="the last day of the training data (not the time of the run)")
     target: Literal["log_expected_units"]
     intercept: float
     store_effects: dict[str, float] = Field(min_length=1)

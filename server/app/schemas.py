@@ -36,7 +36,10 @@ class PredictionItem(BaseModel):
     store_id: str = Field(pattern=ID_PATTERN, description="a store the model knows (see GET /v1/model)")
     product_id: str = Field(pattern=ID_PATTERN, description="a product the model knows (see GET /v1/model)")
     date: dt.date = Field(description="the day to forecast, ISO 8601 (YYYY-MM-DD)")
-    price: float = Field(gt=0, le=100_000, allow_inf_nan=False, description="shelf price that day")
+    # strict: a JSON number only ("2.79" or true is a 422, not silently converted)
+    price: float = Field(
+        strict=True, gt=0, le=100_000, allow_inf_nan=False, description="shelf price that day (JSON number)"
+    )
     promotion: bool = Field(strict=True, description="whether the product is on promotion that day (JSON boolean)")
 
 
@@ -80,8 +83,8 @@ class PredictionResponse(BaseModel):
 
 class ModelInfo(BaseModel):
     name: str
-    version: str
-    trained_at: dt.datetime
+    version: str = Field(description="a hash of the artifact's content: the same training gives the same version")
+    trained_at: dt.datetime = Field(description="the last day of the data the model was fitted on")
     target: str = Field(description="what the linear predictor models: log of the expected units (Poisson regression)")
     features: list[str]
     stores: list[str] = Field(description="store ids the model accepts")
@@ -100,12 +103,17 @@ class Readiness(BaseModel):
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="dotted path of the offending field, e.g. items.3.price")
+    field: str = Field(
+        description="dotted path of the offending field (e.g. items.3.price), or `body` / `content-type` for the "
+        "request as a whole"
+    )
     reason: str
     type: str
 
 
 class ValidationProblem(BaseModel):
+    """The shape of every error a client can cause (408, 413, 415, 422)."""
+
     detail: list[FieldError]
 
 

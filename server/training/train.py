@@ -6,6 +6,8 @@ Run from `server/` (the model code is shared with serving, so the features canno
     python -m training.train --out /tmp/model.json --stores 3 --products 6 --days 200
 
 The held-out period is the most recent `--holdout-days` days (a forecast is scored on a future it has not seen).
+The artifact depends only on the data and the options: the same run writes a byte-identical file (its version is a
+hash of its content, and trained_at is the last day of the training data, not the time of the run).
 Exit status 2 if the model does not beat every naive baseline on MAE: a worse-than-naive artifact is never written.
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import json
 import math
 import statistics
 import sys
@@ -177,9 +178,14 @@ def naive_baselines(train: Sequence[Sale], holdout: Sequence[Sale]) -> dict[str,
     }
 
 
-def build_artifact(
-    sales: list[Sale], *, seed: int, holdout_days: int, ridge: float, trained_at: dt.datetime
-) -> ModelArtifact:
+def content_version(artifact: ModelArtifact) -> str:
+    """The artifact's version: a hash of everything else in it (coefficients, evaluation, training data summary),
+    so retraining on the same data with the same options gives the same version and leaves the file unchanged."""
+    content = artifact.model_dump_json(exclude={"version"})
+    return hashlib.sha256(content.encode()).hexdigest()[:12]
+
+
+def build_artifact(sales: list[Sale], *, seed: int, holdout_days: int, ridge: float) -> ModelArtifact:
     last_day = sales[-1].day
     holdout_start = last_day - dt.timedelta(days=holdout_days - 1)
     train = [sale for sale in sales if sale.day < holdout_start]
@@ -192,6 +198,8 @@ def build_artifact(
     )
     reference = reference_prices(train)
     weights, ratio_range = fit(train, space, reference, ridge)
+    # From the data, not the clock: the wall-clock time of a run would make every retraining a different file.
+    trained_at = dt.datetime.combine(train[-1].day, dt.time(), tzinfo=dt.UTC)
     coefficients = space.coefficients([round(weight, 6) for weight in weights])
     fields = {
         "schema_version": 1,
@@ -214,17 +222,17 @@ def build_artifact(
         model=score(actual, predicted),
         baselines={name: score(actual, forecast) for name, forecast in naive_baselines(train, holdout).items()},
     )
-    digest = hashlib.sha256(json.dumps(coefficients, sort_keys=True).encode()).hexdigest()[:10]
-    return ModelArtifact.model_validate(
+    artifact = ModelArtifact.model_validate(
         {
             **fields,
-            "version": f"{trained_at:%Y.%m.%d}-{digest}",
+            "version": "unversioned",
             "evaluation": evaluation,
             "training": TrainingInfo(
                 seed=seed, rows=len(train), first_day=sales[0].day, last_day=train[-1].day, ridge=ridge
             ),
         }
     )
+    return artifact.model_copy(update={"version": content_version(artifact)})
 
 
 def report(artifact: ModelArtifact) -> str:
@@ -267,7 +275,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             seed=args.seed,
             holdout_days=args.holdout_days,
             ridge=args.ridge,
-            trained_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         )
     except (TrainingError, ValueError) as error:
         print(f"training failed: {error}", file=sys.stderr)
@@ -279,9 +286,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if losing:
         print(f"not written: the model does not beat the naive baseline(s) {', '.join(losing)} on MAE", file=sys.stderr)
         return 2
+    content = artifact.model_dump_json(indent=1) + "\n"
+    elapsed = f"{time.perf_counter() - started:.1f}s"
+    if args.out.is_file() and args.out.read_text(encoding="utf-8") == content:
+        print(f"unchanged: {args.out} already holds version {artifact.version} ({elapsed})")
+        return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(artifact.model_dump_json(indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out} (version {artifact.version}, {time.perf_counter() - started:.1f}s)")
+    args.out.write_text(content, encoding="utf-8")
+    print(f"wrote {args.out} (version {artifact.version}, {elapsed})")
     return 0
 
 

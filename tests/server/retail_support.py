@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -105,3 +107,20 @@ def dockerfile_stages(path: Path = SERVER_DIR / "Dockerfile") -> list[list[tuple
 
 def instructions(stage: list[tuple[str, str]], name: str) -> list[str]:
     return [arguments for instruction, arguments in stage if instruction == name]
+
+
+def image_command_and_env(port: int) -> tuple[list[str], dict[str, str]]:
+    """The runtime stage's CMD with the host and port swapped for loopback, and its ENV (PATH aside)."""
+    runtime = dockerfile_stages()[-1]
+    [cmd] = instructions(runtime, "CMD")
+    command = json.loads(cmd)
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
+    command[0] = str(VENV_BIN / command[0])
+    env = {}
+    for declaration in instructions(runtime, "ENV"):
+        for pair in shlex.split(declaration):
+            name, _, value = pair.partition("=")
+            if name != "PATH":
+                env[name] = value
+    return command, env

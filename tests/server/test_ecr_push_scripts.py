@@ -96,10 +96,20 @@ def push(tmp_path: Path):
     (context / "Dockerfile").write_text("FROM scratch\n")
     log = tmp_path / "calls.jsonl"
 
-    def run(*args: str, **env_overrides: str) -> Run:
+    def run(*args: str, without: tuple[str, ...] = (), **env_overrides: str) -> Run:
+        """`without` names stub tools to leave off PATH (the real aws and docker are not on /usr/bin:/bin here)."""
         log.write_text("")
+        tools_dir = bin_dir
+        if without:
+            tools_dir = tmp_path / ("bin-without-" + "-".join(without))
+            tools_dir.mkdir(exist_ok=True)
+            for tool in {"aws", "docker", "git"} - set(without):
+                if not (tools_dir / tool).exists():
+                    (tools_dir / tool).symlink_to(bin_dir / tool)
+        for tool in without:
+            assert shutil.which(tool, path=f"/usr/bin{os.pathsep}/bin") is None, f"a real {tool} would be found"
         env = {
-            "PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+            "PATH": f"{tools_dir}{os.pathsep}/usr/bin{os.pathsep}/bin",
             "HOME": str(tmp_path),
             "STUB_LOG": str(log),
             "STUB_GIT_COMMIT": COMMIT,
@@ -162,7 +172,7 @@ def test_default_push_logs_in_builds_tags_and_pushes_the_commit_tag(push) -> Non
     describe = next(argv for argv in run.commands("aws") if argv[:2] == ["ecr", "describe-images"])
     assert describe[describe.index("--image-ids") + 1] == f"imageTag={COMMIT}"
     assert describe[describe.index("--repository-name") + 1] == "mlops/retail-api"
-    assert f"Pushed {remote}" in run.stderr
+    assert f"Pushed {remote}" in run.stderr and f"Pushing {remote}" in run.stderr
 
 
 def test_dirty_work_tree_is_refused_without_allow_dirty(push) -> None:
@@ -222,6 +232,21 @@ def test_region_repository_and_tag_from_the_environment(push) -> None:
     assert ["ecr", "get-login-password", "--region", "eu-west-1"] in run.commands("aws")
 
 
+def test_the_account_is_looked_up_in_the_region_given(push) -> None:
+    """With no default region configured for the AWS CLI, `aws sts get-caller-identity` alone would fail."""
+    run = push("--region", "eu-central-1")
+    assert run.returncode == 0, run.stderr
+    [lookup] = [argv for argv in run.commands("aws") if argv[:2] == ["sts", "get-caller-identity"]]
+    assert lookup[lookup.index("--region") + 1] == "eu-central-1"
+
+
+def test_a_real_push_needs_docker_and_aws_on_path(push) -> None:
+    for tool in ("docker", "aws"):
+        run = push(without=(tool,))
+        assert run.returncode == 1
+        assert run.stderr.strip() == f"ecr_push.sh: '{tool}' is not on PATH"
+
+
 def test_flags_win_over_the_environment(push) -> None:
     run = push(
         "--region", "us-east-2", "-n", "mlops/retail-api-canary", "--tag", "rc-7", "--platform", "linux/amd64",
@@ -236,6 +261,8 @@ def test_flags_win_over_the_environment(push) -> None:
 def test_dry_run_prints_the_commands_and_runs_no_docker(push) -> None:
     run = push("--dry-run")
     assert run.returncode == 0, run.stderr
+    assert f"would push {ACCOUNT}.dkr.ecr.ap-southeast-1.amazonaws.com/mlops/retail-api:{COMMIT}" in run.stderr
+    assert "Pushing" not in run.stderr and "Pushed" not in run.stderr
     assert run.commands("docker") == []
     assert ["ecr", "get-login-password", "--region", "ap-southeast-1"] not in run.commands("aws")
     registry = f"{ACCOUNT}.dkr.ecr.ap-southeast-1.amazonaws.com"
@@ -248,6 +275,37 @@ def test_dry_run_prints_the_commands_and_runs_no_docker(push) -> None:
         f"+ docker tag mlops/retail-api:{COMMIT} {registry}/mlops/retail-api:{COMMIT}",
         f"+ docker push {registry}/mlops/retail-api:{COMMIT}",
     ]
+
+
+def dry_run_commands(stdout: str, account: str) -> list[str]:
+    registry = f"{account}.dkr.ecr.ap-southeast-1.amazonaws.com"
+    login = "+ aws ecr get-login-password --region ap-southeast-1 | docker login --username AWS --password-stdin"
+    return [
+        f"{login} {registry}",
+        f"+ docker tag mlops/retail-api:{COMMIT} {registry}/mlops/retail-api:{COMMIT}",
+        f"+ docker push {registry}/mlops/retail-api:{COMMIT}",
+    ]
+
+
+def test_dry_run_needs_neither_docker_nor_aws(push) -> None:
+    run = push("--dry-run", without=("aws", "docker"))
+    assert run.returncode == 0, run.stderr
+    assert run.calls == [call for call in run.calls if call["tool"] == "git"]
+    printed = [line for line in run.stdout.splitlines() if line.startswith("+ ")]
+    assert set(dry_run_commands(run.stdout, "<account-id>")) <= set(printed)
+    assert "'aws' is not on PATH, so the account id is shown as <account-id>" in run.stderr
+    assert "would push <account-id>.dkr.ecr.ap-southeast-1.amazonaws.com/mlops/retail-api:" in run.stderr
+    assert "Traceback" not in run.stderr and "Pushing" not in run.stderr
+
+
+def test_dry_run_without_credentials_shows_a_placeholder_and_says_so(push) -> None:
+    run = push("--dry-run", without=("docker",), STUB_AWS_NO_CREDENTIALS="1")
+    assert run.returncode == 0, run.stderr
+    printed = [line for line in run.stdout.splitlines() if line.startswith("+ ")]
+    assert set(dry_run_commands(run.stdout, "<account-id>")) <= set(printed)
+    assert "cannot look up the account id (aws sts get-caller-identity failed)" in run.stderr
+    assert "is not checked" in run.stderr
+    assert [argv[:2] for argv in run.commands("aws")] == [["sts", "get-caller-identity"]], "no describe-images"
 
 
 def test_dry_run_still_refuses_an_existing_tag(push) -> None:
@@ -302,7 +360,7 @@ def test_powershell_twin_has_the_same_parameters_and_steps() -> None:
     steps = [
         "git -C $Context rev-parse --short HEAD",
         "git -C $Context status --porcelain",
-        "aws sts get-caller-identity --query Account --output text",
+        "aws sts get-caller-identity --region $Region --query Account --output text",
         'aws ecr describe-images --region $Region --repository-name $Repository --image-ids "imageTag=$Tag"',
         "aws ecr get-login-password --region $Region | docker login --username AWS --password-stdin $registry",
         "'docker', 'build', '--platform', $Platform",
@@ -314,3 +372,19 @@ def test_powershell_twin_has_the_same_parameters_and_steps() -> None:
     for message in ("refusing to push from a work tree with uncommitted changes", "already exists in", "immutable"):
         assert message in text
     assert re.search(r"-notmatch '\^\[A-Za-z0-9_\]\[A-Za-z0-9_.-\]\{0,127\}\$'", text), "same tag rule"
+
+
+def test_powershell_twin_runs_as_a_command_and_dry_runs_like_the_bash_script() -> None:
+    """`./scripts/ecr_push.ps1 -DryRun` on Linux/macOS needs the shebang and the executable bit (also in git)."""
+    text = PS_SCRIPT.read_text()
+    assert text.splitlines()[0] == "#!/usr/bin/env pwsh"
+    assert os.access(PS_SCRIPT, os.X_OK)
+    staged = subprocess.run(
+        ["git", "ls-files", "--stage", "scripts/ecr_push.ps1"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert staged.stdout.startswith("100755 "), staged.stdout
+    # The dry run: docker only when pushing for real, the account placeholder and what would be pushed.
+    assert "$requiredTools = @('git')" in text and "if (-not $DryRun) { $requiredTools += @('aws', 'docker') }" in text
+    assert "$accountPlaceholder = '<account-id>'" in text
+    assert "cannot look up the account id (aws sts get-caller-identity failed), so it is shown as" in text
+    assert 'Write-Note "dry run: would push $image' in text

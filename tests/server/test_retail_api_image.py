@@ -4,6 +4,7 @@ what .dockerignore lets into the build context, pinned requirements, template.ya
 from __future__ import annotations
 
 import ast
+import copy
 import json
 import os
 import re
@@ -13,9 +14,12 @@ import sys
 import tomllib
 from importlib.metadata import PackageNotFoundError, version
 
+import boto3
 import pytest
 from retail_support import REPO_ROOT, SERVER_DIR, VENV_BIN, dockerfile_stages, instructions, subprocess_env
 from samcli.yamlhelper import yaml_parse
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
 
 RUNTIME_DEPENDENCIES = {"fastapi", "uvicorn", "pydantic-settings", "mangum", "awslambdaric"}
 
@@ -205,6 +209,59 @@ def test_template_builds_this_dockerfile_as_an_image_function_with_a_function_ur
     parameter = spec["Parameters"]["FunctionUrlAuthType"]
     assert parameter["Default"] == "AWS_IAM" and set(parameter["AllowedValues"]) == {"AWS_IAM", "NONE"}
     assert {"FunctionUrl", "FunctionArn"} <= set(spec["Outputs"])
+
+
+def deployed_resources(auth_type: str) -> dict[str, dict]:
+    """What CloudFormation would create: the template through the SAM translator (offline) with the parameter set,
+    keeping only the resources whose Condition holds for it."""
+    source = template()
+    source["Resources"]["RetailApiFunction"]["Properties"]["ImageUri"] = (
+        "123456789012.dkr.ecr.ap-southeast-1.amazonaws.com/mlops/retail-api:test"  # what `sam deploy` fills in
+    )
+    translator = Translator(None, Parser(), boto_session=boto3.Session(region_name="ap-southeast-1"))
+    parameters = {"FunctionUrlAuthType": auth_type}
+    output = translator.translate(copy.deepcopy(source), parameter_values=parameters, get_managed_policy_map=dict)
+
+    def holds(condition: str) -> bool:
+        left, right = output["Conditions"][condition]["Fn::Equals"]
+        return parameters[left["Ref"]] == right
+
+    return {
+        name: resource
+        for name, resource in output["Resources"].items()
+        if "Condition" not in resource or holds(resource["Condition"])
+    }
+
+
+def public_permissions(resources: dict[str, dict]) -> list[dict]:
+    return [
+        resource["Properties"]
+        for resource in resources.values()
+        if resource["Type"] == "AWS::Lambda::Permission" and resource["Properties"]["Principal"] == "*"
+    ]
+
+
+def test_a_public_function_url_gets_both_permissions_aws_requires() -> None:
+    """AuthType NONE is callable only if the resource policy lets anyone in: lambda:InvokeFunctionUrl for AuthType
+    NONE and, for function URLs created since October 2025, lambda:InvokeFunction limited to calls via the URL."""
+    resources = deployed_resources("NONE")
+    [url] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Url"]
+    assert url["AuthType"] == {"Ref": "FunctionUrlAuthType"}
+    function = {"Ref": "RetailApiFunction"}
+    assert sorted(public_permissions(resources), key=lambda properties: properties["Action"]) == [
+        {"Action": "lambda:InvokeFunction", "FunctionName": function, "Principal": "*", "InvokedViaFunctionUrl": True},
+        {
+            "Action": "lambda:InvokeFunctionUrl",
+            "FunctionName": function,
+            "Principal": "*",
+            "FunctionUrlAuthType": "NONE",
+        },
+    ]
+
+
+def test_an_iam_function_url_grants_nobody_anything() -> None:
+    resources = deployed_resources("AWS_IAM")
+    assert [r for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"] == []
 
 
 def sam(*args: str) -> subprocess.CompletedProcess[str]:

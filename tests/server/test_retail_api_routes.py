@@ -61,12 +61,6 @@ def test_model_path_env_selects_the_artifact(
         assert client.post("/v1/predict", json=item()).json()["model_version"] == "test-override-1"
 
 
-def test_bad_log_level_fails_at_start_naming_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LOG_LEVEL", "LOUD")
-    with pytest.raises(ValueError, match="log_level"):
-        Settings()
-
-
 def test_model_info_describes_the_model(client: TestClient, shipped_model: dict) -> None:
     info = client.get("/v1/model").json()
     assert info["name"] == shipped_model["name"]
@@ -115,10 +109,12 @@ def test_batch_at_the_limit_is_accepted(client: TestClient) -> None:
     assert len(response.json()["predictions"]) == MAX_BATCH_ITEMS
 
 
-def test_oversized_batch_is_413(client: TestClient) -> None:
+def test_oversized_batch_is_413_in_the_shape_of_every_client_error(client: TestClient) -> None:
     response = client.post("/v1/predict", json={"items": [item()] * (MAX_BATCH_ITEMS + 1)})
     assert response.status_code == 413
-    assert str(MAX_BATCH_ITEMS) in response.json()["detail"]
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "items" and problem["type"] == "too_many_items"
+    assert f"{MAX_BATCH_ITEMS + 1} items; the limit is {MAX_BATCH_ITEMS}" in problem["reason"]
 
 
 def test_body_over_the_byte_limit_is_413(tmp_path: Path) -> None:
@@ -126,6 +122,9 @@ def test_body_over_the_byte_limit_is_413(tmp_path: Path) -> None:
     with TestClient(create_app(settings)) as client:
         response = client.post("/v1/predict", json={"items": [item()] * 50})
     assert response.status_code == 413
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "body" and problem["type"] == "body_too_large"
+    assert f"is {len(response.request.content)} bytes; the limit is 2048 bytes (MAX_BODY_BYTES)" in problem["reason"]
     assert response.headers["x-request-id"]
 
 
@@ -139,7 +138,12 @@ def test_chunked_body_over_the_byte_limit_is_413() -> None:
             "/v1/predict", content=iter([json.dumps(item()).encode()]), headers={"content-type": "application/json"}
         )
     assert response.status_code == 413
-    assert response.json() == {"detail": "Content Too Large"}
+    [problem] = response.json()["detail"]
+    assert problem == {
+        "field": "body",
+        "reason": "the body is over the limit of 2048 bytes (MAX_BODY_BYTES)",
+        "type": "body_too_large",
+    }
     assert response.headers["x-request-id"]
     assert small.status_code == 200
 
@@ -149,6 +153,8 @@ def test_chunked_body_over_the_byte_limit_is_413() -> None:
     [
         (item(price=0), "price", "greater than 0"),
         (item(price="cheap"), "price", "valid number"),
+        (item(price="2.79"), "price", "valid number"),  # strict: a number in a string is not converted
+        (item(price=True), "price", "valid number"),
         (item(date="2026-13-01"), "date", "valid date"),
         (item(promotion="yes"), "promotion", "valid boolean"),
         (item(store_id="S 1"), "store_id", "pattern"),
@@ -177,6 +183,35 @@ def test_unknown_ids_are_422_naming_the_field(client: TestClient, field: str) ->
     assert problem["field"] == f"items.1.{field}"
     assert problem["type"] == "unknown_id"
     assert "'X999'" in problem["reason"]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", json.dumps(item()).encode()),
+        ("application/x-www-form-urlencoded", b"store_id=S001&product_id=P0001&date=2026-01-09&price=2.79"),
+        (
+            "multipart/form-data; boundary=b0",
+            b'--b0\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n--b0--\r\n',
+        ),
+        ("application/xml", b"<item><store_id>S001</store_id></item>"),
+        (None, json.dumps(item()).encode()),
+    ],
+)
+def test_a_body_that_is_not_json_is_415(client: TestClient, content_type: str | None, body: bytes) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/v1/predict", content=body, headers=headers)
+    assert response.status_code == 415
+    [problem] = response.json()["detail"]
+    assert problem["field"] == "content-type" and problem["type"] == "unsupported_media_type"
+    assert "application/json" in problem["reason"]
+    assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "Application/JSON", "application/ld+json"])
+def test_json_media_types_with_parameters_are_accepted(client: TestClient, content_type: str) -> None:
+    response = client.post("/v1/predict", content=json.dumps(item()), headers={"content-type": content_type})
+    assert response.status_code == 200
 
 
 def test_malformed_json_is_422(client: TestClient) -> None:
@@ -235,7 +270,10 @@ def test_openapi_documents_the_predict_contract(client: TestClient) -> None:
     operation = spec["paths"]["/v1/predict"]["post"]
     body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert {ref["$ref"].rsplit("/", 1)[1] for ref in body_schema["oneOf"]} == {"PredictionItem", "PredictionBatch"}
-    assert {"200", "413", "422", "503"} <= set(operation["responses"])
+    assert {"200", "408", "413", "415", "422", "503"} <= set(operation["responses"])
+    for status in ("408", "413", "415", "422"):  # one error shape for everything a client can cause
+        schema = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ValidationProblem"}
     schemas = spec["components"]["schemas"]
     assert schemas["PredictionItem"]["additionalProperties"] is False
     assert schemas["PredictionBatch"]["properties"]["items"]["minItems"] == 1

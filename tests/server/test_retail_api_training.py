@@ -15,9 +15,16 @@ from app.forecast import DemandModel, FeatureSpace, ModelArtifact
 from app.main import create_app
 from app.settings import Settings
 from fastapi.testclient import TestClient
-from retail_support import SERVER_DIR, subprocess_env
+from retail_support import SERVER_DIR, SHIPPED_MODEL, subprocess_env
 from training.dataset import TRUE_PROMOTION_LIFT, TRUE_WEEKDAY_EFFECTS, generate_sales
-from training.train import TrainingError, build_artifact, fit, reference_prices, solve_normal_equations
+from training.train import (
+    TrainingError,
+    build_artifact,
+    content_version,
+    fit,
+    reference_prices,
+    solve_normal_equations,
+)
 
 SMALL = ["--stores", "3", "--products", "6", "--days", "210", "--holdout-days", "28"]
 
@@ -56,16 +63,40 @@ def test_training_script_beats_the_naive_baselines_and_writes_a_servable_artifac
     assert response.status_code == 200 and response.json()["predictions"][0]["predicted_units"] > 0
 
 
-def test_same_seed_same_model_other_seed_other_model(tmp_path: Path) -> None:
+def test_same_training_same_file_other_seed_other_version(tmp_path: Path) -> None:
     first, second, other = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     for out, seed in ((first, "5"), (second, "5"), (other, "6")):
         assert train(out, "--seed", seed).returncode == 0
+    assert first.read_bytes() == second.read_bytes(), "retraining must not dirty a committed artifact"
+    assert json.loads(first.read_text())["version"] != json.loads(other.read_text())["version"]
+    again = train(first, "--seed", "5")
+    assert again.returncode == 0 and f"unchanged: {first} already holds version" in again.stdout
 
-    def coefficients(path: Path) -> dict:
-        return {k: v for k, v in json.loads(path.read_text()).items() if k not in {"trained_at", "version"}}
 
-    assert coefficients(first) == coefficients(second)
-    assert coefficients(first) != coefficients(other)
+def test_the_version_is_a_hash_of_the_content_and_trained_at_the_end_of_the_training_data(
+    shipped_model: dict,
+) -> None:
+    artifact = ModelArtifact.model_validate(shipped_model)
+    assert artifact.version == content_version(artifact)
+    assert artifact.trained_at == dt.datetime.combine(artifact.training.last_day, dt.time(), tzinfo=dt.UTC)
+    changed = artifact.model_copy(update={"intercept": artifact.intercept + 0.001})
+    assert content_version(changed) != artifact.version
+
+
+@pytest.mark.slow
+def test_the_committed_artifact_is_what_training_writes(tmp_path: Path) -> None:
+    """`python -m training.train` with its defaults (what server/README.md documents) leaves the tree clean."""
+    out = tmp_path / "model.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "training.train", "--out", str(out)],
+        cwd=SERVER_DIR,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == SHIPPED_MODEL.read_bytes()
 
 
 def test_training_refuses_a_holdout_that_leaves_nothing_to_train_on(tmp_path: Path) -> None:
@@ -77,9 +108,7 @@ def test_training_refuses_a_holdout_that_leaves_nothing_to_train_on(tmp_path: Pa
 
 def test_the_fit_recovers_the_demand_drivers_it_was_generated_with() -> None:
     sales = list(generate_sales(seed=3, stores=4, products=10, days=364, start=dt.date(2024, 1, 1)))
-    artifact = build_artifact(
-        sales, seed=3, holdout_days=28, ridge=1.0, trained_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    )
+    artifact = build_artifact(sales, seed=3, holdout_days=28, ridge=1.0)
     assert artifact.promotion_lift == pytest.approx(TRUE_PROMOTION_LIFT, abs=0.08)
     true_relative = [effect - TRUE_WEEKDAY_EFFECTS[0] for effect in TRUE_WEEKDAY_EFFECTS]
     for fitted, true in zip(artifact.weekday_effects, true_relative, strict=True):

@@ -4,7 +4,6 @@ called over HTTP on loopback."""
 from __future__ import annotations
 
 import json
-import shlex
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -17,28 +16,12 @@ from retail_support import (
     RunningServer,
     dockerfile_stages,
     free_port,
+    image_command_and_env,
     instructions,
     item,
     start_uvicorn,
     subprocess_env,
 )
-
-
-def image_command_and_env(port: int) -> tuple[list[str], dict[str, str]]:
-    """The runtime stage's CMD with the host and port swapped for loopback, and its ENV (PATH aside)."""
-    runtime = dockerfile_stages()[-1]
-    [cmd] = instructions(runtime, "CMD")
-    command = json.loads(cmd)
-    command[command.index("--host") + 1] = "127.0.0.1"
-    command[command.index("--port") + 1] = str(port)
-    command[0] = str(VENV_BIN / command[0])
-    env = {}
-    for declaration in instructions(runtime, "ENV"):
-        for pair in shlex.split(declaration):
-            name, _, value = pair.partition("=")
-            if name != "PATH":
-                env[name] = value
-    return command, env
 
 
 @pytest.fixture(scope="module")

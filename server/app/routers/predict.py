@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import Discriminator, TypeAdapter, ValidationError
 
-from app.errors import ModelNotReadyError
+from app.errors import ModelNotReadyError, UnsupportedMediaTypeError
 from app.forecast import INPUT_FEATURES, DemandModel
 from app.schemas import (
     MAX_BATCH_ITEMS,
@@ -57,7 +57,18 @@ def request_body_openapi() -> tuple[dict, dict]:
     return body, components
 
 
+def is_json(content_type: str | None) -> bool:
+    """application/json or an application/...+json type, parameters (charset) allowed."""
+    media_type = (content_type or "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 async def parse_prediction_request(request: Request) -> PredictionItem | PredictionBatch:
+    # Checked before the body is read: a form, a file upload or XML is refused whatever it holds. (The body guard
+    # reads and drops the unread body before the 415 goes out, so the client is not reset while still sending.)
+    content_type = request.headers.get("content-type")
+    if not is_json(content_type):
+        raise UnsupportedMediaTypeError(content_type)
     raw = await request.body()
     try:
         return PREDICTION_REQUEST.validate_json(raw)
@@ -130,11 +141,10 @@ def _unknown(location: tuple, field: str, value: str) -> dict:
     }
 
 
-def build_router(max_body_size: int) -> APIRouter:
+def build_router() -> APIRouter:
     """The /v1 routes, /v1/predict first (routes are matched in order, and it is the hot path). Request bodies over
-    `max_body_size` bytes get 413 from FastAPI's own limit (Content-Length checked up front, chunked bodies counted).
-    """
-    router = APIRouter(prefix="/v1", tags=["model"], max_body_size=max_body_size)
+    MAX_BODY_BYTES get 413 from app.request_body.RequestBodyGuard, which wraps the whole application."""
+    router = APIRouter(prefix="/v1", tags=["model"])
     request_body, _ = request_body_openapi()
     router.add_api_route(
         "/predict",
@@ -146,11 +156,16 @@ def build_router(max_body_size: int) -> APIRouter:
         description=(
             "Send one item (an object with store_id, product_id, date, price, promotion) or a batch "
             f'(`{{"items": [...]}}`, 1 to {MAX_BATCH_ITEMS} items). The response always lists the predictions in '
-            "request order. A store_id or product_id the model was not trained on is 422 naming the field; ids are "
-            "listed by GET /v1/model."
+            "request order. The body must be sent as application/json (anything else is 415). A store_id or "
+            "product_id the model was not trained on is 422 naming the field; ids are listed by GET /v1/model."
         ),
         responses={
-            413: {"model": Problem, "description": f"more than {MAX_BATCH_ITEMS} items, or body over MAX_BODY_BYTES"},
+            408: {"model": ValidationProblem, "description": "the body did not arrive within BODY_TIMEOUT_SECONDS"},
+            413: {
+                "model": ValidationProblem,
+                "description": f"more than {MAX_BATCH_ITEMS} items, or a body over MAX_BODY_BYTES",
+            },
+            415: {"model": ValidationProblem, "description": "the body is not sent as application/json"},
             422: {"model": ValidationProblem, "description": "a field is missing, malformed, unknown or out of range"},
             **NOT_READY,
         },
