@@ -171,7 +171,7 @@ class InMemoryRuns:
         run = self._run(run_id)
         run["expected"] = run.get("expected", 0) + count
 
-    def record_unit(self, run_id: str, unit_id: str, repository: str, counts: Mapping[str, int]) -> bool:
+    def record_unit(self, run_id: str, unit_id: str, repository_name: str, counts: Mapping[str, int]) -> bool:
         if (run_id, unit_id) in self.units:
             return False
         self.units[(run_id, unit_id)] = dict(counts)

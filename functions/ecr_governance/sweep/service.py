@@ -122,7 +122,7 @@ class RunLedger(Protocol):
 
     def add_expected(self, run_id: str, count: int) -> None: ...
 
-    def record_unit(self, run_id: str, unit_id: str, repository: str, counts: Mapping[str, int]) -> bool:
+    def record_unit(self, run_id: str, unit_id: str, repository_name: str, counts: Mapping[str, int]) -> bool:
         """Add a message's counts to its run, once per unit id; False when they were recorded before."""
         ...
 

@@ -9,20 +9,31 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import declared_actions
 from ecr_governance.aws.sns import SnsPublisher
+from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.enforce.model import RegistryScanning, Repository, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
+from ecr_governance.sweep.report import RunStart
+from ecr_governance.sweep.settings import SweepMode
 
 TOPIC = "arn:aws:sns:ap-southeast-1:123456789012:alerts"
-# Operations whose IAM action is not named after them (AWS's Service Authorization Reference).
-ACTION_OF_OPERATION: dict[str, str] = {"ecr:ListImageReferrers": "ecr:BatchGetImage"}
+QUEUE = "https://sqs.ap-southeast-1.amazonaws.com/123456789012/sweep"
+# Operations whose IAM actions are not named after them (AWS's Service Authorization Reference): a batch send is
+# sqs:SendMessage; a transaction is authorized per item (ours: a Put and an Update).
+ACTION_OF_OPERATION: dict[str, frozenset[str]] = {
+    "ecr:ListImageReferrers": frozenset({"ecr:BatchGetImage"}),
+    "sqs:SendMessageBatch": frozenset({"sqs:SendMessage"}),
+    "dynamodb:TransactWriteItems": frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem"}),
+}
 SAMPLE_ARGUMENTS: dict[str, Any] = {
     "name": "team/app",
     "repository_name": "team/app",
@@ -34,6 +45,12 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "scanning": RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),)),
     "policy": {"rules": [{"rulePriority": 1, "description": "x" * 100}]},
     "notice": Notice(subject="s", text="t", bodies={"email": "e"}, attributes={"severity": "HIGH"}),
+    "bodies": ["{}"],
+    "run": RunStart("run-1", SweepMode.DELETE, datetime(2026, 6, 1, tzinfo=UTC), expected=3),
+    "run_id": "run-1",
+    "count": 2,
+    "unit_id": "repository/team/app",
+    "counts": {"deleted": 1},
 }
 
 
@@ -53,7 +70,7 @@ class OperationRecorder:
 
     def __call__(self, model: Any, **_: Any) -> tuple[_Ok, dict[str, Any]]:
         action = f"{self._prefix}:{model.name}"
-        self.actions.add(ACTION_OF_OPERATION.get(action, action))
+        self.actions |= ACTION_OF_OPERATION.get(action, {action})
         return _Ok(), {}
 
 
@@ -61,7 +78,13 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="ap-southeast-1"
     )
-    for factory, service in ((EcrRegistry, "ecr"), (lambda client: SnsPublisher(client, TOPIC), "sns")):
+    factories = (
+        (EcrRegistry, "ecr"),
+        (lambda client: SnsPublisher(client, TOPIC), "sns"),
+        (lambda client: SqsQueue(client, QUEUE), "sqs"),
+        (lambda client: DynamoRunLedger(client, "runs"), "dynamodb"),
+    )
+    for factory, service in factories:
         recorder = OperationRecorder(session.client(service))
         adapter = factory(recorder.client)
         for name, _function in inspect.getmembers(type(adapter), inspect.isfunction):
