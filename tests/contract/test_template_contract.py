@@ -19,6 +19,7 @@ from ecr_governance import SERVICE_NAME
 from ecr_governance.enforce import events, settings
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.sweep import settings as sweep_settings
 from ecr_governance_cli.template_env import function_spec
 from import_graph import imported_modules
 
@@ -28,6 +29,11 @@ STANDARD_POLICY_PATH = FUNCTIONS_DIR / "ecr_governance" / "lifecycle" / "policie
 ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
 PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
+SETTINGS_DOCS_BY_FUNCTION = {
+    ENFORCE_FUNCTION: settings.SETTINGS_DOCS,
+    "SweepPlannerFunction": sweep_settings.SETTINGS_DOCS,
+    "SweepWorkerFunction": sweep_settings.SETTINGS_DOCS,
+}
 # Settings the template derives from its own resources/conditions rather than passing a Parameter through.
 DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN"}
 # ECR actions that have no resource type (IAM needs Resource "*"); every other ECR action we use is repository-level.
@@ -149,6 +155,9 @@ def test_every_function_runs_python313_on_arm64(template: dict[str, Any], functi
 DEPLOYED_VALUES = {
     "GOVERNANCE_ROLE_ARN": "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole-AbCdEf012345",
     "REMEDIATION_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-RemediationTopic-AbCdEf012345",
+    "SWEEP_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-SweepTopic-AbCdEf012345",
+    "SWEEP_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/ecr-governance-SweepQueue-AbCdEf012345",
+    "SWEEP_RUNS_TABLE": "ecr-governance-SweepRunsTable-AbCdEf012345",
 }
 PARAMETER_SETS = {
     "defaults": {},
@@ -222,10 +231,11 @@ def test_every_environment_variable_a_function_reads_is_declared(
         # Nothing declared is dead: each variable is read by our code or is a Powertools setting.
         unread = {name for name in declared - reads if name not in powertools_variables}
         assert unread == set(), f"{logical_id} declares environment variables nothing reads"
-    # SETTINGS_DOCS is documented as the single source of truth of what the code reads.
-    enforce_modules = _runtime_modules(_handler_module(template, ENFORCE_FUNCTION))
-    enforce_reads = set().union(*(_environment_reads(path) for path in enforce_modules.values()))
-    assert enforce_reads == {doc.env for doc in settings.SETTINGS_DOCS}
+    # Each capability's SETTINGS_DOCS is documented as the single source of truth of what its code reads.
+    for logical_id, docs in SETTINGS_DOCS_BY_FUNCTION.items():
+        modules = _runtime_modules(_handler_module(template, logical_id))
+        reads = set().union(*(_environment_reads(path) for path in modules.values()))
+        assert reads == {doc.env for doc in docs}, logical_id
 
 
 # Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.
@@ -363,6 +373,33 @@ def _handler_module_object(template: dict[str, Any], logical_id: str) -> Any:
     return importlib.import_module(_handler_module(template, logical_id))
 
 
+# Where each service's actions may be granted: ECR's on the account's repositories (registry-level ones on *), SQS's
+# and DynamoDB's on a queue or table this template declares - never a wildcard, never anything else.
+REPOSITORY_ARN = {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"}
+OWN_RESOURCE_TYPES = {"sqs": "AWS::SQS::Queue", "dynamodb": "AWS::DynamoDB::Table"}
+
+
+def _assert_granted_on_its_own_resources(
+    template: dict[str, Any], statement: dict[str, Any], actions: set[str]
+) -> None:
+    sid = statement.get("Sid")
+    services = {action.split(":", 1)[0] for action in actions}
+    assert len(services) == 1, f"{sid} mixes services: {sorted(services)}"
+    (service,) = services
+    resources = _as_list(statement["Resource"])
+    if service == "ecr":
+        if "*" in resources:
+            assert resources == ["*"] and actions <= REGISTRY_LEVEL_ECR_ACTIONS, f"repository actions on * in {sid}"
+        else:
+            assert resources == [REPOSITORY_ARN] and actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS), sid
+        return
+    assert service in OWN_RESOURCE_TYPES, f"{sid} grants {service} actions, which no rule here allows"
+    for resource in resources:
+        assert isinstance(resource, dict) and set(resource) == {"Fn::GetAtt"}, f"{sid}: {resource}"
+        logical_id, attribute = resource["Fn::GetAtt"]
+        assert attribute == "Arn" and template["Resources"][logical_id]["Type"] == OWN_RESOURCE_TYPES[service], sid
+
+
 def test_each_function_is_granted_exactly_the_aws_actions_its_code_declares(
     template: dict[str, Any], function_ids: list[str]
 ) -> None:
@@ -375,13 +412,7 @@ def test_each_function_is_granted_exactly_the_aws_actions_its_code_declares(
             actions = set(_as_list(statement["Action"]))
             assert not any("*" in action for action in actions), f"wildcard action in {statement.get('Sid')}"
             granted |= actions
-            resources = _as_list(statement["Resource"])
-            if "*" in resources:
-                assert actions <= REGISTRY_LEVEL_ECR_ACTIONS, (
-                    f"repository actions granted on * in {statement.get('Sid')}"
-                )
-            else:
-                assert actions.isdisjoint(REGISTRY_LEVEL_ECR_ACTIONS)
+            _assert_granted_on_its_own_resources(template, statement, actions)
         assert granted == declared, (
             f"{logical_id}: granted - declared {granted - declared}, missing {declared - granted}"
         )
