@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ecr_governance.errors import GovernanceError
 
-from ecr_governance_cli.commands import emulator, enforce, invoke, lifecycle
+from ecr_governance_cli.commands import emulator, enforce, invoke, lifecycle, sweep
 from ecr_governance_cli.target import LOCAL_ENDPOINT, AwsTarget
 
 EXIT_ERROR = 1
@@ -21,7 +21,9 @@ EXIT_ERROR = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecr-governance",
-        description="Governance for Amazon ECR: enforce repository settings, preview lifecycle policies.",
+        description=(
+            "Governance for Amazon ECR: enforce repository settings, preview lifecycle policies, sweep untagged images."
+        ),
     )
     parser.add_argument("--region", help="AWS region (default: the standard AWS configuration)")
     parser.add_argument("--profile", help="AWS named profile")
@@ -32,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"use the embedded emulator at {LOCAL_ENDPOINT} (start it with `ecr-governance emulator`)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (enforce, invoke, emulator, lifecycle):
+    for module in (enforce, invoke, emulator, lifecycle, sweep):
         module.register(subparsers)
     return parser
 

@@ -186,7 +186,10 @@ def plan_sweep(
         if not oversized:
             break
         reasons.update(dict.fromkeys(oversized, KeepReason.REFERENCE_CYCLE))
-    decisions = tuple(_decide(image, reasons, kept, graph) for image in records)
+    # A tagged image's children and referrers are reported as such even when they are also young (the lasting
+    # reason); what only an untagged image that stays reaches is reported with the edge too.
+    by_tagged = graph.reachable_from(d for d, reason in reasons.items() if reason is KeepReason.TAGGED)
+    decisions = tuple(_decide(image, reasons, by_tagged, kept, graph) for image in records)
     return SweepPlan(repository, rules, now, decisions, units)
 
 
@@ -202,19 +205,24 @@ def unique_images(images: Iterable[ImageRecord]) -> list[ImageRecord]:
 
 
 def _decide(
-    image: ImageRecord, reasons: Mapping[str, KeepReason], kept: Mapping[str, str], graph: ImageGraph
+    image: ImageRecord,
+    reasons: Mapping[str, KeepReason],
+    by_tagged: Mapping[str, str],
+    kept: Mapping[str, str],
+    graph: ImageGraph,
 ) -> ImageDecision:
     own = reasons.get(image.digest)
-    if own is not None:
-        return ImageDecision(image, own)
-    how = kept.get(image.digest)
-    if how is None:
-        return ImageDecision(image, CANDIDATE)
-    if how == KeepReason.INDEX_CHILD:
-        via = next((parent for parent in graph.parents_of(image.digest) if parent in kept), None)
-    else:
-        via = image.subject_digest if image.subject_digest in kept else None
-    return ImageDecision(image, KeepReason(how), via)
+    for reach in (by_tagged, kept):
+        how = reach.get(image.digest)
+        if own is KeepReason.TAGGED or how is None or how == "root":
+            continue
+        if how == KeepReason.INDEX_CHILD:
+            via = next((parent for parent in graph.parents_of(image.digest) if parent in reach), None)
+        else:
+            via = image.subject_digest if image.subject_digest in reach else None
+        if own is None or reach is by_tagged:
+            return ImageDecision(image, KeepReason(how), via)
+    return ImageDecision(image, CANDIDATE if own is None else own)
 
 
 def _candidate_edges(graph: ImageGraph, candidates: Mapping[str, ImageRecord]) -> dict[str, tuple[str, ...]]:

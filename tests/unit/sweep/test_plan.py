@@ -261,3 +261,20 @@ def test_connected_parts_keep_images_that_reach_each_other_together():
     assert sorted(parts) == sorted(
         [[digest("stale-index"), digest("stale-amd64")], [digest("orphan")], [digest("sig"), digest("sbom")]]
     )
+
+
+def test_a_tagged_images_parts_are_reported_as_such_even_when_young():
+    images = [
+        image("amd64", pushed=NOW),
+        image("index", tags=["v1"], children=["amd64"]),
+        image("sig", pushed=NOW, subject="index"),
+        image("leaf", pushed=NOW),
+        image("young-index", pushed=NOW, children=["leaf"]),
+    ]
+    assert reasons(plan_sweep("r", images, RULES, NOW)) == {
+        "amd64": "index child",  # the lasting reason: it goes only with v1
+        "index": "tagged",
+        "sig": "referrer",
+        "leaf": "too young",  # its own reason comes before an untagged index's
+        "young-index": "too young",
+    }
