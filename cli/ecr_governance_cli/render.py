@@ -237,7 +237,7 @@ KEPT_LATE = (Outcome.TAGGED_SINCE_PLAN, Outcome.NO_LONGER_ELIGIBLE, Outcome.PROT
 def _days_text(span: timedelta) -> str:
     days = span / timedelta(days=1)
     if 0 < days < 1:
-        return f"{span.total_seconds():g} seconds"
+        return f"{span.total_seconds():.3g} seconds"
     return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 

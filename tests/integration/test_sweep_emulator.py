@@ -26,6 +26,7 @@ from ecr_governance.sweep.messages import ContinuationMessage, RepositoryMessage
 from ecr_governance.sweep.report import Outcome, RunStart
 from ecr_governance.sweep.service import SweepWorker
 from ecr_governance.sweep.settings import SweepMode, SweepRules
+from ecr_governance_cli import demo
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
 from registry_builders import REGION, TEMPLATE, load_event, push_image, push_index
@@ -289,3 +290,13 @@ def test_the_sample_events_run_through_the_cli_invoke_command(ecr, registry, cap
         code, out, _ = cli(capsys, "invoke", "SweepWorkerFunction", "--event", f"events/sweep/{sample}")
         assert code == 0 and json.loads(out) == {"batchItemFailures": []}
     assert len(remaining(ecr)) == 6  # the samples are dry runs
+
+
+def test_the_demos_sweep_removes_only_the_orphan_and_says_how(ecr, emulator_endpoint, capsys):
+    ecr.create_repository(repositoryName=demo.SWEPT)
+    demo.sweep_demo(ecr, emulator_endpoint)
+    out = capsys.readouterr().out
+    deleted = [line.split()[-2:] for line in out.splitlines() if line.startswith("  DELETED")]
+    assert deleted == [["orphan", "ci-build-412"]]
+    assert out.count("  kept   ") == 5
+    assert "cannot backdate" in out and "A deployed sweep uses 14 and 30 days" in out
