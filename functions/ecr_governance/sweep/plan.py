@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import NamedTuple
 
 from ecr_governance.images import ImageGraph, ImageRecord
@@ -70,10 +71,18 @@ DeletionUnit = tuple[PlannedDeletion, ...]
 
 def own_reasons(images: Iterable[ImageRecord], rules: SweepRules, now: datetime) -> dict[str, KeepReason]:
     """Why each image stays by itself (not through another image); images absent from the result may go."""
+    return _split_by_own_reason(images, rules, now)[0]
+
+
+def _split_by_own_reason(
+    images: Iterable[ImageRecord], rules: SweepRules, now: datetime
+) -> tuple[dict[str, KeepReason], list[ImageRecord]]:
+    """(why each image that stays by itself stays, the images that may go), in one pass."""
     young_since = now - rules.min_age
     idle_since = now - rules.min_idle
     archive_minimum_from = now - ARCHIVE_MINIMUM
     reasons: dict[str, KeepReason] = {}
+    may_go: list[ImageRecord] = []
     for image in images:
         if image.tags:
             reason = KeepReason.TAGGED
@@ -90,9 +99,10 @@ def own_reasons(images: Iterable[ImageRecord], rules: SweepRules, now: datetime)
         elif image.pushed_at >= idle_since:
             reason = KeepReason.TOO_YOUNG  # never pulled: the idle window counts from the push
         else:
+            may_go.append(image)
             continue
         reasons[image.digest] = reason
-    return reasons
+    return reasons, may_go
 
 
 def own_reason(image: ImageRecord, rules: SweepRules, now: datetime) -> KeepReason | None:
@@ -138,19 +148,32 @@ class SweepPlan:
     repository: str
     rules: SweepRules
     now: datetime
-    decisions: tuple[ImageDecision, ...]  # one per image, in the order the images were read
+    images: tuple[ImageRecord, ...]  # in the order they were read
+    reasons: Mapping[str, str]  # digest -> a KeepReason or CANDIDATE: every image's decision
     units: tuple[DeletionUnit, ...]  # the candidates, parents first
+    reach: _Reach = field(repr=False, compare=False)
 
-    @property
-    def candidates(self) -> list[PlannedDeletion]:
-        return [deletion for unit in self.units for deletion in unit]
+    @cached_property
+    def decisions(self) -> tuple[ImageDecision, ...]:
+        """Every image's decision, in reading order, with the image that keeps an index child or a referrer."""
+        reasons, kept_with = self.reasons, self.reach.kept_with
+        return tuple(
+            ImageDecision(image, reasons[image.digest], kept_with(image.digest, reasons[image.digest]))
+            for image in self.images
+        )
+
+    @cached_property
+    def candidates(self) -> tuple[PlannedDeletion, ...]:
+        return tuple(deletion for unit in self.units for deletion in unit)
 
     @property
     def candidate_bytes(self) -> int:
-        return sum(deletion.size_bytes for unit in self.units for deletion in unit)
+        return sum(deletion.size_bytes for deletion in self.candidates)
 
     def kept_counts(self) -> Counter[str]:
-        return Counter(decision.reason for decision in self.decisions if not decision.is_candidate)
+        counts = Counter(self.reasons.values())
+        del counts[CANDIDATE]
+        return Counter({str(reason): number for reason, number in counts.items()})
 
     def batches(self, size: int = MAX_BATCH) -> list[list[str]]:
         """The delete batches as planned (before any re-check): whole units, at most `size` digests each."""
@@ -172,25 +195,56 @@ def plan_sweep(
 ) -> SweepPlan:
     """Decide every image of one repository. `images` must carry what the manifests say (index children, subjects);
     `unread` names images whose manifest was wanted but not read: they stay, with whatever they reach."""
-    records = unique_images(images)
+    records = list(images)
     graph = ImageGraph(records)
-    reasons: dict[str, KeepReason] = own_reasons(records, rules, now)
-    for digest in unread:
-        if digest in graph.images:
-            reasons.setdefault(digest, KeepReason.MANIFEST_UNREAD)
+    if len(graph.images) != len(records):
+        records = unique_images(records)
+        graph = ImageGraph(records)
+    reasons, may_go = _split_by_own_reason(records, rules, now)
+    unread_here = {digest for digest in unread if digest in graph.images and digest not in reasons}
+    if unread_here:
+        reasons.update(dict.fromkeys(unread_here, KeepReason.MANIFEST_UNREAD))
+        may_go = [image for image in may_go if image.digest not in unread_here]
+    # Only images with an edge (an index, a child, a referrer, a subject) can reach or be reached: the walks start
+    # from those alone, so a registry of plain images costs one pass.
+    linked = {d for i in records if i.child_digests or i.subject_digest for d in (i.digest, *i.child_digests)}
+    linked.update(i.subject_digest for i in records if i.subject_digest)
+    # What tagged images reach first: their children and referrers are reported as such even when they are also
+    # young (the lasting reason). What they reach is closed under reachability, so the rest only adds to it.
+    by_tagged = graph.reachable_from(d for d, reason in reasons.items() if reason is KeepReason.TAGGED and d in linked)
     while True:
-        kept = graph.reachable_from(reasons)
-        candidates = {digest: image for digest, image in graph.images.items() if digest not in kept}
-        edges = _candidate_edges(graph, candidates)
-        units, oversized = _order(candidates, edges, batch_size)
+        by_others = graph.reachable_from(d for d in reasons if d in linked and d not in by_tagged)
+        candidates = {i.digest: i for i in may_go if i.digest not in by_tagged and i.digest not in by_others}
+        units, oversized = _order(candidates, _candidate_edges(candidates), batch_size)
         if not oversized:
             break
         reasons.update(dict.fromkeys(oversized, KeepReason.REFERENCE_CYCLE))
-    # A tagged image's children and referrers are reported as such even when they are also young (the lasting
-    # reason); what only an untagged image that stays reaches is reported with the edge too.
-    by_tagged = graph.reachable_from(d for d, reason in reasons.items() if reason is KeepReason.TAGGED)
-    decisions = tuple(_decide(image, reasons, by_tagged, kept, graph) for image in records)
-    return SweepPlan(repository, rules, now, decisions, units)
+        may_go = [image for image in may_go if image.digest not in reasons]
+    # Every decision, by precedence (later updates win): candidate < reached from an untagged image that stays <
+    # its own reason < reached from a tagged image < tagged. Reach maps hold absent digests too: leave them out.
+    decided: dict[str, str] = dict.fromkeys(candidates, CANDIDATE)
+    decided.update((d, how) for d, how in by_others.items() if how != "root" and d in graph.images)
+    decided.update(reasons)
+    decided.update((d, how) for d, how in by_tagged.items() if how != "root" and d in graph.images)
+    return SweepPlan(repository, rules, now, tuple(records), decided, units, _Reach(graph, by_tagged, by_others))
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What the plan walked, kept to say - when asked - which image keeps an index child or a referrer."""
+
+    graph: ImageGraph
+    by_tagged: Mapping[str, str]
+    by_others: Mapping[str, str]
+
+    def kept_with(self, digest: str, reason: str) -> str | None:
+        if reason not in (KeepReason.INDEX_CHILD, KeepReason.REFERRER):
+            return None
+        reach = self.by_tagged if self.by_tagged.get(digest) == reason else self.by_others
+        if reason == KeepReason.INDEX_CHILD:
+            return next((parent for parent in self.graph.parents_of(digest) if parent in reach), None)
+        subject = self.graph.images[digest].subject_digest
+        return subject if subject in reach else None
 
 
 def unique_images(images: Iterable[ImageRecord]) -> list[ImageRecord]:
@@ -204,37 +258,18 @@ def unique_images(images: Iterable[ImageRecord]) -> list[ImageRecord]:
     return list(by_digest.values())
 
 
-def _decide(
-    image: ImageRecord,
-    reasons: Mapping[str, KeepReason],
-    by_tagged: Mapping[str, str],
-    kept: Mapping[str, str],
-    graph: ImageGraph,
-) -> ImageDecision:
-    own = reasons.get(image.digest)
-    for reach in (by_tagged, kept):
-        how = reach.get(image.digest)
-        if own is KeepReason.TAGGED or how is None or how == "root":
-            continue
-        if how == KeepReason.INDEX_CHILD:
-            via = next((parent for parent in graph.parents_of(image.digest) if parent in reach), None)
-        else:
-            via = image.subject_digest if image.subject_digest in reach else None
-        if own is None or reach is by_tagged:
-            return ImageDecision(image, KeepReason(how), via)
-    return ImageDecision(image, CANDIDATE if own is None else own)
-
-
-def _candidate_edges(graph: ImageGraph, candidates: Mapping[str, ImageRecord]) -> dict[str, tuple[str, ...]]:
-    """Candidate -> the candidates it reaches directly. A path between two candidates never passes a kept image
-    (whatever a kept image reaches is kept), so these edges are all the ordering needs."""
-    edges: dict[str, tuple[str, ...]] = {}
+def _candidate_edges(candidates: Mapping[str, ImageRecord]) -> dict[str, tuple[str, ...]]:
+    """Candidate -> the candidates it reaches directly (its children, its referrers). A path between two candidates
+    never passes a kept image (whatever a kept image reaches is kept), so these edges are all the ordering needs."""
+    edges: dict[str, list[str]] = {}
     for digest, image in candidates.items():
-        reached = [child for child in image.child_digests if child in candidates]
-        reached.extend(referrer for referrer in graph.referrers_of(digest) if referrer in candidates)
-        if reached:
-            edges[digest] = tuple(dict.fromkeys(reached))
-    return edges
+        for child in image.child_digests:
+            if child in candidates:
+                edges.setdefault(digest, []).append(child)
+        subject = image.subject_digest
+        if subject is not None and subject in candidates:
+            edges.setdefault(subject, []).append(digest)
+    return {digest: tuple(dict.fromkeys(targets)) for digest, targets in edges.items()}
 
 
 def _order(
@@ -243,22 +278,65 @@ def _order(
     """Units parents first, the images of each connected group together (largest group first, so a worker that runs
     out of time hands whole groups on); lone images after them, in reading order. Also the members of cycles too
     large for one batch."""
-    linked: set[str] = set(edges)
-    for targets in edges.values():
-        linked.update(targets)
+    targets = {target for reached in edges.values() for target in reached}
+    linked = [digest for digest in candidates if digest in edges or digest in targets]
+    group_of = _group_of(linked, edges)
+    # One topological order of every linked candidate is one of each group: Kahn's for what is acyclic (all of it
+    # in practice), then Tarjan's for what lies in or below a cycle (its cycles become single units).
+    by_group: dict[str, list[list[str]]] = {}
+    for component in _parents_first(linked, edges):
+        by_group.setdefault(group_of[component[0]], []).append(component)
 
     def deletion(digest: str) -> PlannedDeletion:
         return PlannedDeletion(digest, candidates[digest].size_bytes, edges.get(digest, ()))
 
     units: list[DeletionUnit] = []
     oversized: list[str] = []
-    for group in sorted(_groups(linked, edges), key=len, reverse=True):
-        for component in reversed(_strongly_connected(group, edges)):  # Tarjan yields sinks first
+    for components in sorted(by_group.values(), key=lambda group: sum(map(len, group)), reverse=True):
+        for component in components:
             if len(component) > batch_size:
                 oversized.extend(component)
             units.append(tuple(deletion(digest) for digest in _indexes_first(component, candidates)))
-    units.extend((deletion(digest),) for digest in candidates if digest not in linked)
+    # Lone images (nearly all of them): built without the helper's lookups - a 100,000-image plan feels it.
+    units.extend((PlannedDeletion(d, image.size_bytes),) for d, image in candidates.items() if d not in group_of)
     return tuple(units), oversized
+
+
+def _parents_first(nodes: list[str], edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
+    """`nodes` in units, each after every unit that reaches it."""
+    incoming = dict.fromkeys(nodes, 0)
+    for reached in edges.values():
+        for target in reached:
+            incoming[target] += 1
+    ready = [node for node in reversed(nodes) if not incoming[node]]
+    ordered: list[list[str]] = []
+    while ready:
+        node = ready.pop()
+        ordered.append([node])
+        for target in edges.get(node, ()):
+            incoming[target] -= 1
+            if not incoming[target]:
+                ready.append(target)
+    if len(ordered) < len(nodes):  # cycles, and what only they reach
+        cyclic = [node for node in nodes if incoming[node]]
+        ordered.extend(reversed(_strongly_connected(cyclic, edges)))  # Tarjan yields sinks first
+    return ordered
+
+
+def _group_of(nodes: Iterable[str], edges: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """Each node's weakly connected group, named by one of its members (union-find)."""
+    parent = {node: node for node in nodes}
+
+    def find(node: str) -> str:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for source, reached in edges.items():
+        for target in reached:
+            parent[find(target)] = find(source)
+    return {node: find(node) for node in parent}
 
 
 def _indexes_first(component: list[str], candidates: Mapping[str, ImageRecord]) -> list[str]:
@@ -273,31 +351,6 @@ def _indexes_first(component: list[str], candidates: Mapping[str, ImageRecord]) 
         ordered.extend(ready)
         remaining = [d for d in remaining if d not in ready]
     return ordered
-
-
-def _groups(nodes: set[str], edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
-    """Weakly connected groups of `nodes`, each in a stable order."""
-    neighbours: dict[str, list[str]] = {node: [] for node in nodes}
-    for source, targets in edges.items():
-        for target in targets:
-            neighbours[source].append(target)
-            neighbours[target].append(source)
-    seen: set[str] = set()
-    groups = []
-    for start in sorted(nodes):
-        if start in seen:
-            continue
-        seen.add(start)
-        group, pending = [], [start]
-        while pending:
-            node = pending.pop()
-            group.append(node)
-            for other in neighbours[node]:
-                if other not in seen:
-                    seen.add(other)
-                    pending.append(other)
-        groups.append(group)
-    return groups
 
 
 def _strongly_connected(nodes: Sequence[str], edges: Mapping[str, tuple[str, ...]]) -> list[list[str]]:
