@@ -109,6 +109,12 @@ def own_reason(image: ImageRecord, rules: SweepRules, now: datetime) -> KeepReas
     return own_reasons((image,), rules, now).get(image.digest)
 
 
+def reclaimed_bytes(image: ImageRecord) -> int:
+    """What deleting the image frees, as far as DescribeImages tells: its imageSizeInBytes - except for an index,
+    whose figure is the largest of its manifests' (ECR's definition), counted when that manifest goes."""
+    return 0 if image.is_index else image.size_bytes
+
+
 # ---- which manifests the plan needs ----------------------------------------------------------------------------
 
 
@@ -288,7 +294,7 @@ def _order(
         by_group.setdefault(group_of[component[0]], []).append(component)
 
     def deletion(digest: str) -> PlannedDeletion:
-        return PlannedDeletion(digest, candidates[digest].size_bytes, edges.get(digest, ()))
+        return PlannedDeletion(digest, reclaimed_bytes(candidates[digest]), edges.get(digest, ()))
 
     units: list[DeletionUnit] = []
     oversized: list[str] = []
@@ -298,7 +304,7 @@ def _order(
                 oversized.extend(component)
             units.append(tuple(deletion(digest) for digest in _indexes_first(component, candidates)))
     # Lone images (nearly all of them): built without the helper's lookups - a 100,000-image plan feels it.
-    units.extend((PlannedDeletion(d, image.size_bytes),) for d, image in candidates.items() if d not in group_of)
+    units.extend((PlannedDeletion(d, reclaimed_bytes(image)),) for d, image in candidates.items() if d not in group_of)
     return tuple(units), oversized
 
 
