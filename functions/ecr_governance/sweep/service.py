@@ -76,6 +76,8 @@ CONTINUE_BELOW_SECONDS = 120
 # Below this many seconds left, a worker does not start on a repository (reading 200,000 images takes minutes):
 # it puts the message back on the queue for another invocation.
 START_BELOW_SECONDS = 300
+# Re-reads of a batch whose images keep vanishing before the batch counts as failed (and stays).
+RECHECK_ROUNDS = 3
 
 SecondsLeft = Callable[[], float]
 
@@ -415,16 +417,38 @@ class SweepWorker:
         return True
 
     def _recheck(self, repository: str, digests: list[str]) -> dict[str, ImageRecord]:
-        """The batch's images as they are now. ECR refuses the whole read when one is gone: then halve, to find it."""
+        """The batch's images as they are now, read in ONE call right before the delete: a tag that lands after that
+        read is the only race left. ECR refuses the whole read when one image is gone; then the read is halved to
+        find which are left, and those are read again in one call."""
+        for _ in range(RECHECK_ROUNDS):
+            try:
+                found = unique_images(self._registry.describe_images_by_digest(repository, digests))
+            except ImageNotFound:
+                middle = len(digests) // 2
+                present = [*self._present(repository, digests[:middle]), *self._present(repository, digests[middle:])]
+                if not present:
+                    return {}
+                digests = present
+                continue
+            wanted = set(digests)
+            return {image.digest: image for image in found if image.digest in wanted}
+        raise AwsError(
+            f"DescribeImages on {repository}: images kept disappearing during {RECHECK_ROUNDS} re-checks",
+            operation="DescribeImages",
+            code="RecheckUnsettled",
+        )
+
+    def _present(self, repository: str, digests: list[str]) -> list[str]:
+        """Which of these images still exist, halving every read ECR refuses."""
+        if not digests:
+            return []
         try:
-            found = unique_images(self._registry.describe_images_by_digest(repository, digests))
+            return [image.digest for image in self._registry.describe_images_by_digest(repository, digests)]
         except ImageNotFound:
             if len(digests) == 1:
-                return {}
+                return []
             middle = len(digests) // 2
-            return {**self._recheck(repository, digests[:middle]), **self._recheck(repository, digests[middle:])}
-        wanted = set(digests)
-        return {image.digest: image for image in found if image.digest in wanted}
+            return [*self._present(repository, digests[:middle]), *self._present(repository, digests[middle:])]
 
     def _protect(self, report: SweepReport, queue: DeletionQueue, staying: Collection[str]) -> None:
         if not staying:

@@ -123,8 +123,9 @@ def test_an_image_deleted_by_someone_else_is_found_by_halving_the_recheck():
     report = worker(ecr).sweep_repository(REPO, DELETE)
     assert report.outcomes[d("old-3")].outcome is Outcome.ALREADY_GONE
     assert report.count(Outcome.DELETED) == 7
-    # 1 listing + the refused re-check of 8 + halves: 4 (refused), 2 (refused), 1, 1 (gone), 4 (found)
-    assert ecr.calls["DescribeImages"] == 1 + 1 + 6
+    # 1 listing + the refused re-check of 8 + halves: 4 (refused), 2 (refused), 1, 1 (gone), 4 (found); then the
+    # seven left, read again in one call right before the delete.
+    assert ecr.calls["DescribeImages"] == 1 + 1 + 6 + 1
 
 
 def test_batch_delete_failures_are_read_per_image_and_nothing_is_retried():
