@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable
 from datetime import timedelta
 
+from bench_lifecycle_preview import seconds
 from bench_sweep_api_calls import NOW, RULES, SeededImage, synthetic_repository
 from ecr_governance.images import ImageRecord
 from ecr_governance.sweep.plan import plan_sweep
@@ -34,12 +33,6 @@ def record(image: SeededImage) -> ImageRecord:
         child_digests=image.children,
         subject_digest=image.subject,
     )
-
-
-def seconds(work: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    work()
-    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -351,16 +351,10 @@ class SweepWorker:
         """Re-check, then delete one batch; False when the repository itself is gone."""
         repository = report.repository
         now = self._clock()
-        try:
-            current = self._recheck(repository, [d.digest for d in batch])
-        except RepositoryNotFound:
-            self._gone(report, queue, batch)
-            return False
-        except CredentialsMissing:
-            raise
-        except GovernanceError as error:
-            self._fail(report, queue, batch, error, "re-check failed")
-            return True
+        digests = [d.digest for d in batch]
+        current, go_on = self._batch_call(report, queue, batch, "re-check failed", self._recheck, digests)
+        if current is None:
+            return go_on
         staying = []
         for deletion in batch:
             record = current.get(deletion.digest)
@@ -383,16 +377,10 @@ class SweepWorker:
             for deletion in doomed:
                 report.record(deletion.digest, Outcome.WOULD_DELETE, deletion.size_bytes)
             return True
-        try:
-            result = self._registry.batch_delete_images(repository, [d.digest for d in doomed])
-        except RepositoryNotFound:
-            self._gone(report, queue, doomed)
-            return False
-        except CredentialsMissing:
-            raise
-        except GovernanceError as error:
-            self._fail(report, queue, doomed, error, "delete failed")
-            return True
+        delete = self._registry.batch_delete_images
+        result, go_on = self._batch_call(report, queue, doomed, "delete failed", delete, [d.digest for d in doomed])
+        if result is None:
+            return go_on
         failures = {failure.digest: failure for failure in result.failures}
         staying = []
         for deletion in doomed:
@@ -415,6 +403,28 @@ class SweepWorker:
                 extra={"repository": repository, "digests": sorted(unexpected)},
             )
         return True
+
+    def _batch_call[T](
+        self,
+        report: SweepReport,
+        queue: DeletionQueue,
+        batch: Sequence[PlannedDeletion],
+        what: str,
+        call: Callable[[str, list[str]], T],
+        digests: list[str],
+    ) -> tuple[T | None, bool]:
+        """One ECR call about a batch, and whether the sweep goes on: the repository gone ends it (what is left is
+        already gone); any other refusal fails the batch, which stays with what it reaches."""
+        try:
+            return call(report.repository, digests), True
+        except RepositoryNotFound:
+            self._gone(report, queue, batch)
+            return None, False
+        except CredentialsMissing:
+            raise
+        except GovernanceError as error:
+            self._fail(report, queue, batch, error, what)
+            return None, True
 
     def _recheck(self, repository: str, digests: list[str]) -> dict[str, ImageRecord]:
         """The batch's images as they are now, read in ONE call right before the delete: a tag that lands after that
