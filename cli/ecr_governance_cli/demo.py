@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import io
 import json
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -23,6 +25,7 @@ from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import STANDARD_LIFECYCLE_PACKAGE, STANDARD_LIFECYCLE_RESOURCE, EnforceSettings
+from ecr_governance.images import OCI_INDEX, OCI_MANIFEST
 
 from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance_cli.emulator import emulator_environment, start_emulator
@@ -164,9 +167,112 @@ def main() -> int:
             print(
                 json.dumps({k: decisions[0].get(k) for k in ("repository", "violation", "before", "after", "action")})
             )
+
+            sweep_demo(ecr, emulator.endpoint_url)
     finally:
         emulator.stop()
     return 0
+
+
+# ---- the untagged sweep -------------------------------------------------------------------------------------------
+SWEPT = "team-ml/feature-store"
+# moto stamps imagePushedAt when an image is pushed (whole seconds) and cannot backdate it: to delete for real, the
+# demo waits this long between the orphan and the fresh image and sweeps with a minimum age just below it.
+ORPHAN_HEAD_START = 2.5
+MIN_AGE_SECONDS = 2
+
+
+def _oci_manifest(seed: str, subject: str | None = None) -> str:
+    def digest(kind: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{kind}{seed}".encode()).hexdigest()
+
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": 41_943_040, "digest": digest("c")},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "size": 1, "digest": digest("l")}],
+    }
+    if subject:
+        manifest["subject"] = {"mediaType": OCI_INDEX, "digest": subject, "size": 512}
+    return json.dumps(manifest)
+
+
+def _push(ecr: Any, manifest: str, media_type: str, tag: str | None = None, digest: str | None = None) -> str:
+    params: dict[str, Any] = {"repositoryName": SWEPT, "imageManifest": manifest, "imageManifestMediaType": media_type}
+    if tag:
+        params["imageTag"] = tag
+    if digest:
+        params["imageDigest"] = digest
+    return ecr.put_image(**params)["image"]["imageId"]["imageDigest"]
+
+
+def push_sweep_images(ecr: Any) -> dict[str, str]:
+    """A tagged multi-arch release (index over two untagged platform manifests), a cosign-style signature of it
+    (an untagged OCI referrer), an orphaned CI build - and, a moment later, a fresh CI build."""
+    pushed = {name: _push(ecr, _oci_manifest(name), OCI_MANIFEST) for name in ("linux/amd64", "linux/arm64")}
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": pushed[name],
+                    "size": 1024,
+                    "platform": {"os": "linux", "architecture": name[6:]},
+                }
+                for name in ("linux/amd64", "linux/arm64")
+            ],
+        }
+    )
+    pushed["index v2.3.0"] = _push(
+        ecr, index, OCI_INDEX, "v2.3.0", "sha256:" + hashlib.sha256(index.encode()).hexdigest()
+    )
+    pushed["signature"] = _push(ecr, _oci_manifest("signature", subject=pushed["index v2.3.0"]), OCI_MANIFEST)
+    pushed["orphan ci-build-412"] = _push(ecr, _oci_manifest("ci-build-412"), OCI_MANIFEST)
+    time.sleep(ORPHAN_HEAD_START)
+    pushed["fresh ci-build-413"] = _push(ecr, _oci_manifest("ci-build-413"), OCI_MANIFEST)
+    return pushed
+
+
+def sweep_demo(ecr: Any, endpoint_url: str) -> None:
+    _heading(f"Untagged sweep: a multi-arch release, its signature and CI leftovers in {SWEPT}")
+    pushed = push_sweep_images(ecr)
+    for name, digest in pushed.items():
+        print(f"  {digest[:19]}  {name}")
+    sweep = ("--endpoint-url", endpoint_url, "sweep")
+
+    log = io.StringIO()  # the sweep's structured log lines (its stderr)
+    _heading("Dry run today (pushed > 14 days ago, not pulled for 30 days): nothing qualifies yet")
+    with contextlib.redirect_stderr(log):
+        cli_main([*sweep, "--repository", SWEPT, "--dry-run"])
+
+    _heading("Dry run as of 31 days from now, registry-wide: the leftovers would go, the release stays whole")
+    in_31_days = (datetime.now(UTC) + timedelta(days=31)).isoformat()
+    with contextlib.redirect_stderr(log):
+        cli_main([*sweep, "--all-repositories", "--dry-run", "--now", in_31_days])
+
+    minimum = f"{MIN_AGE_SECONDS / 86400:.10f}"
+    _heading(f"Real sweep of {SWEPT} with a {MIN_AGE_SECONDS}-second minimum age and idle window")
+    print(
+        "(moto records a push at the moment it happens and cannot backdate it, and --now is for dry runs only;\n"
+        f" so the orphan was pushed {ORPHAN_HEAD_START} s before the fresh build, and this sweep treats anything"
+        f" older than {MIN_AGE_SECONDS} s as old:\n --min-age-days {minimum} --min-idle-days {minimum}."
+        " A deployed sweep uses 14 and 30 days.)"
+    )
+    with contextlib.redirect_stderr(log):
+        cli_main([*sweep, "--repository", SWEPT, "--min-age-days", minimum, "--min-idle-days", minimum])
+    left = {d["imageDigest"] for d in ecr.describe_images(repositoryName=SWEPT)["imageDetails"]}
+    names = {digest: name for name, digest in pushed.items()}
+    print("Read back from the registry:")
+    for digest, name in names.items():
+        print(f"  {'kept   ' if digest in left else 'DELETED'}  {digest[:19]}  {name}")
+    # The functions' Powertools logger (configured by the invokes above) writes them; a bare CLI run has none.
+    reports = [json.loads(line) for line in log.getvalue().splitlines() if '"sweep report"' in line]
+    if reports:
+        _heading("The sweep's structured log: one line per repository, e.g. the real sweep's")
+        fields = ("repository", "mode", "examined", "kept", "candidates", "deleted", "failed", "bytes")
+        print(json.dumps({key: reports[-1].get(key) for key in fields}))
 
 
 if __name__ == "__main__":

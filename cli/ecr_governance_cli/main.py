@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ecr_governance import __version__
 from ecr_governance.errors import EndpointUnreachable, GovernanceError
 
-from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle
+from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle, sweep
 from ecr_governance_cli.target import LOCAL_ENDPOINT, AwsTarget
 
 EXIT_ERROR = 1
@@ -57,13 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ecr-governance",
         description=(
-            "Governance for Amazon ECR: enforce repository settings, preview lifecycle policies, read scan findings."
+            "Governance for Amazon ECR: enforce repository settings, preview lifecycle policies, read scan findings, "
+            "sweep untagged images."
         ),
     )
     parser.add_argument("--version", action="version", version=f"ecr-governance {__version__}")
     _add_global_options(parser, after_command=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (enforce, invoke, emulator, lifecycle, findings):
+    for module in (enforce, invoke, emulator, lifecycle, findings, sweep):
         module.register(subparsers)
     for command in _command_parsers(parser):
         _add_global_options(command, after_command=True)

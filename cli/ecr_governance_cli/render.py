@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ecr_governance.enforce.model import REGISTRY, Action, Aspect, Decision, EnforcementReport, Status
@@ -15,6 +15,9 @@ from ecr_governance.findings.render import alert_text, image_reference, machine_
 from ecr_governance.images import iso8601
 from ecr_governance.lifecycle.evaluate import LifecycleDecision
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_result
+from ecr_governance.sweep.report import FAILURES_SHOWN, KEPT_COUNTERS, Outcome, SweepReport
+from ecr_governance.sweep.service import Selection
+from ecr_governance.sweep.settings import SweepMode, SweepRules
 
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
@@ -278,6 +281,96 @@ def findings_summary_table(postures: list[ScanPosture], threshold: Severity) -> 
     return "\n".join(lines)
 
 
+# ---- sweep ----------------------------------------------------------------------------------------------------
+# Outcomes after which a planned candidate is still in the registry: kept at the last moment.
+KEPT_LATE = (Outcome.TAGGED_SINCE_PLAN, Outcome.NO_LONGER_ELIGIBLE, Outcome.PROTECTED, Outcome.KEPT_BY_ECR)
+
+
+def _days_text(span: timedelta) -> str:
+    days = span / timedelta(days=1)
+    if 0 < days < 1:
+        return f"{span.total_seconds():.3g} seconds"
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
+
+
+def _rules_text(rules: SweepRules, now: datetime) -> str:
+    mode = "dry run: nothing deleted" if not rules.deletes else "delete"
+    archived = "archived images past their 90-day minimum too" if rules.sweep_archived else "archived images kept"
+    return (
+        f"Untagged sweep ({mode}) as of {iso8601(now)}: pushed more than {_days_text(rules.min_age)} ago, "
+        f"not pulled within {_days_text(rules.min_idle)}, {archived}"
+    )
+
+
+def sweep_progress(position: int, total: int, report: SweepReport) -> str:
+    if report.failure is not None:
+        state = f"failed ({report.failure.code})"
+    elif report.gone:
+        state = "deleted meanwhile"
+    else:
+        verb = "deleted" if report.mode is SweepMode.DELETE else "would delete"
+        state = f"{report.count(Outcome.DELETED) + report.count(Outcome.WOULD_DELETE)} {verb}"
+    return f"[{position}/{total}] {report.repository}: {state}"
+
+
+def _sweep_totals(reports: Sequence[SweepReport]) -> dict[str, int]:
+    totals: dict[str, int] = defaultdict(int)
+    for report in reports:
+        for name, value in report.counts().items():
+            totals[name] += value
+    return dict(totals)
+
+
+def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime) -> str:
+    gone_column = "DELETED" if rules.deletes else "WOULD DELETE"
+    rows = [("REPOSITORY", "IMAGES", "KEPT", "CANDIDATES", gone_column, "KEPT LATE", "FAILED", "SIZE")]
+    for report in reports:
+        examined = len(report.plan.decisions) if report.plan else 0
+        candidates = len(report.plan.candidates) if report.plan else 0
+        rows.append(
+            (
+                report.repository,
+                str(examined),
+                str(examined - candidates),
+                str(candidates),
+                str(report.count(Outcome.DELETED) + report.count(Outcome.WOULD_DELETE)),
+                str(sum(report.count(outcome) for outcome in KEPT_LATE)),
+                str(len(report.failed_images) if report.failure is None else "all"),
+                human_bytes(report.bytes),
+            )
+        )
+    lines = [_rules_text(rules, now)]
+    if reports:
+        lines.extend(table(rows, right_aligned=frozenset(range(1, 8))))
+    totals = _sweep_totals(reports)
+    kept = [f"{totals[counter]} {reason}" for reason, counter in KEPT_COUNTERS.items() if totals.get(counter)]
+    if kept:
+        lines.append(f"kept: {', '.join(kept)}")
+    for report in reports:
+        if report.failure is not None:
+            lines.append(f"{report.repository}: not swept: {report.failure.code}: {report.failure.message}")
+        elif report.gone:
+            lines.append(f"{report.repository}: deleted during the sweep")
+        for outcome in report.failed_images[:FAILURES_SHOWN]:
+            lines.append(f"{report.repository}: {outcome.digest[:19]} failed: {outcome.code}: {outcome.detail}")
+        for outcome in report.outcomes.values():
+            if outcome.outcome in KEPT_LATE:
+                lines.append(f"{report.repository}: {outcome.digest[:19]} kept ({outcome.outcome}): {outcome.detail}")
+    for name, why in selection.exempt:
+        lines.append(f"{name}: exempt ({why})")
+    for name, failure in selection.unreadable:
+        lines.append(f"{name}: not swept: its tags could not be read ({failure.code})")
+    verb = "deleted" if rules.deletes else "would be deleted"
+    images = totals.get("deleted", 0) + totals.get("would_delete", 0)
+    size = totals.get("bytes_reclaimed", 0) + totals.get("bytes_reclaimable", 0)
+    failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable)
+    lines.append(
+        f"{plural(len(reports), 'repository')} swept: {plural(images, 'image')} {verb} ({human_bytes(size)}, "
+        f"ECR's per-image sizes: an upper bound), {failed} failed"
+    )
+    return "\n".join(lines)
+
+
 def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> str:
     return json.dumps(
         {
@@ -298,3 +391,27 @@ def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> s
         },
         indent=2,
     )
+
+
+def sweep_json(
+    reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime
+) -> dict[str, Any]:
+    return {
+        "mode": str(rules.mode),
+        "asOf": iso8601(now),
+        "rules": {
+            "minAgeDays": rules.min_age / timedelta(days=1),
+            "minIdleDays": rules.min_idle / timedelta(days=1),
+            "sweepArchived": rules.sweep_archived,
+        },
+        "repositories": [
+            {
+                **{key: value for key, value in report.log_fields().items() if key not in ("mode", "failures")},
+                "images": report.image_rows(),
+            }
+            for report in reports
+        ],
+        "exempt": [{"repository": name, "reason": why} for name, why in selection.exempt],
+        "unreadable": [{"repository": name, "error_code": failure.code} for name, failure in selection.unreadable],
+        "totals": _sweep_totals(reports),
+    }

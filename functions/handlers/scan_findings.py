@@ -16,9 +16,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.clients import client_maker
-from ecr_governance.aws.dynamodb import IdempotencyTable
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_declared_by, actions_for
+from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.ssm import SsmSuppressions

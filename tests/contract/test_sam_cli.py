@@ -16,6 +16,11 @@ REGION = "ap-southeast-1"
 PSEUDO = {"AWS::Region": REGION, "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 # Development-only distributions that must never reach a Lambda package (import name, distribution prefix).
 DEV_ONLY = {"moto": "moto-", "yaml": "pyyaml-", "pytest": "pytest-", "samcli": "aws_sam_cli-"}
+# Variables naming deployed resources that are not role ARNs, as they look once deployed.
+DEPLOYED_SHAPES = {
+    "SWEEP_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/ecr-governance-SweepQueue",
+    "SWEEP_RUNS_TABLE": "ecr-governance-SweepRunsTable",
+}
 
 
 def _pins(path: Path) -> dict[str, str]:

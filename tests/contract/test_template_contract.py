@@ -16,13 +16,14 @@ import pytest
 import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.dynamodb import IdempotencyTable
+from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.enforce import events, settings
 from ecr_governance.errors import InvalidEvent, SettingsError
 from ecr_governance.findings import events as findings_events
 from ecr_governance.findings import settings as findings_settings
 from ecr_governance.findings.normalize import Severity
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.sweep import settings as sweep_settings
 from ecr_governance_cli.template_env import condition_value, function_spec
 from import_graph import imported_modules
 
@@ -35,11 +36,24 @@ ENFORCE_FUNCTION = "EnforceRepositoryFunction"
 FINDINGS_FUNCTION = "ScanFindingsFunction"
 FINDINGS_EVENTS = sorted((PROJECT_ROOT / "events" / "findings").glob("*.json"))
 # Each function's settings module: its SETTINGS_DOCS say what the function's code reads.
-SETTINGS_OF_FUNCTION = {ENFORCE_FUNCTION: settings, FINDINGS_FUNCTION: findings_settings}
+SETTINGS_OF_FUNCTION = {
+    ENFORCE_FUNCTION: settings,
+    FINDINGS_FUNCTION: findings_settings,
+    "SweepPlannerFunction": sweep_settings,
+    "SweepWorkerFunction": sweep_settings,
+}
 # Where the sample events come from: the account and region the emulator and the demo use.
 SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
 # Settings the template derives from its own resources/conditions rather than passing a Parameter through.
-DERIVED_SETTINGS = {"GOVERNANCE_ROLE_ARN", "REMEDIATION_TOPIC_ARN", "ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE_NAME"}
+DERIVED_SETTINGS = {
+    "GOVERNANCE_ROLE_ARN",
+    "REMEDIATION_TOPIC_ARN",
+    "ALERTS_TOPIC_ARN",
+    "IDEMPOTENCY_TABLE_NAME",
+    "SWEEP_TOPIC_ARN",
+    "SWEEP_QUEUE_URL",
+    "SWEEP_RUNS_TABLE",
+}
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
@@ -457,8 +471,8 @@ def _names_in(node: Any) -> set[str]:
 
 def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, resource: Any) -> bool:
     """Each action on the narrowest resource it can have: ECR on repositories (registry-level actions on *), SNS on
-    a topic and DynamoDB on a table the function's environment names, SSM on the parameter its setting names,
-    Security Hub on the account's own product."""
+    a topic and DynamoDB on a table the function's environment names, SQS on a queue the template declares, SSM on
+    the parameter its setting names, Security Hub on the account's own product, Lambda on the function itself."""
     resources = template["Resources"]
     named = _names_in(_declared_variables(template, logical_id))
     service = action.split(":", 1)[0]
@@ -487,6 +501,9 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
         )
     if service == "securityhub":
         return resource == SECURITY_HUB_PRODUCT
+    if service == "sqs":  # a queue this template declares (the sweep's, polled by its worker or fed by its planner)
+        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
+        return resources.get(target[0], {}).get("Type") == "AWS::SQS::Queue" and target[1] == "Arn"
     return False  # a service without a rule here: add one, as narrow as IAM allows
 
 

@@ -125,7 +125,7 @@ def _run_validate(args: argparse.Namespace, target: AwsTarget) -> int:
 # ---- preview --------------------------------------------------------------------------------------------------
 
 
-def _parse_now(text: str | None) -> datetime:
+def parse_now(text: str | None) -> datetime:
     if text is None:
         return datetime.now(UTC)
     try:
@@ -206,7 +206,7 @@ def _previews_from_registry(
 
 
 def _run_preview(args: argparse.Namespace, target: AwsTarget) -> int:
-    now = _parse_now(args.now)
+    now = parse_now(args.now)
     policy = _load_policy(args.policy)
     if args.images is not None:
         previews = _previews_from_file(policy, args.images, now)

@@ -8,7 +8,7 @@ Each method sends one kind of API operation, so call counts (bench/) map one-to-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ecr_governance.aws.errors import translated
@@ -33,6 +33,7 @@ from ecr_governance.images import (
     parse_timestamp,
 )
 from ecr_governance.repositories import Repository
+from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
 
 # ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000) and batch size (BatchGetImage: 100 ids).
 MAX_REPOSITORIES_PAGE = 1000
@@ -131,6 +132,43 @@ class EcrRegistry:
                     # A manifest we cannot read names no children or subject we could protect: treat it as a leaf.
                     manifests[digest] = Manifest(digest=digest, media_type=image.get("imageManifestMediaType"))
         return manifests
+
+    # ---- sweep ---------------------------------------------------------------------------------------------
+    @requires("ecr:DescribeImages")
+    def describe_images_by_digest(self, repository_name: str, digests: Sequence[str]) -> list[ImageRecord]:
+        """These images (≤ 100) as they are now, archived ones included. ECR refuses the whole call with
+        ImageNotFoundException when any of them is gone: that raises ImageNotFound."""
+        if not 0 < len(digests) <= MAX_IMAGE_IDS_PER_BATCH:
+            raise ValueError(f"DescribeImages takes 1 to {MAX_IMAGE_IDS_PER_BATCH} image ids, got {len(digests)}")
+        with translated("DescribeImages", resource=repository_name):
+            response = self._ecr.describe_images(
+                repositoryName=repository_name,
+                imageIds=[{"imageDigest": digest} for digest in digests],
+                filter={"imageStatus": "ANY"},
+            )
+        return [image_from_detail(detail) for detail in response.get("imageDetails", [])]
+
+    @requires("ecr:BatchDeleteImage")
+    def batch_delete_images(self, repository_name: str, digests: Sequence[str]) -> BatchDeleteResult:
+        """Delete these images (≤ 100) by digest. The call succeeds while single images fail: each failure comes
+        back with ECR's code (ImageReferencedByManifestList, ImageNotFound, ...); the others were deleted."""
+        if not 0 < len(digests) <= MAX_IMAGE_IDS_PER_BATCH:
+            raise ValueError(f"BatchDeleteImage takes 1 to {MAX_IMAGE_IDS_PER_BATCH} image ids, got {len(digests)}")
+        with translated("BatchDeleteImage", resource=repository_name):
+            response = self._ecr.batch_delete_image(
+                repositoryName=repository_name, imageIds=[{"imageDigest": digest} for digest in digests]
+            )
+        failures = tuple(
+            DeleteFailure(
+                digest=str(failure.get("imageId", {}).get("imageDigest", "")),
+                code=str(failure.get("failureCode", "")),
+                reason=str(failure.get("failureReason", "")),
+            )
+            for failure in response.get("failures", [])
+        )
+        failed = {failure.digest for failure in failures}
+        # Not from `imageIds`: it lists digest+tag pairs, and moto leaves it empty for untagged images.
+        return BatchDeleteResult(deleted=tuple(d for d in dict.fromkeys(digests) if d not in failed), failures=failures)
 
     # ---- registry scanning ---------------------------------------------------------------------------------
     @requires("ecr:GetRegistryScanningConfiguration")

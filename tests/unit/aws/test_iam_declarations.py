@@ -9,31 +9,40 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
-from ecr_governance.aws.dynamodb import IdempotencyTable
+from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_declared_by, declared_actions
+from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.sns import SnsPublisher
+from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.aws.tagging import TaggingApi
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
 from ecr_governance.repositories import Repository
+from ecr_governance.sweep.report import RunStart
+from ecr_governance.sweep.settings import SweepMode
 from findings_builders import asff_documents
 
 TOPIC = "arn:aws:sns:ap-southeast-1:123456789012:alerts"
-# Operations whose IAM action is not named after them (AWS's Service Authorization Reference).
-ACTION_OF_OPERATION: dict[str, str] = {
-    "ecr:ListImageReferrers": "ecr:BatchGetImage",
-    "lambda:Invoke": "lambda:InvokeFunction",
+QUEUE = "https://sqs.ap-southeast-1.amazonaws.com/123456789012/sweep"
+# Operations whose IAM actions are not named after them (AWS's Service Authorization Reference): a batch send is
+# sqs:SendMessage; a transaction is authorized per item (ours: a Put and an Update); Invoke is lambda:InvokeFunction.
+ACTION_OF_OPERATION: dict[str, frozenset[str]] = {
+    "ecr:ListImageReferrers": frozenset({"ecr:BatchGetImage"}),
+    "sqs:SendMessageBatch": frozenset({"sqs:SendMessage"}),
+    "dynamodb:TransactWriteItems": frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem"}),
+    "lambda:Invoke": frozenset({"lambda:InvokeFunction"}),
 }
 # Services whose IAM prefix differs from their signing name.
 IAM_PREFIX_OF_SIGNING_NAME = {"tagging": "tag"}
@@ -60,6 +69,12 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "result": {"status": "alerted"},
     "exception": RuntimeError("publish failed"),
     "remaining_time_in_millis": 60_000,
+    "bodies": ["{}"],
+    "run": RunStart("run-1", SweepMode.DELETE, datetime(2026, 6, 1, tzinfo=UTC), expected=3),
+    "run_id": "run-1",
+    "count": 2,
+    "unit_id": "repository/team/app",
+    "counts": {"deleted": 1},
 }
 
 
@@ -80,7 +95,7 @@ class OperationRecorder:
 
     def __call__(self, model: Any, **_: Any) -> tuple[_Ok, dict[str, Any]]:
         action = f"{self._prefix}:{model.name}"
-        self.actions.add(ACTION_OF_OPERATION.get(action, action))
+        self.actions |= ACTION_OF_OPERATION.get(action, {action})
         return _Ok(), {}
 
 
@@ -96,6 +111,8 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         (lambda client: _configured(IdempotencyTable(client, "idempotency")), "dynamodb"),
         (TaggingApi, "resourcegroupstaggingapi"),
         (LambdaInvoker, "lambda"),
+        (lambda client: SqsQueue(client, QUEUE), "sqs"),
+        (lambda client: DynamoRunLedger(client, "runs"), "dynamodb"),
     )
     for factory, service in factories:
         recorder = OperationRecorder(session.client(service))

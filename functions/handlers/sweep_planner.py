@@ -1,0 +1,87 @@
+"""SweepPlannerFunction: the schedule -> one SQS message per repository to sweep (exempt repositories left alone).
+
+The composition root: settings are parsed and clients built once per execution environment. Without a queue (a local
+invoke leaves SWEEP_QUEUE_URL empty) it reports the messages it would send; without a runs table it records nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecr_governance import SERVICE_NAME
+from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.dynamodb import DynamoRunLedger
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.iam import actions_for
+from ecr_governance.aws.sqs import SqsQueue
+from ecr_governance.errors import InvalidEvent
+from ecr_governance.sweep.messages import parse_sweep_trigger
+from ecr_governance.sweep.service import MessageQueue, RepositoryDirectory, RunStarter, SweepPlanner
+from ecr_governance.sweep.settings import SweepSettings
+
+# What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
+# exactly these; a contract test compares them).
+IAM_ACTIONS = (
+    actions_for(RepositoryDirectory, EcrRegistry)
+    | actions_for(MessageQueue, SqsQueue)
+    | actions_for(RunStarter, DynamoRunLedger)
+)
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME)
+
+settings = SweepSettings.from_environ()
+planner = SweepPlanner(
+    EcrRegistry(make_client("ecr")),
+    settings.exemptions,
+    queue=SqsQueue(make_client("sqs"), settings.queue_url) if settings.queue_url else None,
+    runs=DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None,
+)
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        trigger = parse_sweep_trigger(event)
+    except InvalidEvent as error:
+        logger.error("event rejected", extra={"reason": str(error)})
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        return {"status": "rejected", "reason": str(error)}
+    logger.append_keys(run_id=trigger.run_id)
+    launch = planner.launch(trigger.run_id, settings.rules, datetime.now(UTC))
+    selection = launch.selection
+    queued = len(launch.bodies) - len(launch.unsent) if launch.queued else 0
+    metrics.add_metric(name="RepositoriesQueued", unit=MetricUnit.Count, value=queued)
+    metrics.add_metric(name="RepositoriesExempt", unit=MetricUnit.Count, value=len(selection.exempt))
+    metrics.add_metric(
+        name="SweepFailures", unit=MetricUnit.Count, value=len(launch.unsent) + len(selection.unreadable)
+    )
+    logger.info(
+        "sweep run planned",
+        extra={
+            "mode": str(settings.rules.mode),
+            "repositories": len(selection.repositories),
+            "queued": queued,
+            "exempt": [name for name, _ in selection.exempt],
+            "unreadable": [name for name, _ in selection.unreadable],
+            "unsent": list(launch.unsent),
+        },
+    )
+    result: dict[str, Any] = {
+        "status": "planned" if launch.queued else "planned (no queue: nothing sent)",
+        "runId": trigger.run_id,
+        "mode": str(settings.rules.mode),
+        "repositories": list(selection.repositories),
+        "exempt": {name: why for name, why in selection.exempt},
+        "queued": queued,
+    }
+    if launch.unsent:
+        result["unsent"] = list(launch.unsent)
+    if not launch.queued:
+        result["wouldSend"] = list(launch.bodies)
+    return result
