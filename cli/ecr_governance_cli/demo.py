@@ -176,10 +176,11 @@ def main() -> int:
 
 # ---- the untagged sweep -------------------------------------------------------------------------------------------
 SWEPT = "team-ml/feature-store"
-# moto stamps imagePushedAt when an image is pushed (whole seconds) and cannot backdate it: to delete for real, the
-# demo waits this long between the orphan and the fresh image and sweeps with a minimum age just below it.
-ORPHAN_HEAD_START = 2.5
-MIN_AGE_SECONDS = 2
+# moto stamps imagePushedAt when an image is pushed (in whole seconds, so up to 1 s early) and cannot backdate it: to
+# delete for real, the demo pushes the fresh build this long after the orphan, right before a sweep whose minimum age
+# lies between the two - with seconds to spare either side, so a loaded machine cannot tip it.
+ORPHAN_HEAD_START = 4.5
+MIN_AGE_SECONDS = 3
 
 
 def _oci_manifest(seed: str, subject: str | None = None) -> str:
@@ -208,7 +209,7 @@ def _push(ecr: Any, manifest: str, media_type: str, tag: str | None = None, dige
 
 def push_sweep_images(ecr: Any) -> dict[str, str]:
     """A tagged multi-arch release (index over two untagged platform manifests), a cosign-style signature of it
-    (an untagged OCI referrer), an orphaned CI build - and, a moment later, a fresh CI build."""
+    (an untagged OCI referrer) and an orphaned CI build (the fresh one comes right before the real sweep)."""
     pushed = {name: _push(ecr, _oci_manifest(name), OCI_MANIFEST) for name in ("linux/amd64", "linux/arm64")}
     index = json.dumps(
         {
@@ -230,14 +231,13 @@ def push_sweep_images(ecr: Any) -> dict[str, str]:
     )
     pushed["signature"] = _push(ecr, _oci_manifest("signature", subject=pushed["index v2.3.0"]), OCI_MANIFEST)
     pushed["orphan ci-build-412"] = _push(ecr, _oci_manifest("ci-build-412"), OCI_MANIFEST)
-    time.sleep(ORPHAN_HEAD_START)
-    pushed["fresh ci-build-413"] = _push(ecr, _oci_manifest("ci-build-413"), OCI_MANIFEST)
     return pushed
 
 
 def sweep_demo(ecr: Any, endpoint_url: str) -> None:
     _heading(f"Untagged sweep: a multi-arch release, its signature and CI leftovers in {SWEPT}")
     pushed = push_sweep_images(ecr)
+    orphan_pushed = time.monotonic()
     for name, digest in pushed.items():
         print(f"  {digest[:19]}  {name}")
     sweep = ("--endpoint-url", endpoint_url, "sweep")
@@ -252,12 +252,14 @@ def sweep_demo(ecr: Any, endpoint_url: str) -> None:
     with contextlib.redirect_stderr(log):
         cli_main([*sweep, "--all-repositories", "--dry-run", "--now", in_31_days])
 
+    time.sleep(max(0.0, ORPHAN_HEAD_START - (time.monotonic() - orphan_pushed)))
+    pushed["fresh ci-build-413"] = _push(ecr, _oci_manifest("ci-build-413"), OCI_MANIFEST)
     minimum = f"{MIN_AGE_SECONDS / 86400:.10f}"
     _heading(f"Real sweep of {SWEPT} with a {MIN_AGE_SECONDS}-second minimum age and idle window")
     print(
         "(moto records a push at the moment it happens and cannot backdate it, and --now is for dry runs only;\n"
-        f" so the orphan was pushed {ORPHAN_HEAD_START} s before the fresh build, and this sweep treats anything"
-        f" older than {MIN_AGE_SECONDS} s as old:\n --min-age-days {minimum} --min-idle-days {minimum}."
+        f" so a fresh CI build was pushed just now, {ORPHAN_HEAD_START} s after the orphan, and this sweep treats"
+        f" anything older than {MIN_AGE_SECONDS} s as old:\n --min-age-days {minimum} --min-idle-days {minimum}."
         " A deployed sweep uses 14 and 30 days.)"
     )
     with contextlib.redirect_stderr(log):
