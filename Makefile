@@ -50,7 +50,7 @@ contract: venv  ## template.yaml <-> code, sam validate --lint, sam build
 lint: venv  ## ruff
 	$(BIN)/ruff check .
 
-demo: venv  ## the main job on the embedded emulator: seed a registry, drive the enforcer, print compliance before/after
+demo: venv  ## the main job on the embedded emulator: seed a registry, enforce it, alert on a scan, sweep untagged images
 	$(PY) -m ecr_governance_cli.demo
 
 bench-tools:  ## install wrk (Debian), the load generator bench_retail_api.py needs for meaningful figures
