@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
@@ -35,6 +35,7 @@ logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = SweepSettings.from_environ()
+make_client = client_maker()  # one session for every client
 planner = SweepPlanner(
     EcrRegistry(make_client("ecr")),
     settings.exemptions,

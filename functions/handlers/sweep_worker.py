@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
@@ -45,11 +45,14 @@ logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = SweepSettings.from_environ()
+# One session for every client; the queue (only a continuation sends to it) and the topic (only the last result of a
+# run publishes) are built on first use, not at every cold start.
+make_client, make_lazy_client = client_maker(), client_maker(lazy=True)
 worker = SweepWorker(
     EcrRegistry(make_client("ecr")),
-    queue=SqsQueue(make_client("sqs"), settings.queue_url) if settings.queue_url else None,
+    queue=SqsQueue(make_lazy_client("sqs"), settings.queue_url) if settings.queue_url else None,
     runs=DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None,
-    publisher=SnsPublisher(make_client("sns"), settings.topic_arn) if settings.topic_arn else None,
+    publisher=SnsPublisher(make_lazy_client("sns"), settings.topic_arn) if settings.topic_arn else None,
     storage_price_per_gb_month=settings.storage_price_per_gb_month,
 )
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
