@@ -8,9 +8,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-_DROP = object()
+DROP = object()  # with_field(..., DROP): the field is removed
 REPLACEMENT_VALUES = st.one_of(
-    st.just(_DROP),
+    st.just(DROP),
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63),
@@ -36,12 +36,13 @@ def field_paths(node: Any, prefix: tuple = ()) -> list[tuple]:
     return paths
 
 
-def _replaced(event: Any, path: tuple, value: Any) -> Any:
+def with_field(event: Any, path: tuple, value: Any = DROP) -> Any:
+    """A copy of `event` whose field at `path` holds `value`, or is removed (DROP)."""
     event = copy.deepcopy(event)
     node = event
     for key in path[:-1]:
         node = node[key]
-    if value is _DROP:
+    if value is DROP:
         del node[path[-1]]
     else:
         node[path[-1]] = value
@@ -58,7 +59,7 @@ def mutated_events(draw: Any, samples: list[Any]) -> Any:
             break
         path = draw(st.sampled_from(paths))
         value = draw(REPLACEMENT_VALUES)
-        if value is _DROP and isinstance(path[-1], int):
+        if value is DROP and isinstance(path[-1], int):
             value = None
-        event = _replaced(event, path, value)
+        event = with_field(event, path, value)
     return event

@@ -38,6 +38,8 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import GovernanceError, InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
+from handlers.edge import log_rejected_event, own_account_and_region
+
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
 IAM_ACTIONS = (
@@ -82,9 +84,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         trigger = parse_enforcement_trigger(event, provenance)
     except InvalidEvent as error:
-        # Returning (not raising) keeps EventBridge from retrying an event that can never succeed.
-        logger.error("event rejected", extra={"reason": str(error), "event_id": _event_id(event)})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        log_rejected_event(logger, metrics, str(error), event)
         return {"status": "rejected", "reason": str(error)}
     logger.append_keys(event_id=trigger.event_id, trigger=str(trigger.kind), event_name=trigger.event_name)
 
@@ -115,9 +115,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 
 def provenance_of(context: LambdaContext) -> Provenance:
-    """This function's account and region, from its own ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."""
-    parts = context.invoked_function_arn.split(":")
-    return Provenance(account=parts[4], region=parts[3])
+    account, region = own_account_and_region(context)
+    return Provenance(account=account, region=region)
 
 
 def _continue(
@@ -162,8 +161,3 @@ def _notify(report: EnforcementReport, trigger: EnforcementTrigger) -> None:
             extra={"reason": str(error), "error_code": getattr(error, "code", ""), "subject": notice.subject},
         )
         metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
-
-
-def _event_id(event: Any) -> str:
-    value = event.get("id", "") if isinstance(event, dict) else ""
-    return value[:128] if isinstance(value, str) else ""

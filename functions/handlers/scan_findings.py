@@ -36,6 +36,8 @@ from ecr_governance.findings.service import (
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.notice import NoticePublisher
 
+from handlers.edge import log_rejected_event, own_account_and_region
+
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
 # conditional ones are granted only when the setting named as their key turns the feature on.
 IAM_ACTIONS = (
@@ -64,7 +66,6 @@ metrics = Metrics(service=SERVICE_NAME)
 settings = FindingsSettings.from_environ()
 make_client = client_maker()  # one session for every client this function builds
 ecr_client = make_client("ecr")
-OWN_REGION = ecr_client.meta.region_name
 alerter = ScanFindingsAlerter(
     EcrRegistry(ecr_client),
     SnsPublisher(make_client("sns"), settings.alerts_topic_arn) if settings.alerts_topic_arn else LoggedAlerts(),
@@ -118,11 +119,10 @@ else:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        scan = parse_scan_event(event, own_account=_account_of(context), own_region=OWN_REGION)
+        own_account, own_region = own_account_and_region(context)
+        scan = parse_scan_event(event, own_account=own_account, own_region=own_region)
     except InvalidEvent as error:
-        # Returning (not raising) keeps Lambda from retrying an event that can never succeed.
-        logger.error("event rejected", extra={"reason": str(error), "event_id": _event_id(event)})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        log_rejected_event(logger, metrics, str(error), event)
         return {"status": "rejected", "reason": str(error)}
     logger.append_keys(
         event_id=scan.event_id, scan_kind=str(scan.kind), repository=scan.repository_name, digest=scan.image_digest
@@ -145,13 +145,3 @@ def _emit_metrics(outcome: AlertOutcome) -> None:
             name="SecurityHubFindingsImported", unit=MetricUnit.Count, value=outcome.security_hub_imported
         )
         metrics.add_metric(name="SecurityHubImportsRefused", unit=MetricUnit.Count, value=outcome.security_hub_failed)
-
-
-def _account_of(context: LambdaContext) -> str:
-    """The function's own account: the fifth field of its ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."""
-    parts = str(getattr(context, "invoked_function_arn", "")).split(":")
-    return parts[4] if len(parts) > 4 else ""
-
-
-def _event_id(event: Any) -> str:
-    return str(event.get("id", "")) if isinstance(event, dict) else ""

@@ -23,6 +23,8 @@ from ecr_governance.sweep.messages import parse_sweep_trigger
 from ecr_governance.sweep.service import MessageQueue, RepositoryDirectory, RunStarter, SweepPlanner
 from ecr_governance.sweep.settings import SweepSettings
 
+from handlers.edge import log_rejected_event
+
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
 IAM_ACTIONS = (
@@ -50,8 +52,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         trigger = parse_sweep_trigger(event)
     except InvalidEvent as error:
-        logger.error("event rejected", extra={"reason": str(error)})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        log_rejected_event(logger, metrics, str(error), event)
         return {"status": "rejected", "reason": str(error)}
     logger.append_keys(run_id=trigger.run_id)
     launch = planner.launch(trigger.run_id, settings.rules, datetime.now(UTC))

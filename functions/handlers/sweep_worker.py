@@ -28,6 +28,8 @@ from ecr_governance.sweep.report import Outcome, SweepReport
 from ecr_governance.sweep.service import MessageQueue, RunLedger, SweepRegistry, SweepWorker
 from ecr_governance.sweep.settings import SweepSettings
 
+from handlers.edge import log_rejected_event
+
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 # What this function needs from IAM: the union over the adapter methods serving its ports, and its trigger's.
@@ -84,8 +86,22 @@ def _emit_metrics(report: SweepReport) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list):
-        logger.error("event rejected", extra={"reason": "not an SQS event (no Records list)"})
-        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+    problem = sqs_envelope_problem(event)
+    if problem:
+        log_rejected_event(logger, metrics, problem, event)
         return {"batchItemFailures": []}
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+def sqs_envelope_problem(event: Any) -> str | None:
+    """Why this is not an SQS batch BatchProcessor can take apart, or None. SQS never sends one; a test does, and it
+    must be one line, not an exception that Lambda retries. A record's body is checked later, message by message."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list) or not event["Records"]:
+        return "not an SQS event (no Records, or none in the list)"
+    for index, record in enumerate(event["Records"]):
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
+            return f"Records[{index}] is not an SQS record"
+        for key in ("messageId", "body"):
+            if not isinstance(record.get(key), str):
+                return f"Records[{index}].{key} is missing or not a string"
+    return None

@@ -15,7 +15,7 @@ from ecr_governance.enforce.events import (
 )
 from ecr_governance.enforce.model import ReconcileProgress
 from ecr_governance.errors import InvalidEvent
-from event_mutations import mutated_events
+from event_mutations import mutated_events, with_field
 from hypothesis import HealthCheck, given, settings
 from registry_builders import EVENTS_DIR, load_event
 
@@ -56,19 +56,6 @@ def test_a_failed_api_call_changes_nothing():
     assert trigger.error_code == "RepositoryNotFoundException"
 
 
-def _changed(event: dict, path: tuple, value: Any = ...) -> dict:
-    """A copy of `event` with the field at `path` replaced by `value`, or removed when no value is given."""
-    event = copy.deepcopy(event)
-    node = event
-    for key in path[:-1]:
-        node = node[key]
-    if value is ...:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return event
-
-
 CREATE = SAMPLES["create-repository.json"]
 TAG = SAMPLES["tag-resource.json"]
 
@@ -78,17 +65,17 @@ TAG = SAMPLES["tag-resource.json"]
     [
         (None, "event is missing"),
         ([], "event is missing"),
-        (_changed(CREATE, ("detail",)), "detail is missing"),
-        (_changed(CREATE, ("detail-type",), "ECR Image Scan"), "unexpected detail-type 'ECR Image Scan'"),
-        (_changed(CREATE, ("detail", "eventSource"), "s3.amazonaws.com"), "detail.eventSource"),
-        (_changed(CREATE, ("detail", "eventName"), "BatchDeleteImage"), "detail.eventName"),
-        (_changed(CREATE, ("detail", "eventName"), ["CreateRepository"]), "detail.eventName is missing or not a"),
-        (_changed(CREATE, ("detail", "requestParameters")), "repositoryName"),
-        (_changed(CREATE, ("detail", "requestParameters"), {}), "repositoryName"),
-        (_changed(CREATE, ("detail", "requestParameters"), "x"), "detail.requestParameters is not an object"),
-        (_changed(CREATE, ("detail", "userIdentity", "sessionContext"), "x"), "sessionContext is not an object"),
-        (_changed(CREATE, ("detail", "requestParameters", "repositoryName"), "Team/App"), "not a valid ECR"),
-        (_changed(CREATE, ("detail", "requestParameters", "repositoryName"), "a"), "1 characters long"),
+        (with_field(CREATE, ("detail",)), "detail is missing"),
+        (with_field(CREATE, ("detail-type",), "ECR Image Scan"), "unexpected detail-type 'ECR Image Scan'"),
+        (with_field(CREATE, ("detail", "eventSource"), "s3.amazonaws.com"), "detail.eventSource"),
+        (with_field(CREATE, ("detail", "eventName"), "BatchDeleteImage"), "detail.eventName"),
+        (with_field(CREATE, ("detail", "eventName"), ["CreateRepository"]), "detail.eventName is missing or not a"),
+        (with_field(CREATE, ("detail", "requestParameters")), "repositoryName"),
+        (with_field(CREATE, ("detail", "requestParameters"), {}), "repositoryName"),
+        (with_field(CREATE, ("detail", "requestParameters"), "x"), "detail.requestParameters is not an object"),
+        (with_field(CREATE, ("detail", "userIdentity", "sessionContext"), "x"), "sessionContext is not an object"),
+        (with_field(CREATE, ("detail", "requestParameters", "repositoryName"), "Team/App"), "not a valid ECR"),
+        (with_field(CREATE, ("detail", "requestParameters", "repositoryName"), "a"), "1 characters long"),
     ],
 )
 def test_malformed_events_are_rejected_with_a_reason(event, reason):
@@ -99,27 +86,27 @@ def test_malformed_events_are_rejected_with_a_reason(event, reason):
 @pytest.mark.parametrize(
     ("event", "reason"),
     [
-        (_changed(CREATE, ("account",), "999999999999"), "account '999999999999'"),
-        (_changed(CREATE, ("region",), "us-east-1"), "region 'us-east-1'"),
-        (_changed(CREATE, ("source",), "my.app"), "source 'my.app'"),
-        (_changed(CREATE, ("detail", "recipientAccountId"), "999999999999"), "recipientAccountId"),
-        (_changed(CREATE, ("detail", "awsRegion"), "us-east-1"), "awsRegion"),
-        (_changed(CREATE, ("detail", "requestParameters", "registryId"), "999999999999"), "registryId"),
+        (with_field(CREATE, ("account",), "999999999999"), "account '999999999999'"),
+        (with_field(CREATE, ("region",), "us-east-1"), "region 'us-east-1'"),
+        (with_field(CREATE, ("source",), "my.app"), "source 'my.app'"),
+        (with_field(CREATE, ("detail", "recipientAccountId"), "999999999999"), "recipientAccountId"),
+        (with_field(CREATE, ("detail", "awsRegion"), "us-east-1"), "awsRegion"),
+        (with_field(CREATE, ("detail", "requestParameters", "registryId"), "999999999999"), "registryId"),
         (
-            _changed(
+            with_field(
                 TAG, ("detail", "requestParameters", "resourceArn"), "arn:aws:ecr:us-east-1:123456789012:repository/x1"
             ),
             "resourceArn region",
         ),
         (
-            _changed(
+            with_field(
                 TAG,
                 ("detail", "requestParameters", "resourceArn"),
                 "arn:aws:ecr:ap-southeast-1:999999999999:repository/x1",
             ),
             "resourceArn account",
         ),
-        (_changed(SAMPLES["scheduled-reconcile.json"], ("account",), "999999999999"), "account"),
+        (with_field(SAMPLES["scheduled-reconcile.json"], ("account",), "999999999999"), "account"),
     ],
 )
 def test_events_from_another_account_or_region_are_rejected(event, reason):
@@ -137,7 +124,7 @@ def test_tag_changes_name_the_repository_through_its_arn():
     trigger = parse(SAMPLES["untag-resource.json"])
     assert trigger.kind is TriggerKind.REPOSITORY
     assert trigger.repository_name == "team-search/indexer"
-    registry_arn = _changed(
+    registry_arn = with_field(
         SAMPLES["untag-resource.json"],
         ("detail", "requestParameters", "resourceArn"),
         "arn:aws:ecr:ap-southeast-1:123456789012:registry",
@@ -151,7 +138,7 @@ def test_a_continuation_round_trips_through_its_event():
     trigger = parse(json.loads(json.dumps(continuation_event(progress, HERE, "run-1-3"))))
     assert trigger.kind is TriggerKind.CONTINUATION and trigger.progress == progress
     with pytest.raises(InvalidEvent, match="detail.piece"):
-        parse(_changed(continuation_event(progress, HERE, "x"), ("detail", "piece"), "2"))
+        parse(with_field(continuation_event(progress, HERE, "x"), ("detail", "piece"), "2"))
 
 
 # ---- every field of every sample, mutated: only InvalidEvent may come out --------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.events import ScanKind, parse_scan_event
 from ecr_governance.findings.normalize import Severity
+from event_mutations import DROP, with_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from registry_builders import EVENTS_DIR, load_event
@@ -78,18 +79,10 @@ def test_a_severity_aws_adds_later_is_type_checked_and_ignored():
 
 
 def _mutated(name: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    event = sample(name)
-    node = event
-    for key in path[:-1]:
-        node = node[key]
-    if value is DELETE:
-        del node[path[-1]]
-    else:
-        node[path[-1]] = value
-    return event
+    return with_field(sample(name), path, value)
 
 
-DELETE = object()
+DELETE = DROP
 BASIC = "basic-scan-complete.json"
 INSPECTOR = "inspector2-scan-complete.json"
 

@@ -1,0 +1,25 @@
+"""What every handler does at its edge the same way: learn where it runs, and turn away an event it cannot handle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+EVENT_ID_MAX_CHARACTERS = 128
+
+
+def own_account_and_region(context: LambdaContext) -> tuple[str, str]:
+    """The function's own account and region, from its ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)."""
+    parts = str(getattr(context, "invoked_function_arn", "")).split(":")
+    return (parts[4], parts[3]) if len(parts) > 4 else ("", "")
+
+
+def log_rejected_event(logger: Logger, metrics: Metrics, reason: str, event: Any) -> None:
+    """One ERROR line and a metric. The caller returns instead of raising: a retry could never succeed."""
+    event_id = event.get("id", "") if isinstance(event, dict) else ""
+    event_id = event_id[:EVENT_ID_MAX_CHARACTERS] if isinstance(event_id, str) else ""
+    logger.error("event rejected", extra={"reason": reason, "event_id": event_id})
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
