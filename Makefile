@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools bench-tools test unit integration contract server-test lint demo bench build validate clean
+.PHONY: help venv tools bench-tools test unit integration contract server-test lint docs demo bench build validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,9 +34,10 @@ tools:  ## install the system linters the tests run (shellcheck, from Debian's p
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
-test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server
+test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server, docs
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory docs
 
 unit: venv  ## unit tests only (no network)
 	$(BIN)/pytest -q tests/unit
@@ -49,6 +50,11 @@ contract: venv  ## template.yaml <-> code, sam validate --lint, sam build
 
 lint: venv  ## ruff
 	$(BIN)/ruff check .
+
+# The site's home page is the README, its links made relative to docs/ (one text, not two).
+docs: venv  ## the documentation site (MkDocs, strict: a broken link fails) into site/
+	sed -e 's|](docs/|](|g' -e 's|](server/README.md)|](retail-api.md)|g' README.md > docs/index.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 demo: venv  ## the main job on the embedded emulator: seed a registry, enforce it, alert on a scan, sweep untagged images
 	$(PY) -m ecr_governance_cli.demo
@@ -68,5 +74,5 @@ build: venv  ## sam build of the governance stack (no Docker needed)
 	$(BIN)/sam build --template template.yaml
 
 clean:  ## remove the venv, build output, caches, egg-info and __pycache__
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis site docs/index.md
 	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

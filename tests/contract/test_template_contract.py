@@ -732,11 +732,11 @@ def test_every_findings_sample_event_parses_for_the_account_and_region_local_inv
         pytest.fail(f"{event_file.name}: {error}")
 
 
-# ---- 10. README -----------------------------------------------------------------------------------------------
-def test_readme_documents_every_template_parameter(template: dict[str, Any]) -> None:
-    readme = PROJECT_ROOT / "README.md"
-    assert readme.is_file(), "README.md is missing"
-    text = readme.read_text()
+# ---- 10. docs -------------------------------------------------------------------------------------------------
+def test_the_parameter_reference_documents_every_template_parameter(template: dict[str, Any]) -> None:
+    reference = PROJECT_ROOT / "docs" / "parameters.md"
+    assert reference.is_file(), "docs/parameters.md is missing"
+    text = reference.read_text()
     undocumented = [name for name in template["Parameters"] if not re.search(rf"\b{re.escape(name)}\b", text)]
     assert undocumented == []
 
