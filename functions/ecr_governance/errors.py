@@ -3,6 +3,8 @@ them as one line and the services record them as a repository's `failed` decisio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class GovernanceError(Exception):
     """Base class: something the user or the account can fix, reported as one clear line."""
@@ -47,9 +49,39 @@ class AccessDenied(AwsError):
     """The caller's credentials lack an IAM permission; names the action."""
 
 
-class CredentialsMissing(AwsError):
+class FatalAwsError(AwsError):
+    """No AWS call can succeed (no credentials, no endpoint): recording it against one repository and going on to
+    the next would only repeat it. Services catch GovernanceError per repository but let these end the run."""
+
+
+class CredentialsMissing(FatalAwsError):
     pass
 
 
-class EndpointUnreachable(AwsError):
+class EndpointUnreachable(FatalAwsError):
     pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Failure:
+    """An error recorded as a decision or an outcome instead of ending the run (one shape for every capability).
+
+    `transient`: a throttle or server error that outlived the retries, so the next run may succeed.
+    `repository_gone`: the repository was deleted meanwhile - a no-op, not a failure to alarm on.
+    """
+
+    code: str
+    message: str
+    transient: bool = False
+    repository_gone: bool = False
+
+    @classmethod
+    def of(cls, error: GovernanceError) -> Failure:
+        if isinstance(error, AwsError):
+            return cls(
+                code=error.code,
+                message=str(error),
+                transient=error.transient,
+                repository_gone=isinstance(error, RepositoryNotFound),
+            )
+        return cls(code=type(error).__name__, message=str(error))

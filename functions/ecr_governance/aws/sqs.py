@@ -11,7 +11,7 @@ from typing import Any
 
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
-from ecr_governance.errors import AwsError, CredentialsMissing
+from ecr_governance.errors import AwsError, FatalAwsError
 from ecr_governance.sweep.messages import MAX_MESSAGE_BYTES, SendResult
 
 MAX_ENTRIES_PER_BATCH = 10
@@ -53,7 +53,7 @@ class SqsQueue:
             try:
                 with translated("SendMessageBatch", "sqs", self._queue_url):
                     response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except CredentialsMissing:
+            except FatalAwsError:
                 raise
             except AwsError as error:
                 unsent.extend(batch)

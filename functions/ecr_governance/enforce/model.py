@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from ecr_governance.enforce.scanning import RegistryScanning, RepositoryCoverage, ScanningPlan
-from ecr_governance.errors import AwsError, GovernanceError
+from ecr_governance.errors import Failure
 from ecr_governance.exemptions import NO_EXEMPTION, ExemptAspect, Exemption
 from ecr_governance.repositories import Repository
 
@@ -58,21 +58,6 @@ class Action(StrEnum):
     REPOSITORY_GONE = "repository_gone"  # deleted between the event and its handling
     FAILED = "failed"  # an AWS call on this repository failed (error code in the decision)
     NOT_REMEDIABLE = "not_remediable"  # ECR limits prevent it (reported, e.g. scanning rules full)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """An AWS error recorded as a decision instead of ending the run."""
-
-    message: str
-    code: str = ""
-    transient: bool = False  # a throttle or server error that outlived the retries: the next run may succeed
-
-    @classmethod
-    def of(cls, error: GovernanceError) -> Failure:
-        if isinstance(error, AwsError):
-            return cls(str(error), error.code, error.transient)
-        return cls(str(error))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,6 @@ from ecr_governance.enforce.model import (
     Decision,
     EnforcementPlan,
     EnforcementReport,
-    Failure,
     ReconcileProgress,
     RegistryScanning,
     RepositoryAssessment,
@@ -49,7 +48,7 @@ from ecr_governance.enforce.scanning import (
 )
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
-from ecr_governance.errors import CredentialsMissing, EndpointUnreachable, GovernanceError, RepositoryNotFound
+from ecr_governance.errors import Failure, FatalAwsError, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, Exemption, exemption_by_name, exemption_by_tags, tags_can_change
 from ecr_governance.repositories import Repository
 
@@ -151,7 +150,7 @@ class Enforcer:
     def _read_registry_scanning(self) -> tuple[RegistryScanning | None, Failure | None]:
         try:
             return self._registry.get_registry_scanning(), None
-        except (CredentialsMissing, EndpointUnreachable):
+        except FatalAwsError:
             raise  # no call can succeed: not a registry-scanning problem
         except GovernanceError as error:
             return None, Failure.of(error)
@@ -167,13 +166,13 @@ class Enforcer:
                 found.append(self._registry.get_repository(name))
             except RepositoryNotFound:
                 missing.append(name)
-            except CredentialsMissing:
+            except FatalAwsError:
                 raise
             except GovernanceError as error:
                 unread = Repository(name=name, arn="", tag_mutability="unknown")
                 assessments.append(RepositoryAssessment(unread, failure=Failure.of(error)))
         for assessment in self._map(lambda r: self._assess_repository(r, scanning, None), found):
-            if assessment.failure and assessment.failure.code == "RepositoryNotFoundException":
+            if assessment.failure and assessment.failure.repository_gone:
                 missing.append(assessment.repository.name)
             else:
                 assessments.append(assessment)
@@ -233,7 +232,7 @@ class Enforcer:
             return None
         try:
             return self._tag_source.repository_tag_values(self._settings.exemptions.tag_key)
-        except CredentialsMissing:
+        except FatalAwsError:
             raise
         except GovernanceError as error:
             logger.warning(
@@ -260,7 +259,7 @@ class Enforcer:
     ) -> RepositoryAssessment:
         try:
             return self._read_repository(repository, scanning, tag_values)
-        except CredentialsMissing:
+        except FatalAwsError:
             raise
         except GovernanceError as error:
             return RepositoryAssessment(repository, failure=Failure.of(error))
@@ -370,7 +369,8 @@ class Enforcer:
         """Resolve the repositories' scan-on-push coverage with (at most) one registry-level write."""
         if plan.registry_scanning is None:
             unread = Decision(REGISTRY, str(Aspect.REGISTRY_SCANNING), "unknown", "not read", None, Action.NONE)
-            return [unread.failed_with(plan.scanning_failure or Failure("registry scanning could not be read"))]
+            failure = plan.scanning_failure or Failure(code="Unreadable", message="registry scanning could not be read")
+            return [unread.failed_with(failure)]
         scanning_plan = plan.scanning
         if scanning_plan is None:  # a piece of a continued reconcile: the last piece plans the whole registry
             return []
@@ -546,7 +546,7 @@ def _earlier_coverage(repositories: Sequence[Repository], progress: ReconcilePro
 
 
 def _gone(assessment: RepositoryAssessment) -> bool:
-    return bool(assessment.failure and assessment.failure.code == "RepositoryNotFoundException")
+    return bool(assessment.failure and assessment.failure.repository_gone)
 
 
 def _log_partial_remediation(repository: str, decisions: Sequence[Decision]) -> None:

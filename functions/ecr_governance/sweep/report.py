@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from ecr_governance.errors import AwsError, GovernanceError
+from ecr_governance.errors import Failure
 from ecr_governance.images import iso8601
 from ecr_governance.sweep.plan import CANDIDATE, KeepReason, SweepPlan
 from ecr_governance.sweep.settings import SweepMode
@@ -42,21 +42,6 @@ class CandidateOutcome(NamedTuple):
     size_bytes: int
     detail: str = ""
     code: str = ""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """Why a repository could not be swept at all (nothing was deleted)."""
-
-    code: str
-    message: str
-    transient: bool = False
-
-    @classmethod
-    def of(cls, error: GovernanceError) -> Failure:
-        if isinstance(error, AwsError):
-            return cls(error.code, str(error), error.transient)
-        return cls(type(error).__name__, str(error))
 
 
 # The counters one report adds to its run (DynamoDB attributes, the summary, the metrics).

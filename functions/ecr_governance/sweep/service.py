@@ -24,7 +24,8 @@ from ecr_governance import SERVICE_NAME
 from ecr_governance.enforce.model import Repository
 from ecr_governance.errors import (
     AwsError,
-    CredentialsMissing,
+    Failure,
+    FatalAwsError,
     GovernanceError,
     ImageNotFound,
     RepositoryNotFound,
@@ -60,7 +61,6 @@ from ecr_governance.sweep.plan import (
     unique_images,
 )
 from ecr_governance.sweep.report import (
-    Failure,
     Outcome,
     RunStart,
     RunTotals,
@@ -193,7 +193,7 @@ class SweepPlanner:
                 except RepositoryNotFound:
                     missing.append(repository.name)
                     continue
-                except CredentialsMissing:
+                except FatalAwsError:
                     raise
                 except GovernanceError as error:
                     unreadable.append((repository.name, Failure.of(error)))
@@ -286,12 +286,12 @@ class SweepWorker:
             read = self._read(repository, rules, now)
         except RepositoryNotFound:
             report.gone = True
-        except CredentialsMissing:
+        except FatalAwsError:
             raise
         except GovernanceError as error:
             report.failure = Failure.of(error)
         except ImageDetailError as error:  # an image detail or manifest ECR sent that this code cannot read
-            report.failure = Failure("UnreadableImageDetail", str(error))
+            report.failure = Failure(code="UnreadableImageDetail", message=str(error))
         else:
             images, unread = read
             report.plan = plan_sweep(repository, images, rules, now, self._batch_size, unread)
@@ -420,7 +420,7 @@ class SweepWorker:
         except RepositoryNotFound:
             self._gone(report, queue, batch)
             return None, False
-        except CredentialsMissing:
+        except FatalAwsError:
             raise
         except GovernanceError as error:
             self._fail(report, queue, batch, error, what)
