@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -25,6 +26,7 @@ ACCEPTED_MANIFEST_MEDIA_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, 
 IMAGE_STATUSES = ("ACTIVE", "ARCHIVED", "ACTIVATING")
 STORAGE_CLASS_BY_IMAGE_STATUS = {"ACTIVE": "standard", "ARCHIVED": "archive"}
 DIGEST_MAX_LENGTH = 256
+MAX_STATUS_LENGTH = 32
 
 
 class ImageDetailError(ValueError):
@@ -34,12 +36,12 @@ class ImageDetailError(ValueError):
 @dataclass(frozen=True)
 class ImageRecord:
     digest: str
-    pushed_at: datetime
+    pushed_at: datetime | None  # None: ECR's detail did not say (its age is unknown: the sweep keeps it)
     tags: tuple[str, ...] = ()
     last_pulled_at: datetime | None = None
     last_activated_at: datetime | None = None
     last_archived_at: datetime | None = None
-    status: str = "ACTIVE"  # ACTIVE | ARCHIVED | ACTIVATING
+    status: str = "ACTIVE"  # ACTIVE | ARCHIVED | ACTIVATING, or a status newer than this code (kept by the sweep)
     size_bytes: int = 0
     manifest_media_type: str | None = None
     artifact_media_type: str | None = None
@@ -144,8 +146,6 @@ def image_from_detail(detail: Mapping[str, Any]) -> ImageRecord:
     digest = detail.get("imageDigest")
     if not _is_digest(digest):
         raise ImageDetailError("imageDigest: is required (a string)")
-    if detail.get("imagePushedAt") is None:
-        raise ImageDetailError(f"imagePushedAt: is required (image {digest})")
     tags = detail.get("imageTags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
         raise ImageDetailError(f"imageTags: must be a list of strings (image {digest})")
@@ -153,11 +153,11 @@ def image_from_detail(detail: Mapping[str, Any]) -> ImageRecord:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ImageDetailError(f"imageSizeInBytes: must be a whole number of bytes (image {digest})")
     status = detail.get("imageStatus") or "ACTIVE"
-    if status not in IMAGE_STATUSES:
-        raise ImageDetailError(f"imageStatus: must be one of {', '.join(IMAGE_STATUSES)} (image {digest})")
+    if not isinstance(status, str) or not 0 < len(status) <= MAX_STATUS_LENGTH or not status.isprintable():
+        raise ImageDetailError(f"imageStatus: must be a short string, such as {', '.join(IMAGE_STATUSES)} ({digest})")
     record = ImageRecord(
         digest=digest,
-        pushed_at=parse_timestamp(detail["imagePushedAt"], "imagePushedAt"),
+        pushed_at=_optional_time(detail, "imagePushedAt"),
         tags=tuple(tags),
         last_pulled_at=_optional_time(detail, "lastRecordedPullTime"),
         last_activated_at=_optional_time(detail, "lastActivatedAt"),
@@ -220,8 +220,51 @@ def parse_manifest(digest: str, manifest: Any, media_type: str | None = None) ->
     )
 
 
+@dataclass(frozen=True)
+class ManifestRead:
+    """What BatchGetImage gave for the digests asked: the manifests read, the digests ECR says are gone, and those it
+    did not give (a per-image failure such as KmsError) or gave in a form this code cannot parse, each with the
+    reason. The adapter decides nothing about them: the sweep keeps what an unread manifest might name."""
+
+    manifests: Mapping[str, Manifest] = field(default_factory=dict)
+    gone: frozenset[str] = frozenset()
+    unread: Mapping[str, str] = field(default_factory=dict)  # digest -> why it could not be read
+
+    def __or__(self, other: ManifestRead) -> ManifestRead:
+        """Both reads; a later read of a digest wins (it was read again because it was unread or gone before)."""
+        manifests = {**self.manifests, **other.manifests}
+        unread = {d: why for d, why in {**self.unread, **other.unread}.items() if d not in other.manifests}
+        gone = (self.gone - other.manifests.keys() - other.unread.keys()) | other.gone
+        return ManifestRead(manifests, frozenset(gone), unread)
+
+
+def manifests_to_read(
+    images: Iterable[ImageRecord], may_go: Callable[[ImageRecord], bool], already_read: Collection[str] = ()
+) -> list[str]:
+    """The one rule for which manifests a decision about these images needs (the lifecycle preview and the sweep use
+    it alike). DescribeImages lists neither an index's children nor, on every registry, a referrer's subject, so:
+    every index whose children are not known, every image of unknown media type (it may be an index), and every
+    image that `may_go` whose subject is not known (it may be a signature of something that stays)."""
+    return [
+        image.digest
+        for image in images
+        if image.digest not in already_read
+        and (
+            (image.is_index and not image.child_digests)
+            or image.manifest_media_type is None
+            or (image.subject_digest is None and may_go(image))
+        )
+    ]
+
+
+def complete_with_manifests(images: Iterable[ImageRecord], manifests: Mapping[str, Manifest]) -> list[ImageRecord]:
+    return [with_manifest(image, manifests[image.digest]) if image.digest in manifests else image for image in images]
+
+
 def with_manifest(image: ImageRecord, manifest: Manifest) -> ImageRecord:
     """The record completed with what its manifest says (DescribeImages' own fields win where both speak)."""
+    if not manifest.child_digests and manifest.subject_digest is None and image.manifest_media_type is not None:
+        return image  # a plain manifest adds nothing (most do): no copy
     return replace(
         image,
         manifest_media_type=image.manifest_media_type or manifest.media_type,
@@ -245,6 +288,12 @@ class ImageGraph:
                 self._parents.setdefault(child, []).append(image.digest)
             if image.subject_digest:
                 self._referrers.setdefault(image.subject_digest, []).append(image.digest)
+
+    @cached_property
+    def linked(self) -> frozenset[str]:
+        """The digests with an edge out (an index's children, a subject's referrers): only these reach anything, so a
+        walk can start from them alone - a repository of plain images costs one pass."""
+        return frozenset(d for d, image in self.images.items() if image.child_digests) | self._referrers.keys()
 
     def parents_of(self, digest: str) -> tuple[str, ...]:
         """The indexes that reference this manifest."""

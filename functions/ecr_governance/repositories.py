@@ -16,3 +16,9 @@ class Repository:
     exclusion_filters: tuple[str, ...] = ()
     scan_on_push: bool = False
     uri: str = ""
+
+    @property
+    def account(self) -> str:
+        """The registry's account: the ARN's fifth field (arn:partition:ecr:region:account:repository/name)."""
+        parts = self.arn.split(":")
+        return parts[4] if len(parts) > 5 else ""

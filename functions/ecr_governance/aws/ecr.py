@@ -28,12 +28,13 @@ from ecr_governance.images import (
     ImageDetailError,
     ImageRecord,
     Manifest,
+    ManifestRead,
     image_from_detail,
     parse_manifest,
     parse_timestamp,
 )
 from ecr_governance.repositories import Repository
-from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
+from ecr_governance.sweep.deletion import IMAGE_NOT_FOUND, BatchDeleteResult, DeleteFailure
 
 # ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000) and batch size (BatchGetImage: 100 ids).
 MAX_REPOSITORIES_PAGE = 1000
@@ -107,12 +108,15 @@ class EcrRegistry:
                     yield image_from_detail(detail)
 
     @requires("ecr:BatchGetImage")
-    def get_manifests(self, repository_name: str, digests: Iterable[str]) -> dict[str, Manifest]:
-        """The manifests of these images (≤ 100 ids a call), by digest; an image deleted meanwhile is absent.
+    def get_manifests(self, repository_name: str, digests: Iterable[str]) -> ManifestRead:
+        """The manifests of these images (≤ 100 ids a call). Reports, without deciding anything, each image ECR says
+        is gone, and each it did not give (KmsError, ImageInaccessible, ...) or gave unparseable, with the reason.
 
         `acceptedMediaTypes` names the index types too: without them ECR would not return an index as it is.
         """
         manifests: dict[str, Manifest] = {}
+        gone: set[str] = set()
+        unread: dict[str, str] = {}
         for batch in batches(dict.fromkeys(digests), MAX_IMAGE_IDS_PER_BATCH):
             with translated("BatchGetImage", resource=repository_name):
                 response = self._ecr.batch_get_image(
@@ -126,12 +130,23 @@ class EcrRegistry:
                     continue  # moto answers a digest once per tag; ECR once
                 try:
                     manifests[digest] = parse_manifest(
-                        digest, image.get("imageManifest", "{}"), image.get("imageManifestMediaType")
+                        digest, image.get("imageManifest"), image.get("imageManifestMediaType")
                     )
-                except ImageDetailError:
-                    # A manifest we cannot read names no children or subject we could protect: treat it as a leaf.
-                    manifests[digest] = Manifest(digest=digest, media_type=image.get("imageManifestMediaType"))
-        return manifests
+                except ImageDetailError as error:
+                    unread[digest] = str(error)
+            for failure in response.get("failures", []):
+                digest = failure.get("imageId", {}).get("imageDigest")
+                if digest not in batch or digest in manifests:
+                    continue
+                code = str(failure.get("failureCode", ""))
+                if code == IMAGE_NOT_FOUND:
+                    gone.add(digest)
+                else:
+                    unread[digest] = f"{code}: {failure.get('failureReason', '')}".strip(": ")
+            for digest in batch:
+                if digest not in manifests and digest not in gone and digest not in unread:
+                    unread[digest] = "BatchGetImage returned neither the manifest nor a failure"
+        return ManifestRead(manifests, frozenset(gone), unread)
 
     # ---- sweep ---------------------------------------------------------------------------------------------
     @requires("ecr:DescribeImages")

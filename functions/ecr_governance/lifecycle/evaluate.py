@@ -81,6 +81,8 @@ def _youngest_first(images: Iterable[ImageRecord]) -> list[ImageRecord]:
         known = unique.setdefault(image.digest, image)
         if known is not image and known != image:
             raise ImageDetailError(f"image {image.digest} is listed twice with different details")
+        if image.pushed_at is None:  # ECR always knows; a policy cannot be evaluated without it
+            raise ImageDetailError(f"imagePushedAt: is required to evaluate a lifecycle policy (image {image.digest})")
     # Among equal push times the lower digest counts as younger, so the result never depends on input order.
     by_digest = sorted(unique.values(), key=attrgetter("digest"))
     return sorted(by_digest, key=attrgetter("pushed_at"), reverse=True)

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from ecr_governance.images import ImageRecord, Manifest, iso8601, with_manifest
+from ecr_governance.errors import GovernanceError
+from ecr_governance.images import (
+    ImageRecord,
+    ManifestRead,
+    complete_with_manifests,
+    iso8601,
+    manifests_to_read,
+)
 from ecr_governance.lifecycle.evaluate import LifecycleDecision, evaluate
 from ecr_governance.lifecycle.policy import LifecyclePolicy
 
@@ -23,25 +30,29 @@ class ImageSource(Protocol):
 
     def describe_images(self, repository_name: str, include_archived: bool = False) -> Iterable[ImageRecord]: ...
 
-    def get_manifests(self, repository_name: str, digests: Iterable[str]) -> Mapping[str, Manifest]: ...
-
-
-def needs_manifest(image: ImageRecord) -> bool:
-    """Whose manifest the graph needs: indexes (their children) and untagged images whose subject is not known yet
-    (OCI 1.1 referrers are pushed untagged; a registry may not report subjectManifestDigest)."""
-    return (image.is_index and not image.child_digests) or (not image.tags and image.subject_digest is None)
-
-
-def complete_with_manifests(images: Sequence[ImageRecord], manifests: Mapping[str, Manifest]) -> list[ImageRecord]:
-    return [with_manifest(image, manifests[image.digest]) if image.digest in manifests else image for image in images]
+    def get_manifests(self, repository_name: str, digests: Iterable[str]) -> ManifestRead: ...
 
 
 def read_repository_images(source: ImageSource, repository_name: str) -> list[ImageRecord]:
-    """Every image of the repository (archived ones included), with index children and referrer subjects."""
+    """Every image of the repository (archived ones included), with index children and referrer subjects. A manifest
+    that could not be read leaves its image without them: the preview says so (UnreadManifests)."""
     images = list(source.describe_images(repository_name, include_archived=True))
-    wanted = [image.digest for image in images if needs_manifest(image)]
-    manifests = source.get_manifests(repository_name, wanted) if wanted else {}
-    return complete_with_manifests(images, manifests)
+    wanted = manifests_to_read(images, may_go=lambda image: not image.tags)
+    read = source.get_manifests(repository_name, wanted) if wanted else ManifestRead()
+    if read.unread:
+        raise UnreadManifests(repository_name, read.unread)
+    return complete_with_manifests(images, read.manifests)
+
+
+class UnreadManifests(GovernanceError):
+    """Manifests the preview needs could not be read: an index's children, a referrer's subject are unknown, so the
+    preview would show them expiring where ECR keeps them. Names each digest and why."""
+
+    def __init__(self, repository_name: str, unread: Mapping[str, str]):
+        shown = "; ".join(f"{digest}: {why}" for digest, why in list(unread.items())[:5])
+        more = f" (and {len(unread) - 5} more)" if len(unread) > 5 else ""
+        super().__init__(f"{repository_name}: {len(unread)} manifest(s) could not be read: {shown}{more}")
+        self.unread = dict(unread)
 
 
 @dataclass(frozen=True)

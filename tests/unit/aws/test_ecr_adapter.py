@@ -122,10 +122,10 @@ def test_manifests_are_read_in_batches_of_100_with_the_index_media_types(stubbed
     gone = {"imageId": {"imageDigest": digests[149]}, "failureCode": "ImageNotFound", "failureReason": "gone"}
     expected_second = {**expected_first, "imageIds": [{"imageDigest": d} for d in digests[100:]]}
     stubber.add_response("batch_get_image", {"images": [], "failures": [gone]}, expected_second)
-    manifests = registry.get_manifests("team/a", digests)
-    assert manifests[digests[0]].child_digests == (digests[1],)
-    assert manifests[digests[2]].subject_digest == digests[0]
-    assert digests[149] not in manifests
+    read = registry.get_manifests("team/a", digests)
+    assert read.manifests[digests[0]].child_digests == (digests[1],)
+    assert read.manifests[digests[2]].subject_digest == digests[0]
+    assert read.gone == {digests[149]}
 
 
 def test_writes_send_exactly_what_ecr_expects(stubbed):

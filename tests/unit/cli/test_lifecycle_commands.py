@@ -244,7 +244,12 @@ def repository(name: str) -> dict:
 
 
 def boto_detail(digest: str, day: int, *tags: str, size: int = 100) -> dict:
-    image = {"imageDigest": digest, "imagePushedAt": datetime(2026, 11, day, tzinfo=UTC), "imageSizeInBytes": size}
+    image = {
+        "imageDigest": digest,
+        "imagePushedAt": datetime(2026, 11, day, tzinfo=UTC),
+        "imageSizeInBytes": size,
+        "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json",  # ECR always says
+    }
     return {**image, "imageTags": list(tags)} if tags else image
 
 

@@ -335,13 +335,17 @@ def test_image_from_detail_reads_manifest_list_children_from_either_field():
     assert by_manifest.child_digests == ("sha256:c1", "sha256:c2") and by_manifest.is_index
 
 
-@pytest.mark.parametrize(
-    "detail",
-    [{"imagePushedAt": 0}, {"imageDigest": "sha256:x"}, {"imageDigest": "sha256:x", "imagePushedAt": "yesterday"}],
-)
-def test_image_from_detail_rejects_details_without_digest_or_push_time(detail):
+@pytest.mark.parametrize("detail", [{"imagePushedAt": 0}, {"imageDigest": "sha256:x", "imagePushedAt": "yesterday"}])
+def test_image_from_detail_rejects_details_without_digest_or_with_an_unreadable_push_time(detail):
     with pytest.raises(ImageDetailError):
         image_from_detail(detail)
+
+
+def test_an_image_without_a_push_time_is_read_but_cannot_be_evaluated():
+    unknown_age = image_from_detail({"imageDigest": "sha256:x"})
+    assert unknown_age.pushed_at is None
+    with pytest.raises(ImageDetailError, match="imagePushedAt.*sha256:x"):
+        evaluate(parse_policy({"rules": [rule(1, "any", "imageCountMoreThan", 1)]}), [unknown_age], NOW)
 
 
 def test_preview_result_has_the_get_lifecycle_policy_preview_shape():
@@ -399,3 +403,20 @@ def test_image_record_keeps_tags_as_a_tuple_and_refuses_line_breaks():
     assert ImageRecord(digest="sha256:x", pushed_at=NOW, tags=["v1", "prod-1"]).tags == ("v1", "prod-1")
     with pytest.raises(ImageDetailError, match="line break"):
         image_from_detail({"imageDigest": "sha256:x", "imagePushedAt": 0, "imageTags": ["prod-1\nv1"]})
+
+
+def test_a_live_preview_refuses_to_guess_when_a_manifest_it_needs_cannot_be_read():
+    """An index whose manifest did not come back would leave its platform manifests looking expirable: the preview
+    names the digest and why instead of showing a wrong blast radius."""
+    from ecr_governance.images import OCI_INDEX, ManifestRead
+    from ecr_governance.lifecycle.preview import UnreadManifests, read_repository_images
+
+    class Source:
+        def describe_images(self, repository_name, include_archived=False):
+            return [image("index", 3, "v1", manifest_media_type=OCI_INDEX)]
+
+        def get_manifests(self, repository_name, digests):
+            return ManifestRead(unread={d: "KmsError: key disabled" for d in digests})
+
+    with pytest.raises(UnreadManifests, match="team/app: 1 manifest.*KmsError"):
+        read_repository_images(Source(), "team/app")
