@@ -245,12 +245,12 @@ def sweep_demo(ecr: Any, endpoint_url: str) -> None:
     log = io.StringIO()  # the sweep's structured log lines (its stderr)
     _heading("Dry run today (pushed > 14 days ago, not pulled for 30 days): nothing qualifies yet")
     with contextlib.redirect_stderr(log):
-        cli_main([*sweep, "--repository", SWEPT, "--dry-run"])
+        cli_main([*sweep, "--repository", SWEPT])
 
     _heading("Dry run as of 31 days from now, registry-wide: the leftovers would go, the release stays whole")
     in_31_days = (datetime.now(UTC) + timedelta(days=31)).isoformat()
     with contextlib.redirect_stderr(log):
-        cli_main([*sweep, "--all-repositories", "--dry-run", "--now", in_31_days])
+        cli_main([*sweep, "--all-repositories", "--now", in_31_days])
 
     time.sleep(max(0.0, ORPHAN_HEAD_START - (time.monotonic() - orphan_pushed)))
     pushed["fresh ci-build-413"] = _push(ecr, _oci_manifest("ci-build-413"), OCI_MANIFEST)
@@ -259,11 +259,12 @@ def sweep_demo(ecr: Any, endpoint_url: str) -> None:
     print(
         "(moto records a push at the moment it happens and cannot backdate it, and --now is for dry runs only;\n"
         f" so a fresh CI build was pushed just now, {ORPHAN_HEAD_START} s after the orphan, and this sweep treats"
-        f" anything older than {MIN_AGE_SECONDS} s as old:\n --min-age-days {minimum} --min-idle-days {minimum}."
+        f" anything older than {MIN_AGE_SECONDS} s as old:\n --min-age-days {minimum} --min-idle-days {minimum}"
+        " --delete."
         " A deployed sweep uses 14 and 30 days.)"
     )
     with contextlib.redirect_stderr(log):
-        cli_main([*sweep, "--repository", SWEPT, "--min-age-days", minimum, "--min-idle-days", minimum])
+        cli_main([*sweep, "--repository", SWEPT, "--min-age-days", minimum, "--min-idle-days", minimum, "--delete"])
     left = {d["imageDigest"] for d in ecr.describe_images(repositoryName=SWEPT)["imageDetails"]}
     names = {digest: name for name, digest in pushed.items()}
     print("Read back from the registry:")

@@ -15,8 +15,8 @@ from ecr_governance.findings.render import alert_text, image_reference, machine_
 from ecr_governance.images import iso8601
 from ecr_governance.lifecycle.evaluate import LifecycleDecision
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_result
-from ecr_governance.sweep.report import FAILURES_SHOWN, KEPT_COUNTERS, Outcome, SweepReport
-from ecr_governance.sweep.service import Selection
+from ecr_governance.sweep.planner import Selection
+from ecr_governance.sweep.report import FAILURES_SHOWN, KEPT_COUNTERS, RECLAIMED_COUNTERS, Outcome, SweepReport
 from ecr_governance.sweep.settings import SweepMode, SweepRules
 
 
@@ -283,7 +283,14 @@ def findings_summary_table(postures: list[ScanPosture], threshold: Severity) -> 
 
 # ---- sweep ----------------------------------------------------------------------------------------------------
 # Outcomes after which a planned candidate is still in the registry: kept at the last moment.
-KEPT_LATE = (Outcome.TAGGED_SINCE_PLAN, Outcome.NO_LONGER_ELIGIBLE, Outcome.PROTECTED, Outcome.KEPT_BY_ECR)
+KEPT_LATE = (
+    Outcome.TAGGED_SINCE_PLAN,
+    Outcome.NO_LONGER_ELIGIBLE,
+    Outcome.PROTECTED,
+    Outcome.PARENT_NOT_DELETED,
+    Outcome.MANIFEST_UNREAD,
+    Outcome.KEPT_BY_ECR,
+)
 
 
 def _days_text(span: timedelta) -> str:
@@ -351,6 +358,11 @@ def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: Swe
             lines.append(f"{report.repository}: not swept: {report.failure.code}: {report.failure.message}")
         elif report.gone:
             lines.append(f"{report.repository}: deleted during the sweep")
+        elif report.exempt_now:
+            lines.append(f"{report.repository}: exempt ({report.exempt_now})")
+        if report.plan is not None and report.plan.unread:
+            unread = "; ".join(f"{d[:19]}: {why}" for d, why in list(report.plan.unread.items())[:FAILURES_SHOWN])
+            lines.append(f"{report.repository}: nothing untagged deleted: manifests unread ({unread})")
         for outcome in report.failed_images[:FAILURES_SHOWN]:
             lines.append(f"{report.repository}: {outcome.digest[:19]} failed: {outcome.code}: {outcome.detail}")
         for outcome in report.outcomes.values():
@@ -362,7 +374,7 @@ def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: Swe
         lines.append(f"{name}: not swept: its tags could not be read ({failure.code})")
     verb = "deleted" if rules.deletes else "would be deleted"
     images = totals.get("deleted", 0) + totals.get("would_delete", 0)
-    size = totals.get("bytes_reclaimed", 0) + totals.get("bytes_reclaimable", 0)
+    size = sum(totals.get(counter, 0) for counter in RECLAIMED_COUNTERS.values()) + totals.get("bytes_reclaimable", 0)
     failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable)
     lines.append(
         f"{plural(len(reports), 'repository')} swept: {plural(images, 'image')} {verb} ({human_bytes(size)}, "

@@ -23,3 +23,17 @@ def log_rejected_event(logger: Logger, metrics: Metrics, reason: str, event: Any
     event_id = event_id[:EVENT_ID_MAX_CHARACTERS] if isinstance(event_id, str) else ""
     logger.error("event rejected", extra={"reason": reason, "event_id": event_id})
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+
+
+def sqs_envelope_problem(event: Any) -> str | None:
+    """Why this is not an SQS batch BatchProcessor can take apart, or None. SQS never sends one; a test does, and it
+    must be one line, not an exception that Lambda retries. A record's body is checked later, message by message."""
+    if not isinstance(event, dict) or not isinstance(event.get("Records"), list) or not event["Records"]:
+        return "not an SQS event (no Records, or none in the list)"
+    for index, record in enumerate(event["Records"]):
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
+            return f"Records[{index}] is not an SQS record"
+        for key in ("messageId", "body"):
+            if not isinstance(record.get(key), str):
+                return f"Records[{index}].{key} is missing or not a string"
+    return None

@@ -17,10 +17,13 @@ from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
+from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.errors import InvalidEvent
+from ecr_governance.sweep.ledger import RunStarter
 from ecr_governance.sweep.messages import parse_sweep_trigger
-from ecr_governance.sweep.service import MessageQueue, RepositoryDirectory, RunStarter, SweepPlanner
+from ecr_governance.sweep.planner import SweepPlanner
+from ecr_governance.sweep.ports import MessageQueue, RegistryCoverage, RepositoryDirectory
 from ecr_governance.sweep.settings import SweepSettings
 
 from handlers.edge import log_rejected_event
@@ -31,6 +34,7 @@ IAM_ACTIONS = (
     actions_for(RepositoryDirectory, EcrRegistry)
     | actions_for(MessageQueue, SqsQueue)
     | actions_for(RunStarter, DynamoRunLedger)
+    | actions_for(RegistryCoverage, InspectorUsage)
 )
 
 logger = Logger(service=SERVICE_NAME)
@@ -43,6 +47,7 @@ planner = SweepPlanner(
     settings.exemptions,
     queue=SqsQueue(make_client("sqs"), settings.queue_url) if settings.queue_url else None,
     runs=DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None,
+    in_use=InspectorUsage(make_client("inspector2")),
 )
 
 
@@ -55,35 +60,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         log_rejected_event(logger, metrics, str(error), event)
         return {"status": "rejected", "reason": str(error)}
     logger.append_keys(run_id=trigger.run_id)
-    launch = planner.launch(trigger.run_id, settings.rules, datetime.now(UTC))
+    launch = planner.launch(trigger.run_id, settings.rules, datetime.now(UTC), settings.run_deadline)
     selection = launch.selection
-    queued = len(launch.bodies) - len(launch.unsent) if launch.queued else 0
-    metrics.add_metric(name="RepositoriesQueued", unit=MetricUnit.Count, value=queued)
+    metrics.add_metric(name="RepositoriesQueued", unit=MetricUnit.Count, value=launch.queued_count)
     metrics.add_metric(name="RepositoriesExempt", unit=MetricUnit.Count, value=len(selection.exempt))
-    metrics.add_metric(
-        name="SweepFailures", unit=MetricUnit.Count, value=len(launch.unsent) + len(selection.unreadable)
-    )
+    failures = len(launch.unsent) + len(selection.unreadable)
+    metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=failures)
     logger.info(
         "sweep run planned",
         extra={
             "mode": str(settings.rules.mode),
             "repositories": len(selection.repositories),
-            "queued": queued,
+            "queued": launch.queued_count,
             "exempt": [name for name, _ in selection.exempt],
             "unreadable": [name for name, _ in selection.unreadable],
             "unsent": list(launch.unsent),
+            "in_use_data": launch.in_use_available,
         },
     )
-    result: dict[str, Any] = {
-        "status": "planned" if launch.queued else "planned (no queue: nothing sent)",
-        "runId": trigger.run_id,
-        "mode": str(settings.rules.mode),
-        "repositories": list(selection.repositories),
-        "exempt": {name: why for name, why in selection.exempt},
-        "queued": queued,
-    }
-    if launch.unsent:
-        result["unsent"] = list(launch.unsent)
-    if not launch.queued:
-        result["wouldSend"] = list(launch.bodies)
-    return result
+    return launch.as_dict()

@@ -7,6 +7,7 @@ import copy
 import importlib
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 import samtranslator
 from ecr_governance.aws.dynamodb import TTL_ATTRIBUTE
 from ecr_governance.sweep import settings
-from ecr_governance.sweep.service import CONTINUE_BELOW_SECONDS, START_BELOW_SECONDS
+from ecr_governance.sweep.worker import CONTINUE_BELOW_SECONDS, START_BELOW_SECONDS
 from ecr_governance_cli.template_env import function_spec
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -75,7 +76,10 @@ def test_template_defaults_give_the_settings_the_code_defaults_to(template):
         ("SweepArchived", "true", lambda s: str(s.rules.sweep_archived).lower()),
         ("SweepMinAgeDays", "0", lambda s: str(s.rules.min_age.days)),
         ("SweepMinIdleDays", "3650", lambda s: str(s.rules.min_idle.days)),
+        ("SweepMinAgeDays", "1.5", lambda s: str(s.rules.min_age / timedelta(days=1))),
         ("StoragePricePerGbMonth", "0.023", lambda s: str(s.storage_price_per_gb_month)),
+        ("ArchivePricePerGbMonth", "0.07", lambda s: str(s.archive_price_per_gb_month)),
+        ("SweepRunDeadlineHours", "12", lambda s: str(s.run_deadline // timedelta(hours=1))),
     ],
 )
 def test_every_value_a_parameter_allows_starts_the_functions(template, parameter, value, field):
@@ -95,7 +99,8 @@ def test_every_value_a_parameter_allows_starts_the_functions(template, parameter
             definition["AllowedPattern"], definition["Default"]
         )
     if "MaxValue" in definition:
-        assert (definition["MinValue"], definition["MaxValue"]) == (0, settings.MAX_DAYS)
+        limits = {"SweepRunDeadlineHours": (1, settings.MAX_DEADLINE_HOURS)}.get(parameter, (0, settings.MAX_DAYS))
+        assert (definition["MinValue"], definition["MaxValue"]) == limits
 
 
 def test_the_planner_runs_on_the_sweep_schedule(template):

@@ -59,6 +59,8 @@ RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
     "ecr:PutRegistryScanningConfiguration",
     "tag:GetResources",
+    "inspector2:BatchGetAccountStatus",  # Inspector's read actions have no resource type
+    "inspector2:ListCoverage",
 }
 # The helpers of ecr_governance.config that read the environment: (environ, "NAME", ...).
 SETTINGS_READERS = {

@@ -3,9 +3,9 @@ the real handlers (`invoke_function`, the template's environment) - planner -> a
 table and the summary topic included.
 
 moto stamps imagePushedAt at push time (whole seconds) and cannot backdate it, so "old" here means seconds old: the
-tests sweep with a minimum age and idle window of a few seconds (the CLI takes fractions of days, a message carries
-them), or plan as of a later --now (dry run only). Deletions are counted by reading the registry back, never from
-moto's BatchDeleteImage answer (it leaves untagged deletions out of imageIds).
+tests sweep with a minimum age and idle window of a few seconds (the CLI takes fractions of days, the functions'
+settings too), or plan as of a later --now (never with --delete). Deletions are counted by reading the registry
+back, never from moto's BatchDeleteImage answer (it leaves untagged deletions out of imageIds).
 """
 
 from __future__ import annotations
@@ -21,11 +21,14 @@ import pytest
 from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.sqs import SqsQueue
-from ecr_governance.sweep.messages import ContinuationMessage, RepositoryMessage, parse_message
-from ecr_governance.sweep.report import Outcome, RunStart
-from ecr_governance.sweep.service import SweepWorker
+from ecr_governance.exemptions import ExemptionSettings
+from ecr_governance.sweep.ledger import RunStart, UnitRef
+from ecr_governance.sweep.messages import DeadlineMessage, RepositoryMessage, body, parse_message
+from ecr_governance.sweep.report import Outcome
 from ecr_governance.sweep.settings import SweepMode, SweepRules
+from ecr_governance.sweep.worker import SweepWorker
 from ecr_governance_cli import demo
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
@@ -74,8 +77,12 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 # ---- the CLI ------------------------------------------------------------------------------------------------------
-def test_a_dry_run_lists_every_digest_with_its_decision_and_deletes_nothing(ecr, registry, capsys):
-    code, out, _ = cli(capsys, "sweep", "--repository", REPO, "--dry-run", "--output", "json")
+def test_without_delete_the_cli_lists_every_digest_with_its_decision_and_deletes_nothing(ecr, registry, capsys):
+    code, out, _ = cli(capsys, "sweep", "--repository", REPO)
+    assert code == 0 and out.splitlines()[-1] == (
+        f"Nothing was deleted. To delete for real: ecr-governance sweep --repository {REPO} --delete"
+    )
+    code, out, _ = cli(capsys, "sweep", "--repository", REPO, "--output", "json")
     assert code == 0
     (repository,) = json.loads(out)["repositories"]
     decisions = {row["imageDigest"]: (row["decision"], row["reason"]) for row in repository["images"]}
@@ -89,7 +96,7 @@ def test_a_dry_run_lists_every_digest_with_its_decision_and_deletes_nothing(ecr,
         registry["fresh"]: ("keep", "too young"),
     }
     in_a_month = (datetime.now(UTC) + timedelta(days=31)).isoformat()
-    code, out, _ = cli(capsys, "sweep", "--repository", REPO, "--dry-run", "--now", in_a_month, "--output", "json")
+    code, out, _ = cli(capsys, "sweep", "--repository", REPO, "--now", in_a_month, "--output", "json")
     (repository,) = json.loads(out)["repositories"]
     would = {row["imageDigest"] for row in repository["images"] if row.get("outcome") == "would delete"}
     assert code == 0 and would == {registry["orphan"], registry["fresh"]}
@@ -101,7 +108,7 @@ def test_a_dry_run_lists_every_digest_with_its_decision_and_deletes_nothing(ecr,
 def test_a_real_sweep_removes_only_the_orphan_and_leaves_exempt_repositories_alone(ecr, aged_registry, capsys):
     registry = aged_registry
     code, out, err = cli(
-        capsys, "sweep", "--all-repositories", "--min-age-days", FEW_SECONDS, "--min-idle-days", FEW_SECONDS
+        capsys, "sweep", "--all-repositories", "--min-age-days", FEW_SECONDS, "--min-idle-days", FEW_SECONDS, "--delete"
     )
     assert code == 0, err
     assert remaining(ecr) == {registry[name] for name in ("index", "amd64", "arm64", "signature", "fresh")}
@@ -112,12 +119,14 @@ def test_a_real_sweep_removes_only_the_orphan_and_leaves_exempt_repositories_alo
 
 
 def test_a_tag_pushed_between_the_plan_and_the_delete_keeps_the_image(ecr, aged_registry, capsys, monkeypatch):
-    """A CI job tags the orphan while the sweep runs: the re-check right before BatchDeleteImage sees the tag."""
+    """A CI job tags the orphan while the sweep runs: the re-read right before BatchDeleteImage sees the tag."""
     registry = aged_registry
     manifest = ecr.batch_get_image(repositoryName=REPO, imageIds=[{"imageDigest": registry["orphan"]}])["images"][0]
+    listings = []
 
-    def tag_on_recheck(params: dict[str, Any], **_: Any) -> None:
-        if "imageIds" in json.loads(params["body"]):  # the re-check reads by digest; the listing does not
+    def tag_before_the_re_read(**_: Any) -> None:
+        listings.append(True)
+        if len(listings) == 2:  # the first listing plans; the second is the re-read right before the delete
             ecr.put_image(repositoryName=REPO, imageManifest=manifest["imageManifest"], imageTag="hotfix-7")
 
     original = boto3.session.Session.client
@@ -125,12 +134,12 @@ def test_a_tag_pushed_between_the_plan_and_the_delete_keeps_the_image(ecr, aged_
     def client_with_race(self, service, *args, **kwargs):
         client = original(self, service, *args, **kwargs)
         if service == "ecr":
-            client.meta.events.register("before-call.ecr.DescribeImages", tag_on_recheck)
+            client.meta.events.register("before-call.ecr.DescribeImages", tag_before_the_re_read)
         return client
 
     monkeypatch.setattr(boto3.session.Session, "client", client_with_race)
     code, out, _ = cli(
-        capsys, "sweep", "--repository", REPO, "--min-age-days", FEW_SECONDS, "--min-idle-days", FEW_SECONDS
+        capsys, "sweep", "--repository", REPO, "--min-age-days", FEW_SECONDS, "--min-idle-days", FEW_SECONDS, "--delete"
     )
     assert code == 0
     assert registry["orphan"] in remaining(ecr)
@@ -139,13 +148,16 @@ def test_a_tag_pushed_between_the_plan_and_the_delete_keeps_the_image(ecr, aged_
 
 def test_cli_mistakes_are_usage_errors_or_one_line(ecr, registry, capsys):
     with pytest.raises(SystemExit) as usage:
-        main(["sweep", "--repository", REPO, "--now", "2030-01-01T00:00:00Z"])
+        main(["sweep", "--repository", REPO, "--now", "2030-01-01T00:00:00Z", "--delete"])
+    assert usage.value.code == 2
+    with pytest.raises(SystemExit) as usage:
+        main(["sweep", "--repository", REPO, "--dry-run", "--delete"])
     assert usage.value.code == 2
     with pytest.raises(SystemExit) as usage:
         main(["sweep", "--repository", REPO, "--min-age-days", "-1"])
     assert usage.value.code == 2
     capsys.readouterr()  # the usage messages
-    code, _, err = cli(capsys, "sweep", "--repository", "team/nope", "--dry-run")
+    code, _, err = cli(capsys, "sweep", "--repository", "team/nope")
     assert code == 1 and err.strip() == "ecr-governance: error: repository not found: team/nope"
 
 
@@ -192,6 +204,18 @@ def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def delayed(queue_url: str) -> int:
+    attributes = boto3.client("sqs", region_name=REGION).get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessagesDelayed"])
+
+
+def synthetic_message(message) -> dict[str, Any]:
+    text = body(message)
+    return {"MessageId": "synthetic", "ReceiptHandle": "synthetic", "Body": text, "MD5OfBody": "-"}
+
+
 def receive_all(queue_url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name=REGION)
     received: list[dict[str, Any]] = []
@@ -213,8 +237,9 @@ def test_planner_to_queue_to_worker_sweeps_the_registry_and_publishes_one_summar
     assert planned["status"] == "planned" and planned["repositories"] == [REPO] and planned["queued"] == 1
     assert list(planned["exempt"]) == ["sandbox/scratch"]
     messages = receive_all(stack["SWEEP_QUEUE_URL"])
-    (message,) = [parse_message(m["Body"]) for m in messages]
-    assert message.rules.mode == mode and message.run_id == load_event("sweep/schedule.json")["id"]
+    run_id = load_event("sweep/schedule.json")["id"]
+    assert [parse_message(m["Body"]) for m in messages] == [RepositoryMessage(run_id, REPO)]
+    assert delayed(stack["SWEEP_QUEUE_URL"]) == 1  # the run's deadline message, back in 15 minutes
 
     result = invoke_function(str(TEMPLATE), "SweepWorkerFunction", sqs_event(messages), overrides, environment(stack))
     assert result == {"batchItemFailures": []}
@@ -227,7 +252,13 @@ def test_planner_to_queue_to_worker_sweeps_the_registry_and_publishes_one_summar
     (summary,) = summaries(stack)
     verb = "deleted" if mode == "delete" else "would delete"
     assert summary["Subject"].endswith(f"2 untagged images {verb}, 0.00 GiB")
-    assert "Repositories swept: 1 (1 exempt and left alone" in summary["Message"]
+    assert "Repositories swept: 1 (1 exempt when planned and 0 since, left alone" in summary["Message"]
+    assert "In-use data: not available" in summary["Message"]  # the emulator's Inspector does not scan ECR
+    deadline = sqs_event([synthetic_message(DeadlineMessage(run_id))])
+    assert invoke_function(str(TEMPLATE), "SweepWorkerFunction", deadline, overrides, environment(stack)) == {
+        "batchItemFailures": []
+    }
+    assert summaries(stack) == [] and delayed(stack["SWEEP_QUEUE_URL"]) == 1  # summary out: not sent again
 
 
 def test_a_redelivered_message_is_not_counted_twice_and_a_rejected_one_is_dropped(ecr, registry, stack):
@@ -249,31 +280,43 @@ def test_a_redelivered_message_is_not_counted_twice_and_a_rejected_one_is_droppe
     assert (run["expected"]["N"], run["reported"]["N"], run["c_deleted"]["N"]) == ("1", "1", "2")
 
 
-def test_a_repository_too_big_for_one_invocation_finishes_in_continuation_messages(ecr, registry, stack):
-    """The worker hands on when its time runs short; the continuation messages go through the real queue and the
-    real handler, each re-checking its batches, and the last result publishes the run's summary."""
+def test_a_repository_too_big_for_one_invocation_finishes_in_its_next_part(ecr, registry, stack):
+    """The worker stops at a call boundary when its time runs short and queues the repository's next part; that part
+    goes through the real queue and the real handler, re-reads and re-plans, and its result publishes the summary."""
     for number in range(5):
         push_image(ecr, REPO, f"nightly-{number}")
     rules = SweepRules(SweepMode.DELETE, min_age=timedelta(0), min_idle=timedelta(0))  # every untagged image is old
     ledger = DynamoRunLedger(make_client("dynamodb"), "sweep-runs")
-    ledger.start_run(RunStart("run-big", SweepMode.DELETE, datetime.now(UTC), expected=1))
+    first = RepositoryMessage("run-big", REPO)
+    ledger.start_run(
+        RunStart(
+            "run-big",
+            SweepMode.DELETE,
+            datetime.now(UTC),
+            datetime.now(UTC) + timedelta(hours=6),
+            (UnitRef(first.unit_id, REPO),),
+        )
+    )
+    registry_adapter = EcrRegistry(make_client("ecr"))
     worker = SweepWorker(
-        EcrRegistry(make_client("ecr")),
+        registry_adapter,
+        registry_adapter,
+        rules,
+        ExemptionSettings(),
+        in_use=InspectorUsage(make_client("inspector2")),
         queue=SqsQueue(make_client("sqs"), stack["SWEEP_QUEUE_URL"]),
-        runs=ledger,
+        ledger=ledger,
         batch_size=2,
     )
-    calls = iter([900.0, 900.0])  # time to start and to delete one batch; then the invocation runs short
-    report = worker.handle(RepositoryMessage("run-big", REPO, rules, datetime.now(UTC)), lambda: next(calls, 10.0))
+    calls = iter([900.0, 900.0])  # time to start and to make one delete call; then the invocation runs short
+    report = worker.handle(first, lambda: next(calls, 10.0)).report
     assert report.count(Outcome.DELETED) == 2 and report.count(Outcome.CONTINUED) == 5
     assert len(remaining(ecr)) == 11 - 2
-    continuations = receive_all(stack["SWEEP_QUEUE_URL"])
-    assert continuations and all(isinstance(parse_message(m["Body"]), ContinuationMessage) for m in continuations)
+    following = receive_all(stack["SWEEP_QUEUE_URL"])
+    assert [parse_message(m["Body"]) for m in following] == [first.next_part()]
 
-    overrides = {"NotifySweep": "true"}
-    result = invoke_function(
-        str(TEMPLATE), "SweepWorkerFunction", sqs_event(continuations), overrides, environment(stack)
-    )
+    overrides = {"NotifySweep": "true", "SweepMode": "delete", "SweepMinAgeDays": "0", "SweepMinIdleDays": "0"}
+    result = invoke_function(str(TEMPLATE), "SweepWorkerFunction", sqs_event(following), overrides, environment(stack))
     assert result == {"batchItemFailures": []}
     # The orphan, the "fresh" image and the five nightlies went; the multi-arch image and its signature stayed.
     assert remaining(ecr) == {registry[name] for name in ("index", "amd64", "arm64", "signature")}
@@ -286,10 +329,10 @@ def test_the_sample_events_run_through_the_cli_invoke_command(ecr, registry, cap
     assert code == 0
     planned = json.loads(out)
     assert planned["repositories"] == [REPO] and len(planned["wouldSend"]) == 1  # no queue locally: nothing sent
-    for sample in ("repository-messages.json", "continuation.json"):
+    for sample in ("repository-messages.json", "continuation-part.json", "deadline.json"):
         code, out, _ = cli(capsys, "invoke", "SweepWorkerFunction", "--event", f"events/sweep/{sample}")
         assert code == 0 and json.loads(out) == {"batchItemFailures": []}
-    assert len(remaining(ecr)) == 6  # the samples are dry runs
+    assert len(remaining(ecr)) == 6  # the functions' default mode is dry-run
 
 
 def test_the_demos_sweep_removes_only_the_orphan_and_says_how(ecr, emulator_endpoint, capsys):

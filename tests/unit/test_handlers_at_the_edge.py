@@ -40,7 +40,7 @@ HANDLERS = {
     "handlers.scan_findings": (samples("findings"), "alert_once"),
     "handlers.sweep_planner": ([load_event("sweep/schedule.json")], "planner"),
     "handlers.sweep_worker": (
-        [load_event("sweep/repository-messages.json"), load_event("sweep/continuation.json")],
+        [load_event(f"sweep/{name}.json") for name in ("repository-messages", "continuation-part", "deadline")],
         "worker",
     ),
 }

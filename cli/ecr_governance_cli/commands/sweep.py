@@ -1,10 +1,10 @@
 """`ecr-governance sweep`: the untagged sweep from the command line, as the functions run it - but in one process.
 
-It deletes unless --dry-run (the deployed functions' switch is SweepMode). Settings come from the environment (the
-variables the functions read: minimum age and idle window, archived images, exemptions); --min-age-days and
---min-idle-days override them, in days (fractions allowed). --now previews a future date and needs --dry-run: a
-deletion is never decided on a pretended clock. Exit 0; 1 for an error or when any image or repository failed;
-2 for a usage error.
+It shows the plan and deletes nothing unless --delete (the deployed functions' switch is SweepMode); the plan's last
+line says how to run it for real. Settings come from the environment (the variables the functions read: minimum age
+and idle window, archived images, exemptions); --min-age-days and --min-idle-days override them, in days (fractions
+allowed). --now plans as of another time and cannot be used with --delete: a deletion is never decided on a
+pretended clock. Exit 0; 1 for an error or when any image or repository failed; 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -12,14 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.errors import RepositoryNotFound
-from ecr_governance.sweep.service import SweepPlanner, SweepWorker
+from ecr_governance.sweep.planner import SweepPlanner
 from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepSettings
+from ecr_governance.sweep.worker import SweepWorker
 
 from ecr_governance_cli.commands.lifecycle import parse_now
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
@@ -42,7 +45,7 @@ def _days(text: str) -> timedelta:
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser(
         "sweep",
-        help="delete old untagged images that no image which stays needs (or --dry-run: show the plan)",
+        help="show (or with --delete, delete) the old untagged images that no image which stays needs",
         description=__doc__.split("\n\n", 1)[1],
     )
     scope = sweep.add_mutually_exclusive_group(required=True)
@@ -50,8 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     scope.add_argument("--all-repositories", action="store_true", help="every repository not exempt from lifecycle")
     sweep.add_argument("--min-age-days", type=_days, metavar="N", help="pushed more than N days ago (default 14)")
     sweep.add_argument("--min-idle-days", type=_days, metavar="N", help="not pulled within N days (default 30)")
-    sweep.add_argument("--dry-run", action="store_true", help="plan, re-check and report; delete nothing")
-    sweep.add_argument("--now", metavar="ISO-8601", help="with --dry-run: plan as of this time (a future date)")
+    action = sweep.add_mutually_exclusive_group()
+    action.add_argument("--delete", action="store_true", help="delete the candidates (without it: show the plan)")
+    action.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing (the default)")
+    sweep.add_argument("--now", metavar="ISO-8601", help="plan as of this time (a future date); not with --delete")
     sweep.add_argument(
         "--output", choices=("table", "json"), default="table", help="per-repository totals, or every digest in JSON"
     )
@@ -59,31 +64,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
-    if args.now is not None and not args.dry_run:
-        args.parser.error("--now only previews: use it with --dry-run")
+    if args.now is not None and args.delete:
+        args.parser.error("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
     now = parse_now(args.now)
     settings = SweepSettings.from_environ()
     rules = replace(
         settings.rules,
-        mode=SweepMode.DRY_RUN if args.dry_run else SweepMode.DELETE,
+        mode=SweepMode.DELETE if args.delete else SweepMode.DRY_RUN,
         min_age=settings.rules.min_age if args.min_age_days is None else args.min_age_days,
         min_idle=settings.rules.min_idle if args.min_idle_days is None else args.min_idle_days,
     )
     bind_log_handlers_to(sys.stderr)  # report logs (if a logger is configured) never mix into the output
     registry = EcrRegistry(target.client("ecr"))
+    in_use = InspectorUsage(target.client("inspector2"))
     selection = SweepPlanner(registry, settings.exemptions).select(None if args.all_repositories else args.repository)
     if selection.missing and not args.all_repositories:  # a name the user typed must exist
         raise RepositoryNotFound(", ".join(selection.missing))
-    # With --now every age - at the plan and at each re-check - is measured from that time.
-    worker = SweepWorker(registry, clock=lambda: now) if args.now else SweepWorker(registry)
+    # With --now every age - at the plan and at each re-read - is measured from that time.
+    clock = (lambda: now) if args.now else (lambda: datetime.now(UTC))
+    worker = SweepWorker(registry, registry, rules, settings.exemptions, in_use=in_use, clock=clock)
     reports = []
     for position, name in enumerate(selection.repositories, start=1):
-        reports.append(worker.sweep_repository(name, rules, now=now))
+        reports.append(worker.sweep_repository(name, now=now))
         if args.all_repositories:
             print(sweep_progress(position, len(selection.repositories), reports[-1]), file=sys.stderr)
     if args.output == "json":
         print(json.dumps(sweep_json(reports, selection, rules, now), indent=2))
     else:
         print(sweep_table(reports, selection, rules, now))
+        if not args.delete:
+            print(f"Nothing was deleted. To delete for real: {_delete_command(args)}")
     failed = any(report.has_failures for report in reports) or bool(selection.unreadable)
     return EXIT_FAILURES if failed else 0
+
+
+def _delete_command(args: argparse.Namespace) -> str:
+    scope = (
+        ["--all-repositories"] if args.all_repositories else [f"--repository {shlex.quote(n)}" for n in args.repository]
+    )
+    ages = [
+        f"--{name.replace('_', '-')} {getattr(args, name).total_seconds() / 86400:g}"
+        for name in ("min_age_days", "min_idle_days")
+        if getattr(args, name) is not None
+    ]
+    return " ".join(["ecr-governance sweep", *scope, *ages, "--delete"])

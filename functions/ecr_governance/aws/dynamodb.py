@@ -1,16 +1,22 @@
-"""The DynamoDB adapter of the sweep's runs table: one item per run (atomic counters) and one per recorded result.
+"""The DynamoDB adapter of the sweep's runs table (the sweep's RunLedger port).
 
 Item layout (pk = `run#<run id>`):
-  sk `run`            expected (results to wait for), reported, c_<counter> sums, mode, startedAt, exempt, summarizedAt
-  sk `unit#<unit id>` one message's result (repository, its counters): written once, in the same transaction that
-                      adds its counters to the run, so a message delivered twice is counted once.
-Every item expires (`expiresAt`, the table's TTL attribute) RUN_RETENTION_DAYS after it was written.
+  sk `run`               mode, startedAt, deadline, expected, reported, exempt, inUse, pendingDeletions,
+                         c_<counter> sums, claimedAt (summary claimed), publishedAt (summary out)
+  sk `pending#<unit id>` a message the run waits for; removed with its result (what is left at the deadline is
+                         named in the summary as not swept)
+  sk `unit#<unit id>`    one message's result (its counters but deletions), written once in the transaction that
+                         adds them to the run, so a message delivered twice is counted once
+  sk `del#<call id>`     one delete call: the digests planned (written before the call), then those deleted
+                         (`deleted`, `confirmedAt`), confirmed once in the transaction that adds them to the run
+Every item expires (`expiresAt`, the table's TTL attribute) RUN_RETENTION_DAYS after it was written. Times are
+ISO-8601 UTC strings, which compare in time order.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,13 +24,18 @@ from botocore.exceptions import ClientError
 
 from ecr_governance.aws.errors import error_code, translated
 from ecr_governance.aws.iam import requires
+from ecr_governance.errors import AwsError
 from ecr_governance.images import iso8601
-from ecr_governance.sweep.report import COUNTERS, RunStart, RunTotals
+from ecr_governance.sweep.ledger import SUMMARY_LEASE, DeletionCall, RunStart, RunState, UnitRef
+from ecr_governance.sweep.plan import PlannedDeletion
+from ecr_governance.sweep.report import COUNTERS, DELETION_COUNTERS, RECLAIMED_COUNTERS, UNIT_COUNTERS
 
 RUN_RETENTION_DAYS = 30
 RUN_ITEM = "run"
 TTL_ATTRIBUTE = "expiresAt"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+MAX_BATCH_WRITE = 25  # BatchWriteItem's limit
+BATCH_WRITE_ATTEMPTS = 5
 
 
 def _key(run_id: str, sort_key: str) -> dict[str, Any]:
@@ -39,23 +50,33 @@ def _expires_at() -> dict[str, str]:
     return _number(int(time.time()) + RUN_RETENTION_DAYS * 86400)
 
 
+def _int(item: Mapping[str, Any], name: str) -> int:
+    return int(item.get(name, {}).get("N", "0"))
+
+
 class DynamoRunLedger:
     def __init__(self, dynamodb_client: Any, table_name: str):
         self._ddb = dynamodb_client
         self._table = table_name
 
-    @requires("dynamodb:PutItem")
+    # ---- the planner ------------------------------------------------------------------------------------------
+    @requires("dynamodb:PutItem", "dynamodb:BatchWriteItem")
     def start_run(self, run: RunStart) -> bool:
-        """Create the run's item; False when it exists already (the planner's invocation was retried)."""
+        """The pending entries first (idempotent), then the run; False when the run exists (a retried planner)."""
+        self._put_all([self._pending_item(run.run_id, unit) for unit in run.units])
         item = {
             **_key(run.run_id, RUN_ITEM),
             "mode": {"S": str(run.mode)},
             "startedAt": {"S": iso8601(run.started_at)},
-            "expected": _number(run.expected),
+            "deadline": {"S": iso8601(run.deadline)},
+            "expected": _number(len(run.units)),
             "reported": _number(0),
+            "pendingDeletions": _number(0),
             "exempt": _number(run.exempt),
             TTL_ATTRIBUTE: _expires_at(),
         }
+        if run.in_use_available is not None:
+            item["inUse"] = {"BOOL": run.in_use_available}
         with translated("PutItem", "dynamodb", self._table):
             try:
                 self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -65,87 +86,237 @@ class DynamoRunLedger:
                 raise
         return True
 
-    @requires("dynamodb:UpdateItem")
-    def add_expected(self, run_id: str, count: int) -> None:
-        with translated("UpdateItem", "dynamodb", self._table):
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=_key(run_id, RUN_ITEM),
-                UpdateExpression="ADD expected :count",
-                ExpressionAttributeValues={":count": _number(count)},
+    @requires("dynamodb:DeleteItem", "dynamodb:UpdateItem")
+    def remove_units(self, run_id: str, units: Sequence[UnitRef]) -> None:
+        for unit in units:
+            self._transact(
+                [
+                    {"Delete": self._on(run_id, f"pending#{unit.unit_id}", "attribute_exists(sk)")},
+                    {"Update": self._run_update(run_id, "ADD expected :minus", {":minus": _number(-1)})},
+                ]
             )
 
-    # TransactWriteItems is authorized per item: a Put (the result) and an Update (the run's counters).
+    # ---- the workers ------------------------------------------------------------------------------------------
     @requires("dynamodb:PutItem", "dynamodb:UpdateItem")
-    def record_unit(self, run_id: str, unit_id: str, repository_name: str, counts: Mapping[str, int]) -> bool:
-        result = {
-            **_key(run_id, f"unit#{unit_id}"),
-            "repository": {"S": repository_name},
-            **{f"c_{name}": _number(counts.get(name, 0)) for name in COUNTERS},
+    def add_unit(self, run_id: str, unit: UnitRef) -> None:
+        self._transact(
+            [
+                {"Put": self._put_new(self._pending_item(run_id, unit))},
+                {"Update": self._run_update(run_id, "ADD expected :one", {":one": _number(1)})},
+            ]
+        )
+
+    @requires("dynamodb:PutItem", "dynamodb:UpdateItem")
+    def intend_deletion(self, run_id: str, call: DeletionCall) -> None:
+        item = {
+            **_key(run_id, f"del#{call.call_id}"),
+            "unit": {"S": call.unit_id},
+            "repository": {"S": call.repository},
+            "planned": {"L": [_deletion_value(d) for d in call.planned]},
             TTL_ATTRIBUTE: _expires_at(),
         }
-        additions = {name: counts[name] for name in COUNTERS if counts.get(name)}
-        values = {":one": _number(1), **{f":{name}": _number(value) for name, value in additions.items()}}
-        update = "ADD reported :one" + "".join(f", c_{name} :{name}" for name in additions)
-        with translated("TransactWriteItems", "dynamodb", self._table):
-            try:
-                self._ddb.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self._table,
-                                "Item": result,
-                                "ConditionExpression": "attribute_not_exists(sk)",
-                            }
-                        },
-                        {
-                            "Update": {
-                                "TableName": self._table,
-                                "Key": _key(run_id, RUN_ITEM),
-                                "UpdateExpression": update,
-                                "ExpressionAttributeValues": values,
-                            }
-                        },
-                    ]
-                )
-            except ClientError as error:
-                if _cancelled_by_the_result_condition(error):
-                    return False
-                raise
-        return True
+        self._transact(
+            [
+                {"Put": self._put_new(item)},
+                {"Update": self._run_update(run_id, "ADD pendingDeletions :one", {":one": _number(1)})},
+            ]
+        )
 
     @requires("dynamodb:UpdateItem")
-    def claim_summary(self, run_id: str) -> RunTotals | None:
+    def confirm_deletion(self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion]) -> bool:
+        additions = {"deleted": len(deleted)}
+        for storage, counter in RECLAIMED_COUNTERS.items():
+            additions[counter] = sum(d.size_bytes for d in deleted if d.storage_class == storage)
+        assert set(additions) == set(DELETION_COUNTERS)
+        values = {":minus": _number(-1), **{f":{name}": _number(value) for name, value in additions.items()}}
+        update = "ADD pendingDeletions :minus" + "".join(f", c_{name} :{name}" for name in additions)
+        confirm = {
+            **self._on(run_id, f"del#{call_id}", "attribute_exists(sk) AND attribute_not_exists(confirmedAt)"),
+            "UpdateExpression": "SET confirmedAt = :now, deleted = :deleted",
+            "ExpressionAttributeValues": {
+                ":now": {"S": iso8601(datetime.now(UTC))},
+                ":deleted": {"L": [{"S": d.digest} for d in deleted]},
+            },
+        }
+        return self._transact([{"Update": confirm}, {"Update": self._run_update(run_id, update, values)}])
+
+    @requires("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+    def record_unit(self, run_id: str, unit: UnitRef, counts: Mapping[str, int]) -> bool:
+        result = {
+            **_key(run_id, f"unit#{unit.unit_id}"),
+            "repository": {"S": unit.repository},
+            **{f"c_{name}": _number(counts.get(name, 0)) for name in UNIT_COUNTERS},
+            TTL_ATTRIBUTE: _expires_at(),
+        }
+        additions = {name: counts[name] for name in UNIT_COUNTERS if counts.get(name)}
+        values = {":one": _number(1), **{f":{name}": _number(value) for name, value in additions.items()}}
+        update = "ADD reported :one" + "".join(f", c_{name} :{name}" for name in additions)
+        return self._transact(
+            [
+                {"Put": self._put_new(result)},
+                {"Update": self._run_update(run_id, update, values)},
+                {"Delete": {"TableName": self._table, "Key": _key(run_id, f"pending#{unit.unit_id}")}},
+            ]
+        )
+
+    # ---- the summary ------------------------------------------------------------------------------------------
+    @requires("dynamodb:GetItem")
+    def run_state(self, run_id: str) -> RunState | None:
+        with translated("GetItem", "dynamodb", self._table):
+            item = self._ddb.get_item(TableName=self._table, Key=_key(run_id, RUN_ITEM), ConsistentRead=True)
+        return _state(run_id, item["Item"]) if "Item" in item else None
+
+    @requires("dynamodb:UpdateItem")
+    def claim_summary(self, run_id: str, now: datetime, closing: bool) -> RunState | None:
+        ready = "deadline <= :now" if closing else "reported >= expected"
+        condition = (
+            f"attribute_exists(expected) AND attribute_not_exists(publishedAt) AND ({ready}) "
+            "AND (attribute_not_exists(claimedAt) OR claimedAt < :stale)"
+        )
         with translated("UpdateItem", "dynamodb", self._table):
             try:
                 response = self._ddb.update_item(
                     TableName=self._table,
                     Key=_key(run_id, RUN_ITEM),
-                    UpdateExpression="SET summarizedAt = :now",
-                    ConditionExpression=(
-                        "attribute_exists(expected) AND reported >= expected AND attribute_not_exists(summarizedAt)"
-                    ),
-                    ExpressionAttributeValues={":now": {"S": iso8601(datetime.now(UTC))}},
+                    UpdateExpression="SET claimedAt = :now",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={
+                        ":now": {"S": iso8601(now)},
+                        ":stale": {"S": iso8601(now - SUMMARY_LEASE)},
+                    },
                     ReturnValues="ALL_NEW",
                 )
             except ClientError as error:
                 if error_code(error) == CONDITION_FAILED:
                     return None
                 raise
-        item = response.get("Attributes", {})
-        return RunTotals(
-            run_id=run_id,
-            mode=item.get("mode", {}).get("S", ""),
-            started_at=item.get("startedAt", {}).get("S", ""),
-            expected=int(item["expected"]["N"]),
-            reported=int(item["reported"]["N"]),
-            counts={name: int(item.get(f"c_{name}", {}).get("N", "0")) for name in COUNTERS},
-            exempt=int(item.get("exempt", {}).get("N", "0")),
-        )
+        return _state(run_id, response["Attributes"])
+
+    @requires("dynamodb:Query")
+    def pending_deletions(self, run_id: str) -> list[DeletionCall]:
+        return [
+            DeletionCall(
+                call_id=item["sk"]["S"].removeprefix("del#"),
+                unit_id=item.get("unit", {}).get("S", ""),
+                repository=item.get("repository", {}).get("S", ""),
+                planned=tuple(_deletion(value) for value in item.get("planned", {}).get("L", [])),
+            )
+            for item in self._query(run_id, "del#")
+            if "confirmedAt" not in item
+        ]
+
+    @requires("dynamodb:Query")
+    def unfinished_units(self, run_id: str) -> list[UnitRef]:
+        return [
+            UnitRef(item["sk"]["S"].removeprefix("pending#"), item.get("repository", {}).get("S", ""))
+            for item in self._query(run_id, "pending#")
+        ]
+
+    @requires("dynamodb:UpdateItem")
+    def mark_published(self, run_id: str) -> None:
+        with translated("UpdateItem", "dynamodb", self._table):
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=_key(run_id, RUN_ITEM),
+                UpdateExpression="SET publishedAt = :now",
+                ExpressionAttributeValues={":now": {"S": iso8601(datetime.now(UTC))}},
+            )
+
+    # ---- helpers ----------------------------------------------------------------------------------------------
+    def _pending_item(self, run_id: str, unit: UnitRef) -> dict[str, Any]:
+        return {
+            **_key(run_id, f"pending#{unit.unit_id}"),
+            "repository": {"S": unit.repository},
+            TTL_ATTRIBUTE: _expires_at(),
+        }
+
+    def _on(self, run_id: str, sort_key: str, condition: str) -> dict[str, Any]:
+        return {"TableName": self._table, "Key": _key(run_id, sort_key), "ConditionExpression": condition}
+
+    def _put_new(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}
+
+    def _run_update(self, run_id: str, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Key": _key(run_id, RUN_ITEM),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """One transaction; False when it was cancelled only because its first item's condition failed (done
+        before: the write is idempotent)."""
+        with translated("TransactWriteItems", "dynamodb", self._table):
+            try:
+                self._ddb.transact_write_items(TransactItems=items)
+            except ClientError as error:
+                if _cancelled_by_the_first_condition(error):
+                    return False
+                raise
+        return True
+
+    def _put_all(self, items: list[dict[str, Any]]) -> None:
+        for start in range(0, len(items), MAX_BATCH_WRITE):
+            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + MAX_BATCH_WRITE]]
+            for _ in range(BATCH_WRITE_ATTEMPTS):
+                with translated("BatchWriteItem", "dynamodb", self._table):
+                    response = self._ddb.batch_write_item(RequestItems={self._table: requests})
+                requests = response.get("UnprocessedItems", {}).get(self._table, [])
+                if not requests:
+                    break
+            else:
+                raise_unprocessed(self._table, len(requests))
+
+    def _query(self, run_id: str, prefix: str) -> Iterator[dict[str, Any]]:
+        with translated("Query", "dynamodb", self._table):
+            pages = self._ddb.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+                ExpressionAttributeValues={":pk": {"S": f"run#{run_id}"}, ":prefix": {"S": prefix}},
+                ConsistentRead=True,
+            )
+            for page in pages:
+                yield from page.get("Items", [])
 
 
-def _cancelled_by_the_result_condition(error: ClientError) -> bool:
-    """A transaction cancelled because the result item exists already (the first item's condition)."""
+def raise_unprocessed(table: str, count: int) -> None:
+    raise AwsError(
+        f"BatchWriteItem on {table}: {count} item(s) still unprocessed after {BATCH_WRITE_ATTEMPTS} attempts",
+        operation="BatchWriteItem",
+        code="UnprocessedItems",
+        transient=True,
+    )
+
+
+def _deletion_value(deletion: PlannedDeletion) -> dict[str, Any]:
+    return {"M": {"d": {"S": deletion.digest}, "s": _number(deletion.size_bytes), "c": {"S": deletion.storage_class}}}
+
+
+def _deletion(value: Mapping[str, Any]) -> PlannedDeletion:
+    fields = value.get("M", {})
+    return PlannedDeletion(fields["d"]["S"], int(fields["s"]["N"]), fields.get("c", {}).get("S", "standard"))
+
+
+def _state(run_id: str, item: Mapping[str, Any]) -> RunState:
+    in_use = item.get("inUse", {}).get("BOOL")
+    return RunState(
+        run_id=run_id,
+        mode=item.get("mode", {}).get("S", ""),
+        started_at=item.get("startedAt", {}).get("S", ""),
+        deadline=item.get("deadline", {}).get("S", ""),
+        expected=_int(item, "expected"),
+        reported=_int(item, "reported"),
+        counts={name: _int(item, f"c_{name}") for name in COUNTERS},
+        exempt=_int(item, "exempt"),
+        in_use_available=in_use if isinstance(in_use, bool) else None,
+        pending_deletions=_int(item, "pendingDeletions"),
+        published="publishedAt" in item,
+    )
+
+
+def _cancelled_by_the_first_condition(error: ClientError) -> bool:
+    """A transaction cancelled because its first item's condition failed (the result was written before)."""
     if error_code(error) != "TransactionCanceledException":
         return False
     reasons = error.response.get("CancellationReasons") or []

@@ -38,7 +38,8 @@ class SqsQueue:
         self._queue_url = queue_url
 
     @requires("sqs:SendMessage")
-    def send_messages(self, bodies: Sequence[str]) -> SendResult:
+    def send_messages(self, bodies: Sequence[str], delay_seconds: int = 0) -> SendResult:
+        """Send the bodies (`delay_seconds`: 0-900, how long SQS hides each before delivering it)."""
         unsent: list[int] = []
         errors: list[str] = []
         for batch in _batches(bodies):
@@ -49,7 +50,8 @@ class SqsQueue:
                 batch = [position for position in batch if position not in oversized]
                 if not batch:
                     continue
-            entries = [{"Id": str(position), "MessageBody": bodies[position]} for position in batch]
+            delay = {"DelaySeconds": delay_seconds} if delay_seconds else {}
+            entries = [{"Id": str(position), "MessageBody": bodies[position], **delay} for position in batch]
             try:
                 with translated("SendMessageBatch", "sqs", self._queue_url):
                     response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)

@@ -2,41 +2,108 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from ecr_governance.notice import Notice
-from ecr_governance.sweep.report import KEPT_COUNTERS, RunTotals
+from ecr_governance.sweep.ledger import RunState
+from ecr_governance.sweep.report import KEPT_COUNTERS, RECLAIMED_COUNTERS
 
 GIB = 1024**3  # AWS bills storage per GB-month of 2^30 bytes
+UNSWEPT_SHOWN = 20
 
 
-def sweep_notice(totals: RunTotals, price_per_gb_month: float) -> Notice:
-    counts = totals.counts
-    dry_run = totals.mode == "dry-run"
-    images = counts["would_delete"] if dry_run else counts["deleted"]
-    reclaimed = counts["bytes_reclaimable"] if dry_run else counts["bytes_reclaimed"]
-    savings = reclaimed / GIB * price_per_gb_month
-    failures = counts["failed"] + counts["repositories_failed"]
+@dataclass(frozen=True)
+class Prices:
+    """USD per GB-month, per storage class (StoragePricePerGbMonth, ArchivePricePerGbMonth)."""
+
+    standard: float = 0.10
+    archive: float = 0.10
+
+    def of(self, storage_class: str) -> float:
+        return self.archive if storage_class == "archive" else self.standard
+
+
+def sweep_notice(state: RunState, prices: Prices) -> Notice:
+    counts = state.counts
+    dry_run = state.mode == "dry-run"
+    images = counts.get("would_delete", 0) if dry_run else counts.get("deleted", 0)
+    by_class = {storage: counts.get(counter, 0) for storage, counter in RECLAIMED_COUNTERS.items()}
+    reclaimed = counts.get("bytes_reclaimable", 0) if dry_run else sum(by_class.values())
+    savings = sum(size / GIB * prices.of(storage) for storage, size in by_class.items())
+    failures = counts.get("failed", 0) + counts.get("repositories_failed", 0)
     verb = "would delete" if dry_run else "deleted"
     subject = f"ECR sweep{' (dry run)' if dry_run else ''}: {images} untagged images {verb}, {reclaimed / GIB:.2f} GiB"
     if failures:
         subject += f", {failures} failed"
-    kept = ", ".join(f"{counts[counter]} {reason}" for reason, counter in KEPT_COUNTERS.items() if counts.get(counter))
+    if state.unswept:
+        subject += f", {len(state.unswept)} not swept"
     lines = [
-        f"ecr-governance sweep run {totals.run_id}, started {totals.started_at}, mode {totals.mode}.",
+        f"ecr-governance sweep run {state.run_id}, started {state.started_at}, mode {state.mode}.",
         "",
-        f"Repositories swept: {counts['repositories']} ({totals.exempt} exempt and left alone; "
-        f"{counts['repositories_gone']} deleted meanwhile; {counts['repositories_failed']} could not be read).",
-        f"Images examined: {counts['examined']}; kept: {kept or 'none'}.",
-        f"Candidates (untagged, old, idle, needed by nothing that stays): {counts['candidates']}.",
-        f"Images {verb}: {images}, {reclaimed / GIB:.2f} GiB - about {savings:.2f} USD a month at "
-        f"{price_per_gb_month:.2f} USD per GB-month (ECR's per-image sizes: layers shared between images are "
-        "counted in each, so this is an upper bound).",
-        f"Kept at the last moment: {counts['tagged_since_plan']} tagged since the plan, "
-        f"{counts['no_longer_eligible']} pulled or changed since, {counts['protected']} reached from those, "
-        f"{counts['kept_by_ecr']} still referenced by an index (ECR refused); {counts['already_gone']} already gone.",
+        _repositories_line(state),
+        f"Images examined: {counts.get('examined', 0)}; kept: {_kept(counts) or 'none'}.",
+        f"Candidates (untagged, old, idle, not in use, needed by nothing that stays): {counts.get('candidates', 0)}.",
+        _reclaimed_line(dry_run, images, reclaimed, by_class, savings, prices),
+        f"Kept at the last moment: {counts.get('tagged_since_plan', 0)} tagged since the plan, "
+        f"{counts.get('no_longer_eligible', 0)} pulled, used or changed since, {counts.get('protected', 0)} reached "
+        f"from an image that stays, {counts.get('parent_not_deleted', 0)} below an image not deleted, "
+        f"{counts.get('kept_by_ecr', 0)} still referenced by an index (ECR refused), "
+        f"{counts.get('manifest_unread', 0)} in repositories with an unreadable manifest; "
+        f"{counts.get('already_gone', 0)} already gone.",
+        _in_use_line(state.in_use_available),
     ]
-    if counts["deferred"]:
+    if counts.get("deferred"):
         lines.append(f"Left for the next run: {counts['deferred']} (could not be handed on in time).")
     if failures:
         lines.append(f"Failed: {failures} - see the worker's `sweep report` log lines (error codes and reasons).")
-    attributes = {"mode": totals.mode, "failures": str(failures)}
+    if state.unswept:
+        names = ", ".join(sorted({unit.repository for unit in state.unswept})[:UNSWEPT_SHOWN])
+        lines.append(
+            f"Not swept by the run's deadline ({len(state.unswept)}): {names} - a message in the sweep's dead-letter "
+            "queue or still retrying; the figures above leave them out."
+        )
+    attributes = {"mode": state.mode, "failures": str(failures), "unswept": str(len(state.unswept))}
     return Notice(subject=subject, text="\n".join(lines), attributes=attributes)
+
+
+def _repositories_line(state: RunState) -> str:
+    counts = state.counts
+    return (
+        f"Repositories swept: {counts.get('repositories', 0)} ({state.exempt} exempt when planned and "
+        f"{counts.get('repositories_exempt_now', 0)} since, left alone; {counts.get('repositories_gone', 0)} deleted "
+        f"meanwhile; {counts.get('repositories_failed', 0)} could not be read)."
+    )
+
+
+def _kept(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{counts[counter]} {reason}" for reason, counter in KEPT_COUNTERS.items() if counts.get(counter))
+
+
+def _reclaimed_line(
+    dry_run: bool, images: int, reclaimed: int, by_class: dict[str, int], savings: float, prices: Prices
+) -> str:
+    if dry_run:
+        return (
+            f"Images a delete run would delete: {images}, {reclaimed / GIB:.2f} GiB (ECR's per-image sizes: layers "
+            "shared between images are counted in each, so this is an upper bound)."
+        )
+    parts = ", ".join(
+        f"{size / GIB:.2f} GiB {storage} at {prices.of(storage):.4g} USD per GB-month"
+        for storage, size in by_class.items()
+    )
+    return (
+        f"Images deleted: {images}, {reclaimed / GIB:.2f} GiB ({parts}) - about {savings:.2f} USD a month (ECR's "
+        "per-image sizes: layers shared between images are counted in each, so this is an upper bound)."
+    )
+
+
+def _in_use_line(available: bool | None) -> str:
+    if available is False:
+        return (
+            "In-use data: not available (Amazon Inspector does not scan this registry's images), so untagged images "
+            "deployed by digest were recognised only by their pulls (SweepMinIdleDays)."
+        )
+    if available:
+        return "In-use data: Amazon Inspector's; images it saw in ECS tasks or EKS pods within the idle window stayed."
+    return "In-use data: not asked (nothing to delete)."

@@ -1,4 +1,9 @@
-"""What a sweep did: the outcome of every candidate, and the counts a run adds up."""
+"""What a sweep did: the outcome of every candidate, and the counts a run adds up.
+
+Deletions are counted twice on purpose, for two readers: the report counts what this worker's delete calls did (its
+log line, the CLI), and the run's ledger counts each delete call's confirmed deletions once (the summary) - so a
+message retried, delivered twice or run by two workers at once never adds a deletion twice or loses one.
+"""
 
 from __future__ import annotations
 
@@ -15,31 +20,29 @@ from ecr_governance.sweep.settings import SweepMode
 
 # How many failed images a log line or a report names (the counts cover all of them).
 FAILURES_SHOWN = 20
+STORAGE_CLASSES = ("standard", "archive")
 
 
 class Outcome(StrEnum):
     DELETED = "deleted"
     WOULD_DELETE = "would delete"  # dry run
-    TAGGED_SINCE_PLAN = "tagged since plan"  # the re-check found a tag: kept
-    NO_LONGER_ELIGIBLE = "no longer eligible"  # the re-check found a pull (or a status) that keeps it
-    PROTECTED = "protected"  # an image that stayed reaches it: kept
+    TAGGED_SINCE_PLAN = "tagged since plan"  # a re-read right before its delete call found a tag: kept
+    NO_LONGER_ELIGIBLE = "no longer eligible"  # ... a pull, a status, a use that keeps it
+    PROTECTED = "protected"  # an image that stays (a new tagged index, a re-pushed subject) reaches it: kept
+    PARENT_NOT_DELETED = "parent not deleted"  # an image it is reachable from was not deleted: kept
+    MANIFEST_UNREAD = "manifest unread"  # a manifest read since the plan failed: nothing more deleted this run
     KEPT_BY_ECR = "kept by ECR"  # ImageReferencedByManifestList: an index still references it
     ALREADY_GONE = "already gone"  # deleted by someone else between the plan and the delete
     FAILED = "failed"  # any other failure: kept, with ECR's code and reason
-    CONTINUED = "continued"  # handed to a continuation message (another invocation deletes it)
+    CONTINUED = "continued"  # left to the repository's next part (this worker ran short of time)
     DEFERRED = "deferred"  # left for the next run (could not be handed on)
-
-
-# The outcomes after which the image is still in the registry and keeps what it reaches.
-STAYED = frozenset(
-    {Outcome.TAGGED_SINCE_PLAN, Outcome.NO_LONGER_ELIGIBLE, Outcome.KEPT_BY_ECR, Outcome.FAILED, Outcome.DEFERRED}
-)
 
 
 class CandidateOutcome(NamedTuple):
     digest: str
     outcome: Outcome
     size_bytes: int
+    storage_class: str = "standard"
     detail: str = ""
     code: str = ""
 
@@ -47,48 +50,62 @@ class CandidateOutcome(NamedTuple):
 # The counters one report adds to its run (DynamoDB attributes, the summary, the metrics).
 KEPT_COUNTERS = {reason: "kept_" + reason.name.lower() for reason in KeepReason}
 OUTCOME_COUNTERS = {outcome: outcome.name.lower() for outcome in Outcome}
+RECLAIMED_COUNTERS = {storage: f"bytes_reclaimed_{storage}" for storage in STORAGE_CLASSES}
+# What only the ledger's confirmed delete calls add to a run (never a message's own report).
+DELETION_COUNTERS = (OUTCOME_COUNTERS[Outcome.DELETED], *RECLAIMED_COUNTERS.values())
 COUNTERS = (
     "repositories",
     "repositories_gone",
     "repositories_failed",
+    "repositories_exempt_now",
     "parts",
     "examined",
     *KEPT_COUNTERS.values(),
     "candidates",
     "candidate_bytes",
     *OUTCOME_COUNTERS.values(),
-    "bytes_reclaimed",
+    *RECLAIMED_COUNTERS.values(),
     "bytes_reclaimable",
 )
+UNIT_COUNTERS = tuple(name for name in COUNTERS if name not in DELETION_COUNTERS)
 
 
 @dataclass
 class SweepReport:
-    """One repository message's sweep (with its plan), or one continuation part's (without)."""
+    """One repository message's sweep (its first part with the plan's figures; later parts add outcomes only)."""
 
     repository: str
     mode: SweepMode
     plan: SweepPlan | None = None
-    part_id: str = ""
+    part: int = 0
     outcomes: dict[str, CandidateOutcome] = field(default_factory=dict)
     failure: Failure | None = None
     gone: bool = False
-    continuation_parts: int = 0
-    completed_run: RunTotals | None = None  # set on the report whose result completed its run
-    notification_failed: bool = False
+    exempt_now: str = ""  # exempt since the run was planned: not swept (why)
+    in_use_available: bool | None = None  # None: not asked (nothing to delete)
+    delete_calls: int = 0
+    continued: bool = False
 
-    def record(self, digest: str, outcome: Outcome, size_bytes: int, detail: str = "", code: str = "") -> None:
-        self.outcomes[digest] = CandidateOutcome(digest, outcome, size_bytes, detail, code)
+    def record(
+        self,
+        digest: str,
+        outcome: Outcome,
+        size_bytes: int,
+        storage_class: str = "standard",
+        detail: str = "",
+        code: str = "",
+    ) -> None:
+        self.outcomes[digest] = CandidateOutcome(digest, outcome, size_bytes, storage_class, detail, code)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for o in self.outcomes.values() if o.outcome is outcome)
 
-    def bytes_of(self, outcome: Outcome) -> int:
-        return sum(o.size_bytes for o in self.outcomes.values() if o.outcome is outcome)
-
-    @property
-    def is_part(self) -> bool:
-        return bool(self.part_id)
+    def bytes_of(self, outcome: Outcome, storage_class: str | None = None) -> int:
+        return sum(
+            o.size_bytes
+            for o in self.outcomes.values()
+            if o.outcome is outcome and storage_class in (None, o.storage_class)
+        )
 
     @property
     def failed_images(self) -> list[CandidateOutcome]:
@@ -105,13 +122,11 @@ class SweepReport:
 
     def counts(self) -> dict[str, int]:
         counts: Counter[str] = Counter()
-        if self.is_part:
-            counts["parts"] = 1
-        else:
-            counts["repositories"] = 1
+        counts["parts" if self.part else "repositories"] = 1
         counts["repositories_gone"] = int(self.gone)
         counts["repositories_failed"] = int(self.failure is not None)
-        if self.plan is not None:
+        counts["repositories_exempt_now"] = int(bool(self.exempt_now))
+        if self.plan is not None and not self.part:  # a later part re-plans: its figures would count twice
             counts["examined"] = len(self.plan.decisions)
             for reason, number in self.plan.kept_counts().items():
                 counts[KEPT_COUNTERS[KeepReason(reason)]] = number
@@ -119,28 +134,34 @@ class SweepReport:
             counts["candidate_bytes"] = self.plan.candidate_bytes
         for outcome in self.outcomes.values():
             counts[OUTCOME_COUNTERS[outcome.outcome]] += 1
-        counts["bytes_reclaimed"] = self.bytes_of(Outcome.DELETED)
+        for storage, counter in RECLAIMED_COUNTERS.items():
+            counts[counter] = self.bytes_of(Outcome.DELETED, storage)
         counts["bytes_reclaimable"] = self.bytes_of(Outcome.WOULD_DELETE)
         return {name: counts[name] for name in COUNTERS}
 
     def log_fields(self) -> dict[str, Any]:
         """The report as one structured log line: what was examined and kept (by reason), what went, what failed."""
         fields: dict[str, Any] = {"repository": self.repository, "mode": str(self.mode)}
-        if self.part_id:
-            fields["part"] = self.part_id
+        if self.part:
+            fields["part"] = self.part
         if self.plan is not None:
             fields["examined"] = len(self.plan.decisions)
             fields["kept"] = dict(sorted(self.plan.kept_counts().items()))
             fields["candidates"] = len(self.plan.candidates)
+            if self.plan.unread:
+                fields["manifests_unread"] = dict(list(self.plan.unread.items())[:FAILURES_SHOWN])
         fields.update(
             deleted=self.count(Outcome.DELETED),
             would_delete=self.count(Outcome.WOULD_DELETE),
             failed=len(self.failed_images),
             bytes=self.bytes,
+            delete_calls=self.delete_calls,
             outcomes={str(o): n for o in Outcome if (n := self.count(o))},
         )
-        if self.continuation_parts:
-            fields["continuation_parts"] = self.continuation_parts
+        if self.in_use_available is not None:
+            fields["in_use_data"] = self.in_use_available
+        if self.continued:
+            fields["continued"] = True
         if self.failed_images:
             fields["failures"] = [
                 {"digest": o.digest, "code": o.code, "reason": o.detail} for o in self.failed_images[:FAILURES_SHOWN]
@@ -149,15 +170,17 @@ class SweepReport:
             fields.update(error_code=self.failure.code, error=self.failure.message)
         if self.gone:
             fields["repository_gone"] = True
+        if self.exempt_now:
+            fields["exempt_now"] = self.exempt_now
         return fields
 
     def image_rows(self) -> list[dict[str, Any]]:
         """Every image with its decision and reason, and for a candidate what became of it (the CLI's JSON)."""
-        rows = []
         if self.plan is None:
-            for outcome in self.outcomes.values():
-                rows.append({"imageDigest": outcome.digest, "decision": CANDIDATE, **_outcome_fields(outcome)})
-            return rows
+            return [
+                {"imageDigest": o.digest, "decision": CANDIDATE, **_outcome_fields(o)} for o in self.outcomes.values()
+            ]
+        rows = []
         for decision in self.plan.decisions:
             image = decision.image
             row: dict[str, Any] = {
@@ -167,7 +190,7 @@ class SweepReport:
                 "lastRecordedPullTime": _iso(image.last_pulled_at),
                 "imageStatus": image.status,
                 "imageSizeInBytes": image.size_bytes,
-                "decision": "delete" if decision.is_candidate else "keep",
+                "decision": "delete" if decision.reason == CANDIDATE else "keep",
                 "reason": decision.reason,
             }
             if decision.via:
@@ -190,26 +213,3 @@ def _outcome_fields(outcome: CandidateOutcome) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else iso8601(moment)
-
-
-# ---- runs -----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunStart:
-    run_id: str
-    mode: SweepMode
-    started_at: datetime
-    expected: int  # repository messages sent; continuation parts add to it as they are sent
-    exempt: int = 0
-
-
-@dataclass(frozen=True)
-class RunTotals:
-    run_id: str
-    mode: str
-    started_at: str
-    expected: int
-    reported: int
-    counts: dict[str, int]
-    exempt: int = 0

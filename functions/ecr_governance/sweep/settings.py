@@ -2,6 +2,8 @@
 
 Every setting has a template Parameter, an environment variable, a default and a doc line (SETTINGS_DOCS); a contract
 test holds the three together. Exemptions are enforcement's: a repository exempt from `lifecycle` is never swept.
+The worker obeys its own settings, not the planner's: switching SweepMode to dry-run stops deletions at once, in
+messages already queued, handed on or redriven too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 
 MAX_DAYS = 3650  # ten years: beyond it a minimum age means "never"
+MAX_DEADLINE_HOURS = 23  # a daily run's summary comes before the next run starts
 
 
 class SweepMode(StrEnum):
@@ -64,6 +67,20 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "USD per GB-month of ECR standard storage, for the estimated monthly savings in the run summary.",
     ),
     SettingDoc(
+        "ARCHIVE_PRICE_PER_GB_MONTH",
+        "ArchivePricePerGbMonth",
+        "0.10",
+        "USD per GB-month of ECR archive storage (the same as standard for a registry's first 150 TB, 0.07 above), "
+        "for the savings of archived images swept.",
+    ),
+    SettingDoc(
+        "SWEEP_RUN_DEADLINE_HOURS",
+        "SweepRunDeadlineHours",
+        "6",
+        "A run's summary goes out when every repository is swept, or this many hours after the run started, naming "
+        "the repositories not swept (a message in the dead-letter queue, one still retrying).",
+    ),
+    SettingDoc(
         "SWEEP_TOPIC_ARN",
         "NotifySweep",
         "",
@@ -90,7 +107,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
 
 @dataclass(frozen=True)
 class SweepRules:
-    """What one repository's sweep obeys; the planner puts the rules in force into every message."""
+    """What one repository's sweep obeys: the settings in force where the sweep runs (never a message's copy)."""
 
     mode: SweepMode = SweepMode.DRY_RUN
     min_age: timedelta = timedelta(days=14)
@@ -112,6 +129,8 @@ class SweepSettings:
     rules: SweepRules = field(default_factory=SweepRules)
     exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
     storage_price_per_gb_month: float = 0.10
+    archive_price_per_gb_month: float = 0.10
+    run_deadline: timedelta = timedelta(hours=6)
     topic_arn: str = ""
     queue_url: str = ""
     runs_table: str = ""
@@ -121,8 +140,8 @@ class SweepSettings:
         environ = os.environ if environ is None else environ
         rules = SweepRules(
             mode=enum_setting(environ, "SWEEP_MODE", "dry-run", SweepMode),
-            min_age=timedelta(days=int_setting(environ, "SWEEP_MIN_AGE_DAYS", "14", 0, MAX_DAYS)),
-            min_idle=timedelta(days=int_setting(environ, "SWEEP_MIN_IDLE_DAYS", "30", 0, MAX_DAYS)),
+            min_age=timedelta(days=float_setting(environ, "SWEEP_MIN_AGE_DAYS", "14", 0, MAX_DAYS)),
+            min_idle=timedelta(days=float_setting(environ, "SWEEP_MIN_IDLE_DAYS", "30", 0, MAX_DAYS)),
             sweep_archived=bool_setting(environ, "SWEEP_ARCHIVED", "false"),
         )
         queue_url = text_setting(environ, "SWEEP_QUEUE_URL", "")
@@ -132,6 +151,8 @@ class SweepSettings:
             rules=rules,
             exemptions=ExemptionSettings.from_environ(environ),
             storage_price_per_gb_month=float_setting(environ, "STORAGE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
+            archive_price_per_gb_month=float_setting(environ, "ARCHIVE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
+            run_deadline=timedelta(hours=int_setting(environ, "SWEEP_RUN_DEADLINE_HOURS", "6", 1, MAX_DEADLINE_HOURS)),
             topic_arn=arn_setting(environ, "SWEEP_TOPIC_ARN", "sns"),
             queue_url=queue_url,
             runs_table=text_setting(environ, "SWEEP_RUNS_TABLE", ""),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +21,7 @@ from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_declared_by, declared_actions
 from ecr_governance.aws.idempotency import IdempotencyTable
+from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.sns import SnsPublisher
@@ -30,19 +32,25 @@ from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
 from ecr_governance.repositories import Repository
-from ecr_governance.sweep.report import RunStart
+from ecr_governance.sweep.ledger import DeletionCall, RunStart, UnitRef
+from ecr_governance.sweep.plan import PlannedDeletion
 from ecr_governance.sweep.settings import SweepMode
 from findings_builders import asff_documents
 
 TOPIC = "arn:aws:sns:ap-southeast-1:123456789012:alerts"
 QUEUE = "https://sqs.ap-southeast-1.amazonaws.com/123456789012/sweep"
 # Operations whose IAM actions are not named after them (AWS's Service Authorization Reference): a batch send is
-# sqs:SendMessage; a transaction is authorized per item (ours: a Put and an Update); Invoke is lambda:InvokeFunction.
+# sqs:SendMessage; a transaction is authorized per item (TRANSACTION_ITEM_ACTIONS); Invoke is lambda:InvokeFunction.
 ACTION_OF_OPERATION: dict[str, frozenset[str]] = {
     "ecr:ListImageReferrers": frozenset({"ecr:BatchGetImage"}),
     "sqs:SendMessageBatch": frozenset({"sqs:SendMessage"}),
-    "dynamodb:TransactWriteItems": frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem"}),
     "lambda:Invoke": frozenset({"lambda:InvokeFunction"}),
+}
+TRANSACTION_ITEM_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
 # Services whose IAM prefix differs from their signing name.
 IAM_PREFIX_OF_SIGNING_NAME = {"tagging": "tag"}
@@ -70,11 +78,27 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "exception": RuntimeError("publish failed"),
     "remaining_time_in_millis": 60_000,
     "bodies": ["{}"],
-    "run": RunStart("run-1", SweepMode.DELETE, datetime(2026, 6, 1, tzinfo=UTC), expected=3),
+    "run": RunStart(
+        "run-1",
+        SweepMode.DELETE,
+        datetime(2026, 6, 1, tzinfo=UTC),
+        datetime(2026, 6, 1, 6, tzinfo=UTC),
+        (UnitRef("repository/team/app", "team/app"),),
+    ),
     "run_id": "run-1",
-    "count": 2,
-    "unit_id": "repository/team/app",
-    "counts": {"deleted": 1},
+    "unit": UnitRef("repository/team/app/part/1", "team/app"),
+    "units": [UnitRef("repository/team/app", "team/app")],
+    "call": DeletionCall(
+        "call-1", "repository/team/app", "team/app", (PlannedDeletion("sha256:" + "a" * 64, 1, "standard"),)
+    ),
+    "call_id": "call-1",
+    "deleted": [PlannedDeletion("sha256:" + "a" * 64, 1, "standard")],
+    "now": datetime(2026, 6, 1, tzinfo=UTC),
+    "closing": False,
+    "counts": {"examined": 1},
+    "account_id": "123456789012",
+    "since": datetime(2026, 5, 1, tzinfo=UTC),
+    "delay_seconds": 900,
 }
 
 
@@ -93,9 +117,13 @@ class OperationRecorder:
         self._prefix = IAM_PREFIX_OF_SIGNING_NAME.get(signing_name, signing_name)
         client.meta.events.register_first("before-call.*.*", self)
 
-    def __call__(self, model: Any, **_: Any) -> tuple[_Ok, dict[str, Any]]:
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> tuple[_Ok, dict[str, Any]]:
         action = f"{self._prefix}:{model.name}"
-        self.actions |= ACTION_OF_OPERATION.get(action, {action})
+        if action == "dynamodb:TransactWriteItems":
+            items = json.loads(params["body"])["TransactItems"]  # the serialized request
+            self.actions |= {TRANSACTION_ITEM_ACTIONS[kind] for item in items for kind in item}
+        else:
+            self.actions |= ACTION_OF_OPERATION.get(action, {action})
         return _Ok(), {}
 
 
@@ -113,6 +141,7 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         (LambdaInvoker, "lambda"),
         (lambda client: SqsQueue(client, QUEUE), "sqs"),
         (lambda client: DynamoRunLedger(client, "runs"), "dynamodb"),
+        (InspectorUsage, "inspector2"),
     )
     for factory, service in factories:
         recorder = OperationRecorder(session.client(service))

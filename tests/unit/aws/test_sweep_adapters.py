@@ -1,23 +1,24 @@
-"""The sweep's AWS edge against botocore's Stubber: exact requests, every BatchDeleteImage failure code (moto reports
-none of them), SendMessageBatch's limits and partial failures, and the runs table's conditional writes."""
+"""The sweep's AWS edge against botocore's Stubber: exact requests, every BatchDeleteImage and BatchGetImage failure
+(moto reports none of them), SendMessageBatch's limits and partial failures, Inspector's in-use data (moto has no
+ListCoverage). The runs table is checked against the emulator, alongside its in-memory fake
+(tests/integration/test_sweep_ledger.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
-from ecr_governance.aws.dynamodb import DynamoRunLedger
+from botocore.stub import Stubber
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.errors import AccessDenied, AwsError, CredentialsMissing, ImageNotFound
 from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
-from ecr_governance.sweep.report import COUNTERS, RunStart
-from ecr_governance.sweep.settings import SweepMode
 
 REGION = "ap-southeast-1"
-A, B, C, D = ("sha256:" + c * 64 for c in "abcd")
+A, B, C, D, E, F, G = ("sha256:" + c * 64 for c in "abcdef0")
 QUEUE = "https://sqs.ap-southeast-1.amazonaws.com/123456789012/sweep"
 
 
@@ -141,128 +142,106 @@ def test_a_failed_send_call_reports_its_bodies_unsent_but_missing_credentials_ra
         SqsQueue(client, QUEUE).send_messages(["{}"])
 
 
-# ---- DynamoDB -----------------------------------------------------------------------------------------------------
-RUN_KEY = {"pk": {"S": "run#run-1"}, "sk": {"S": "run"}}
-
-
-def test_start_run_creates_the_run_once():
-    client, stubber = stubbed("dynamodb")
-    expected = {
-        "TableName": "runs",
-        "Item": {
-            **RUN_KEY,
-            "mode": {"S": "delete"},
-            "startedAt": {"S": "2026-06-01T00:00:00Z"},
-            "expected": {"N": "3"},
-            "reported": {"N": "0"},
-            "exempt": {"N": "1"},
-            "expiresAt": ANY,
-        },
-        "ConditionExpression": "attribute_not_exists(pk)",
+# ---- BatchGetImage: what could not be read is reported, never decided ------------------------------------------
+def test_get_manifests_reports_every_manifest_it_could_not_read_with_the_reason():
+    client, stubber = stubbed("ecr")
+    index = {"mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [{"digest": B}]}
+    no_digest = {"manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json"}]}
+    null_subject = {"subject": {"digest": None}}
+    response = {
+        "images": [
+            {"imageId": {"imageDigest": A}, "imageManifest": json.dumps(index)},
+            {"imageId": {"imageDigest": B}, "imageManifest": "{not json"},
+            {"imageId": {"imageDigest": C}, "imageManifest": json.dumps(no_digest)},
+            {"imageId": {"imageDigest": D}, "imageManifest": json.dumps(null_subject)},
+        ],
+        "failures": [
+            {"imageId": {"imageDigest": E}, "failureCode": "KmsError", "failureReason": "key disabled"},
+            {"imageId": {"imageDigest": F}, "failureCode": "ImageNotFound", "failureReason": "gone"},
+        ],
     }
-    stubber.add_response("put_item", {}, expected)
-    stubber.add_client_error("put_item", "ConditionalCheckFailedException", "exists", expected_params=expected)
-    run = RunStart("run-1", SweepMode.DELETE, datetime(2026, 6, 1, tzinfo=UTC), expected=3, exempt=1)
+    stubber.add_response("batch_get_image", response)
     with stubber:
-        ledger = DynamoRunLedger(client, "runs")
-        assert ledger.start_run(run) is True
-        assert ledger.start_run(run) is False
+        read = EcrRegistry(client).get_manifests("team/app", [A, B, C, D, E, F, G])
+    assert read.manifests[A].child_digests == (B,) and set(read.manifests) == {A}
+    assert read.gone == {F}
+    assert set(read.unread) == {B, C, D, E, G}
+    assert "not JSON" in read.unread[B] and "digest" in read.unread[C] and "subject" in read.unread[D]
+    assert read.unread[E] == "KmsError: key disabled" and "neither" in read.unread[G]
 
 
-def test_record_unit_writes_the_result_and_adds_its_counters_in_one_transaction_once():
-    client, stubber = stubbed("dynamodb")
-    counts = dict.fromkeys(COUNTERS, 0) | {"repositories": 1, "deleted": 3, "bytes_reclaimed": 7000}
-    expected = {
-        "TransactItems": [
-            {
-                "Put": {
-                    "TableName": "runs",
-                    "Item": ANY,
-                    "ConditionExpression": "attribute_not_exists(sk)",
-                }
-            },
-            {
-                "Update": {
-                    "TableName": "runs",
-                    "Key": RUN_KEY,
-                    "UpdateExpression": "ADD reported :one, c_repositories :repositories, c_deleted :deleted, "
-                    "c_bytes_reclaimed :bytes_reclaimed",
-                    "ExpressionAttributeValues": {
-                        ":one": {"N": "1"},
-                        ":repositories": {"N": "1"},
-                        ":deleted": {"N": "3"},
-                        ":bytes_reclaimed": {"N": "7000"},
-                    },
-                }
-            },
-        ]
-    }
-    stubber.add_response("transact_write_items", {}, expected)
-    stubber.add_client_error(
-        "transact_write_items",
-        "TransactionCanceledException",
-        "cancelled",
-        expected_params=expected,
-        response_meta={},
-        modeled_fields={"CancellationReasons": [{"Code": "ConditionalCheckFailed"}, {"Code": "None"}]},
-    )
-    stubber.add_client_error(
-        "transact_write_items",
-        "TransactionCanceledException",
-        "cancelled",
-        expected_params=expected,
-        modeled_fields={"CancellationReasons": [{"Code": "None"}, {"Code": "ThrottlingError"}]},
-    )
-    with stubber:
-        ledger = DynamoRunLedger(client, "runs")
-        assert ledger.record_unit("run-1", "repository/team/app", "team/app", counts) is True
-        assert ledger.record_unit("run-1", "repository/team/app", "team/app", counts) is False  # seen before
-        with pytest.raises(AwsError, match="TransactionCanceledException"):
-            ledger.record_unit("run-1", "repository/team/app", "team/app", counts)
-
-
-def test_the_summary_is_claimed_once_and_only_when_every_result_is_in():
-    client, stubber = stubbed("dynamodb")
-    attributes = {
-        **RUN_KEY,
-        "mode": {"S": "delete"},
-        "startedAt": {"S": "2026-06-01T00:00:00Z"},
-        "expected": {"N": "2"},
-        "reported": {"N": "2"},
-        "exempt": {"N": "1"},
-        "c_deleted": {"N": "5"},
-    }
-    expected = {
-        "TableName": "runs",
-        "Key": RUN_KEY,
-        "UpdateExpression": "SET summarizedAt = :now",
-        "ConditionExpression": (
-            "attribute_exists(expected) AND reported >= expected AND attribute_not_exists(summarizedAt)"
-        ),
-        "ExpressionAttributeValues": {":now": ANY},
-        "ReturnValues": "ALL_NEW",
-    }
-    stubber.add_response("update_item", {"Attributes": attributes}, expected)
-    stubber.add_client_error("update_item", "ConditionalCheckFailedException", "not yet", expected_params=expected)
-    with stubber:
-        ledger = DynamoRunLedger(client, "runs")
-        totals = ledger.claim_summary("run-1")
-        assert ledger.claim_summary("run-1") is None
-    assert (totals.expected, totals.reported, totals.exempt, totals.mode) == (2, 2, 1, "delete")
-    assert totals.counts["deleted"] == 5 and totals.counts["failed"] == 0
-
-
-def test_add_expected_adds_atomically():
-    client, stubber = stubbed("dynamodb")
+# ---- SQS: a delay for the deadline message ------------------------------------------------------------------------
+def test_send_messages_can_delay_every_body():
+    client, stubber = stubbed("sqs")
     stubber.add_response(
-        "update_item",
-        {},
-        {
-            "TableName": "runs",
-            "Key": RUN_KEY,
-            "UpdateExpression": "ADD expected :count",
-            "ExpressionAttributeValues": {":count": {"N": "-2"}},
-        },
+        "send_message_batch",
+        {"Successful": [], "Failed": []},
+        {"QueueUrl": QUEUE, "Entries": [{"Id": "0", "MessageBody": "{}", "DelaySeconds": 900}]},
     )
     with stubber:
-        DynamoRunLedger(client, "runs").add_expected("run-1", -2)
+        assert SqsQueue(client, QUEUE).send_messages(["{}"], delay_seconds=900).unsent == ()
+
+
+# ---- Inspector: in-use data ---------------------------------------------------------------------------------------
+def test_inspector_says_whether_it_scans_the_registrys_images():
+    client, stubber = stubbed("inspector2")
+    for status in ("ENABLED", "DISABLED"):
+        stubber.add_response(
+            "batch_get_account_status",
+            {"accounts": [{"accountId": ACCOUNT, "resourceState": _resource_state(status), "state": _state()}]},
+            {"accountIds": [ACCOUNT]},
+        )
+    stubber.add_response("batch_get_account_status", {"accounts": [], "failedAccounts": []}, {"accountIds": [ACCOUNT]})
+    failed = {"accountId": ACCOUNT, "errorCode": "ACCESS_DENIED", "errorMessage": "not a member"}
+    stubber.add_response("batch_get_account_status", {"accounts": [], "failedAccounts": [failed]})
+    with stubber:
+        usage = InspectorUsage(client)
+        assert [usage.covers_registry(ACCOUNT) for _ in range(3)] == [True, False, False]
+        with pytest.raises(AwsError, match="ACCESS_DENIED"):
+            usage.covers_registry(ACCOUNT)
+
+
+def test_images_in_use_are_read_with_two_filtered_queries():
+    client, stubber = stubbed("inspector2")
+    since = datetime(2026, 5, 1, tzinfo=UTC)
+    base = {
+        "resourceType": [{"comparison": "EQUALS", "value": "AWS_ECR_CONTAINER_IMAGE"}],
+        "ecrRepositoryName": [{"comparison": "EQUALS", "value": "team/app"}],
+    }
+    running = _covered(A, {"inUseCount": 2})
+    stubber.add_response(
+        "list_coverage",
+        {"coveredResources": [running]},
+        {"filterCriteria": {**base, "ecrImageInUseCount": [{"lowerInclusive": 1}]}, "maxResults": 200},
+    )
+    recently = _covered(B, {"lastInUseAt": datetime(2026, 5, 20, tzinfo=UTC)})
+    other_repository = _covered(C, {"inUseCount": 1}, repository="team/other")
+    stubber.add_response(
+        "list_coverage",
+        {"coveredResources": [recently, other_repository, _covered(A, {"lastInUseAt": since})]},
+        {"filterCriteria": {**base, "ecrImageLastInUseAt": [{"startInclusive": since}]}, "maxResults": 200},
+    )
+    with stubber:
+        in_use = InspectorUsage(client).images_in_use("team/app", since)
+    assert in_use.available and in_use.last_in_use == {A: None, B: datetime(2026, 5, 20, tzinfo=UTC)}
+
+
+ACCOUNT = "123456789012"
+
+
+def _resource_state(ecr_status: str) -> dict:
+    return {"ec2": _state(), "ecr": _state(ecr_status), "lambda": _state()}
+
+
+def _state(status: str = "ENABLED") -> dict:
+    return {"status": status, "errorCode": "ALREADY_ENABLED", "errorMessage": "-"}
+
+
+def _covered(digest: str, image: dict, repository: str = "team/app") -> dict:
+    return {
+        "accountId": ACCOUNT,
+        "resourceId": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{repository}/{digest}",
+        "resourceType": "AWS_ECR_CONTAINER_IMAGE",
+        "scanType": "PACKAGE",
+        "resourceMetadata": {"ecrImage": image},
+    }

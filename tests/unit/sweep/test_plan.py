@@ -1,20 +1,12 @@
-"""The sweep's plan (pure): every image's decision and reason, the deletion order, the queue that protects."""
+"""The sweep's plan (pure): every image's decision and reason, and which candidates may be deleted next."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from ecr_governance.images import DOCKER_MANIFEST, OCI_INDEX, ImageRecord
-from ecr_governance.sweep.plan import (
-    CANDIDATE,
-    DeletionQueue,
-    PlannedDeletion,
-    connected_parts,
-    indexes_to_read,
-    plan_sweep,
-    referrer_candidates_to_read,
-)
+from ecr_governance.images import DOCKER_MANIFEST, OCI_INDEX, ImageRecord, manifests_to_read
+from ecr_governance.sweep.plan import CANDIDATE, InUse, plan_sweep
 from ecr_governance.sweep.settings import SweepRules
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -65,6 +57,12 @@ NAMES = [
     "archived",
     "archived-long",
     "activating",
+    "running",
+    "was-running",
+    "no-push-time",
+    "new-status",
+    "below",
+    "new",
 ]
 
 
@@ -81,8 +79,13 @@ def test_every_image_gets_a_decision_with_its_reason():
         image("never-pulled", pushed=NOW - timedelta(days=20)),  # old enough, but idle counts from its push
         image("archived", status="ARCHIVED", last_archived_at=NOW - timedelta(days=200)),
         image("activating", status="ACTIVATING"),
+        image("running"),  # deployed by digest: in use now
+        image("was-running"),  # in use 10 days ago: within the 30-day idle window
+        image("no-push-time", pushed=None),
+        image("new-status", status="RESTORING"),  # a status newer than this code: keep
     ]
-    plan = plan_sweep("team/app", images, RULES, NOW)
+    in_use = InUse(True, {digest("running"): None, digest("was-running"): NOW - timedelta(days=10)})
+    plan = plan_sweep("team/app", images, RULES, NOW, in_use=in_use)
     assert reasons(plan) == {
         "amd64": "index child",
         "arm64": "index child",
@@ -95,6 +98,10 @@ def test_every_image_gets_a_decision_with_its_reason():
         "never-pulled": "too young",
         "archived": "archived",
         "activating": "activating",
+        "running": "in use",
+        "was-running": "in use",
+        "no-push-time": "unknown age",
+        "new-status": "activating",
     }
     kept_with = {d.image.digest: d.via for d in plan.decisions if d.via}
     assert kept_with == {
@@ -117,8 +124,11 @@ def test_a_child_shared_with_a_tagged_index_stays_while_the_untagged_index_and_i
     ]
     plan = plan_sweep("r", images, RULES, NOW)
     assert reasons(plan)["shared"] == "index child"
-    # The untagged index goes first, then the child nobody else keeps.
-    assert [d.digest for d in plan.candidates] == [digest("stale-index"), digest("stale-amd64")]
+    # The untagged index goes first; the child nobody else keeps only once the index is deleted.
+    allowed = {d.digest for d in plan.candidates}
+    assert allowed == {digest("stale-index"), digest("stale-amd64")}
+    assert [d.digest for d in plan.ready(allowed, deleted=set())] == [digest("stale-index")]
+    assert [d.digest for d in plan.ready(allowed, deleted={digest("stale-index")})] == [digest("stale-amd64")]
 
 
 def test_nested_indexes_keep_their_children_transitively():
@@ -185,38 +195,77 @@ def test_a_record_listed_twice_counts_with_every_tag():
     assert reasons(plan_sweep("r", images, RULES, NOW)) == {"orphan": "tagged"}
 
 
-def test_images_whose_manifest_was_not_read_stay_with_what_they_reach():
-    images = [image("stale-amd64"), image("stale-index", children=["stale-amd64"])]
-    plan = plan_sweep("r", images, RULES, NOW, unread=[digest("stale-index")])
-    assert reasons(plan) == {"stale-amd64": "index child", "stale-index": "manifest unread"}
+def test_one_unread_manifest_keeps_every_untagged_image_of_the_repository():
+    """An index whose manifest could not be read may list any image: nothing untagged goes this run."""
+    images = [image("stale-amd64"), image("stale-index", children=["stale-amd64"]), image("orphan")]
+    plan = plan_sweep("r", images, RULES, NOW, unread={digest("stale-index"): "KmsError: key disabled"})
+    assert reasons(plan) == {
+        "stale-amd64": "manifest unread",
+        "stale-index": "manifest unread",
+        "orphan": "manifest unread",
+    }
+    assert plan.candidates == () and plan.unread == {digest("stale-index"): "KmsError: key disabled"}
+    # A digest no longer in the repository blocks nothing.
+    assert reasons(plan_sweep("r", images, RULES, NOW, unread={digest("gone"): "ImageInaccessible"}))["orphan"] == (
+        CANDIDATE
+    )
 
 
-def test_a_cycle_is_one_unit_with_the_index_before_its_child_and_a_cycle_larger_than_a_batch_stays():
-    # "nested" is an index of "leaf" and also a referrer of it: each reaches the other.
-    images = [image("leaf"), image("nested", children=["leaf"], subject="leaf"), image("orphan")]
-    plan = plan_sweep("r", images, RULES, NOW)
-    assert [[d.digest for d in unit] for unit in plan.units] == [
-        [digest("nested"), digest("leaf")],
-        [digest("orphan")],
+def test_images_that_reach_each_other_stay_with_everything_below_them():
+    # "nested" is an index of "leaf" and also a referrer of it: each reaches the other, so neither can be deleted
+    # after the other; "below" is a referrer of the cycle.
+    images = [
+        image("leaf"),
+        image("nested", children=["leaf"], subject="leaf"),
+        image("below", subject="nested"),
+        image("orphan"),
     ]
-    small_batches = plan_sweep("r", images, RULES, NOW, batch_size=1)
-    assert reasons(small_batches) == {"leaf": "reference cycle", "nested": "reference cycle", "orphan": CANDIDATE}
+    assert reasons(plan_sweep("r", images, RULES, NOW)) == {
+        "leaf": "reference cycle",
+        "nested": "reference cycle",
+        "below": "referrer",
+        "orphan": CANDIDATE,
+    }
 
 
-def test_batches_hold_at_most_100_digests_and_never_split_a_unit():
-    images = [image(f"orphan-{i}") for i in range(250)]
+def test_each_call_takes_at_most_its_size_tallest_chains_first_and_a_child_only_after_its_parents():
+    chain = [image("sbom", subject="sig"), image("sig", subject="stale-index")]
+    images = [
+        *[image(f"orphan-{i}") for i in range(150)],
+        image("stale-amd64"),
+        image("stale-index", children=["stale-amd64"]),
+        *chain,
+    ]
     plan = plan_sweep("r", images, RULES, NOW)
-    assert [len(batch) for batch in plan.batches()] == [100, 100, 50]
-    cycle = (PlannedDeletion(digest("nested"), 1, (digest("leaf"),)), PlannedDeletion(digest("leaf"), 1, ()))
-    queue = DeletionQueue([*plan.units[:99], cycle])
-    sizes = []
-    while batch := queue.next_batch(100):
-        sizes.append(len(batch))
-        queue.settle(d.digest for d in batch)
-    assert sizes == [99, 2]  # 101 would not fit: the cycle waits for the next batch, whole
+    allowed = {d.digest for d in plan.candidates}
+    first = plan.ready(allowed, deleted=set())
+    assert len(first) == 100 and first[0].digest == digest("stale-index")  # the root of the longest chain
+    assert {d.digest for d in first}.isdisjoint({digest(n) for n in ("stale-amd64", "sig", "sbom")})
+    after = plan.ready(allowed - {d.digest for d in first}, deleted={d.digest for d in first})
+    assert {digest("stale-amd64"), digest("sig")} <= {d.digest for d in after}
+    assert digest("sbom") not in {d.digest for d in after}  # its subject is not deleted yet
 
 
-def test_manifests_are_read_for_indexes_then_only_for_untagged_images_that_could_go():
+def test_images_a_delete_failed_on_or_not_planned_stay_with_what_they_reach():
+    images = [image("stale-amd64"), image("stale-index", children=["stale-amd64"]), image("orphan"), image("new")]
+    plan = plan_sweep(
+        "r",
+        images,
+        RULES,
+        NOW,
+        failed={digest("stale-index")},
+        only={digest(n) for n in ("stale-index", "stale-amd64", "orphan")},
+    )
+    assert reasons(plan) == {
+        "stale-amd64": "index child",
+        "stale-index": "delete failed",
+        "orphan": CANDIDATE,
+        "new": "not planned",
+    }
+    assert plan.deletable(digest("orphan")) and not plan.deletable(digest("stale-amd64"))
+
+
+def test_manifests_are_read_for_indexes_and_unknown_types_then_for_images_that_could_go():
     listed = [
         ImageRecord(digest("index"), OLD, ("v1",), manifest_media_type=OCI_INDEX),
         ImageRecord(digest("amd64"), OLD, manifest_media_type=DOCKER_MANIFEST),
@@ -225,42 +274,13 @@ def test_manifests_are_read_for_indexes_then_only_for_untagged_images_that_could
         ImageRecord(digest("orphan"), OLD, manifest_media_type=DOCKER_MANIFEST),
         ImageRecord(digest("sig"), OLD, manifest_media_type=DOCKER_MANIFEST, subject_digest=digest("index")),
     ]
-    assert indexes_to_read(listed) == [digest("index"), digest("unknown-type")]
+    assert manifests_to_read(listed, may_go=lambda image: False) == [digest("index"), digest("unknown-type")]
     index = ImageRecord(digest("index"), OLD, ("v1",), manifest_media_type=OCI_INDEX, child_digests=(digest("amd64"),))
     read = [index, *listed[1:]]
+    plan = plan_sweep("r", read, RULES, NOW)
     # amd64 is kept by the index, fresh is too young, sig's subject is known: only the orphan's manifest is needed.
-    assert referrer_candidates_to_read(read, RULES, NOW, already_read=[digest("index")]) == [digest("orphan")]
-
-
-def deletions(*names_and_reaches: tuple[str, tuple[str, ...]]) -> list[tuple[PlannedDeletion, ...]]:
-    return [(PlannedDeletion(digest(n), 1, tuple(digest(r) for r in reach)),) for n, reach in names_and_reaches]
-
-
-def test_the_queue_protects_everything_a_staying_image_reaches_wherever_it_is_queued():
-    units = deletions(("stale-index", ("stale-amd64", "sig")), ("sig", ("sbom",)), ("orphan", ()), ("stale-amd64", ()))
-    units.append((PlannedDeletion(digest("sbom"), 1, ()),))
-    queue = DeletionQueue(units)
-    first = queue.next_batch(2)
-    assert [d.digest for d in first] == [digest("stale-index"), digest("sig")]
-    protected = queue.protect([digest("stale-index")])  # e.g. it was tagged since the plan
-    assert protected == {
-        digest("stale-amd64"): digest("stale-index"),
-        digest("sig"): digest("stale-index"),
-        digest("sbom"): digest("stale-index"),
-    }
-    assert queue.is_unsettled(digest("orphan")) and not queue.is_unsettled(digest("sig"))
-    assert [d.digest for d in queue.next_batch(2)] == [digest("orphan")]
-    queue.settle([digest("orphan")])
-    assert queue.next_batch(2) == [] and len(queue) == 0
-
-
-def test_connected_parts_keep_images_that_reach_each_other_together():
-    units = deletions(("stale-index", ("stale-amd64",)), ("orphan", ()), ("stale-amd64", ()), ("sig", ("sbom",)))
-    units.append((PlannedDeletion(digest("sbom"), 1, ()),))
-    parts = [[unit[0].digest for unit in part] for part in connected_parts(units)]
-    assert sorted(parts) == sorted(
-        [[digest("stale-index"), digest("stale-amd64")], [digest("orphan")], [digest("sig"), digest("sbom")]]
-    )
+    already = [digest("index"), digest("unknown-type")]
+    assert manifests_to_read(read, lambda i: plan.is_candidate(i.digest), already) == [digest("orphan")]
 
 
 def test_a_tagged_images_parts_are_reported_as_such_even_when_young():

@@ -1,13 +1,16 @@
-"""The sweep's safety, proved over generated registries (hypothesis), against an in-memory ECR that behaves like
-ECR where it matters (tests/sweep_fakes.py).
+"""The sweep's safety, proved over generated registries (hypothesis) that change under it, against an in-memory ECR
+that behaves like ECR where it matters (tests/sweep_fakes.py: the manifest-list refusal on, per-image failures).
 
 Registries have nested indexes, children shared between indexes, referrer chains (and the cycles an index that is
-also a referrer makes), tags, images of every age and pull time around the boundaries, archived and ACTIVATING
-images; between any two API calls a tag may appear, an image may be pulled or deleted by someone else. Whatever
-happens (short of landing in the one round trip between a batch's re-check and its delete call), no delete call
-takes a digest that a tagged image reaches at that moment, nor an image too young, pulled within the idle window,
-archived within its minimum, or ACTIVATING; and when nothing races the sweep it deletes every
-other untagged image. The checks use their own walk and rules (not the plan's code).
+also a referrer makes), tags, images in use, images of every age and pull time around the boundaries, archived and
+ACTIVATING images, manifests BatchGetImage will not give (KmsError) and images BatchDeleteImage will not delete.
+Before every ECR call except BatchDeleteImage (ECR has no conditional delete: nothing can close the round trip
+between the last read and the delete) the registry may change: a tag appears or goes, an image is pulled, pushed,
+deleted by someone else, a tagged index is pushed over existing manifests, a subject is pushed back with a tag, a
+referrer is pushed. Whatever happens, no image that a tagged or in-use image needs is deleted at the moment of its
+delete call, nor one that stays by itself; every deleted image's parents were gone before its call; the report's
+deletions are exactly what the registry lost; and when nothing races the sweep it deletes every other untagged
+image. The checks use their own walk and rules (not the plan's code).
 """
 
 from __future__ import annotations
@@ -16,18 +19,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from ecr_governance.exemptions import ExemptionSettings
 from ecr_governance.images import DOCKER_MANIFEST, OCI_INDEX, ImageRecord
 from ecr_governance.sweep.report import Outcome
-from ecr_governance.sweep.service import SweepWorker
 from ecr_governance.sweep.settings import SweepMode, SweepRules
+from ecr_governance.sweep.worker import SweepWorker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sweep_fakes import InMemoryEcr, reachable
+from sweep_fakes import InMemoryEcr, InMemoryInspector, reachable
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = 86400
 REPOSITORY = "team/app"
-EXAMPLES = 10_000
+EXAMPLES = 3_000
 
 
 def stays_by_itself(image: ImageRecord, rules: SweepRules) -> bool:
@@ -38,6 +42,8 @@ def stays_by_itself(image: ImageRecord, rules: SweepRules) -> bool:
     if image.status == "ARCHIVED" and (
         not rules.sweep_archived or image.last_archived_at is None or NOW - image.last_archived_at < timedelta(90)
     ):
+        return True
+    if image.pushed_at is None:
         return True
     last_used = image.last_pulled_at or image.pushed_at
     return NOW - image.pushed_at <= rules.min_age or NOW - last_used <= rules.min_idle
@@ -60,10 +66,10 @@ def expected_deletions(images: dict[str, ImageRecord], rules: SweepRules, batch_
     while True:
         kept = reachable(images, staying)
         candidates = set(images) - kept
-        too_large = [g for g in mutually_reaching_groups(images, candidates) if len(g) > batch_size]
-        if not too_large:
+        cycles = [g for g in mutually_reaching_groups(images, candidates) if len(g) > 1]
+        if not cycles:
             return candidates
-        staying |= set().union(*too_large)
+        staying |= set().union(*cycles)
 
 
 def _around(*days: int) -> list[int]:
@@ -130,7 +136,6 @@ registries = st.tuples(st.integers(1, 10), st.binary(min_size=10 * IMAGE_BYTES, 
     lambda drawn: decode_registry(drawn[1][: drawn[0] * IMAGE_BYTES])
 )
 
-
 rules_strategy = st.builds(
     SweepRules,
     mode=st.just(SweepMode.DELETE),
@@ -138,66 +143,112 @@ rules_strategy = st.builds(
     min_idle=st.sampled_from((timedelta(0), timedelta(days=30))),
     sweep_archived=st.booleans(),
 )
-# (call number, what happens before it, which image): tags racing the sweep, pulls, deletions by someone else.
-races = st.lists(
-    st.tuples(st.integers(1, 12), st.sampled_from(("tag", "pull", "remove")), st.integers(0, 9)), max_size=3
+CHANGES = ("tag", "untag", "pull", "remove", "push", "tagged index", "subject back", "referrer")
+# (call number, what happens before it, which image): the registry changing under the sweep.
+races = st.lists(st.tuples(st.integers(1, 16), st.sampled_from(CHANGES), st.integers(0, 9)), max_size=4)
+# Faults: images whose manifest BatchGetImage will not give, images BatchDeleteImage will not delete, images in use.
+faults = st.tuples(
+    st.frozensets(st.integers(0, 9), max_size=2),
+    st.frozensets(st.integers(0, 9), max_size=2),
+    st.frozensets(st.integers(0, 9), max_size=2),
 )
 
 
-def run(images, subject_reported, rules, batch_size, events):
+def digest_of(position: int) -> str:
+    return f"sha256:{position:064x}"
+
+
+def change(registry: InMemoryEcr, what: str, position: int, pushed: list[int]) -> None:
+    """One change by someone else. New digests count up from 100 (content addressing: never an earlier one)."""
+    images = registry.repositories[REPOSITORY]
+    target = digest_of(position)
+    present = sorted(images)
+    if what == "tag":
+        registry.tag(REPOSITORY, target, "raced")
+    elif what == "untag" and target in images:
+        images[target] = replace(images[target], tags=())
+    elif what == "pull":
+        registry.pull(REPOSITORY, target, NOW)
+    elif what == "remove":
+        registry.remove(REPOSITORY, target)
+    elif what == "subject back":  # a referrer's absent subject pushed again, tagged
+        referrer = images.get(target)
+        if referrer is not None and referrer.subject_digest and referrer.subject_digest not in images:
+            images[referrer.subject_digest] = ImageRecord(referrer.subject_digest, NOW, tags=("back",))
+    elif present:
+        pushed.append(100 + len(pushed))
+        new = digest_of(pushed[-1])
+        children = tuple(present[position % len(present) :][:2]) if what == "tagged index" else ()
+        subject = present[position % len(present)] if what == "referrer" else None
+        images[new] = ImageRecord(
+            new,
+            NOW,
+            tags=("pushed",) if what == "tagged index" else (),
+            manifest_media_type=OCI_INDEX if children else DOCKER_MANIFEST,
+            child_digests=children,
+            subject_digest=subject,
+        )
+
+
+def run(images, subject_reported, rules, batch_size, events, faults=(frozenset(), frozenset(), frozenset())):
+    unreadable, undeletable, in_use = faults
     ecr = InMemoryEcr()
     ecr.add(REPOSITORY, *images)
     ecr.subject_in_details |= subject_reported
+    ecr.manifest_failures = {digest_of(p): ("KmsError", "key disabled") for p in unreadable}
+    ecr.failures = {digest_of(p): ("InternalError", "try again") for p in undeletable}
+    ecr.in_use = {digest_of(p) for p in in_use}
     snapshots: list[dict[str, ImageRecord]] = []
     pending = sorted(events)
+    pushed: list[int] = []
 
     def before_call(operation: str, registry: InMemoryEcr) -> None:
         number = sum(registry.calls.values())
-        # Between a batch's re-check read and its delete call is one round trip: no client can close that window
-        # (ECR has no conditional delete), so races land before any other call - the re-checks included.
         while operation != "BatchDeleteImage" and pending and pending[0][0] <= number:
             _, what, position = pending.pop(0)
-            digest = f"sha256:{position:064x}"
-            if what == "tag":
-                registry.tag(REPOSITORY, digest, "raced")
-            elif what == "pull":
-                registry.pull(REPOSITORY, digest, NOW)
-            else:
-                registry.remove(REPOSITORY, digest)
+            change(registry, what, position, pushed)
         if operation == "BatchDeleteImage":
             snapshots.append(dict(registry.repositories[REPOSITORY]))
 
     ecr.before_call = before_call
-    worker = SweepWorker(ecr, batch_size=batch_size, clock=lambda: NOW)
-    report = worker.sweep_repository(REPOSITORY, rules)
+    worker = SweepWorker(
+        ecr, ecr, rules, ExemptionSettings(), in_use=InMemoryInspector(ecr), batch_size=batch_size, clock=lambda: NOW
+    )
+    report = worker.sweep_repository(REPOSITORY)
     return ecr, report, snapshots
 
 
 @pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-@given(registry=registries, rules=rules_strategy, batch_size=st.integers(1, 4), events=races)
-def test_the_sweep_never_deletes_what_stays_and_deletes_everything_else(registry, rules, batch_size, events):
+@given(registry=registries, rules=rules_strategy, batch_size=st.integers(1, 4), events=races, faults=faults)
+def test_the_sweep_never_deletes_what_a_tagged_or_running_image_needs_while_the_registry_changes(
+    registry, rules, batch_size, events, faults
+):
     images, subject_reported = registry
-    ecr, report, snapshots = run(images, subject_reported, rules, batch_size, events)
+    ecr, report, snapshots = run(images, subject_reported, rules, batch_size, events, faults)
     assert report.failure is None and not report.gone
 
-    # Safety, at the moment of every delete call: nothing a tagged image reaches, nothing that stays by itself.
+    # Safety, at the moment of every delete call: nothing a tagged or in-use image needs, nothing that stays by
+    # itself, nothing an image still present reaches (its parents went in earlier calls).
     assert ecr.violations == []
-    for call, state in zip(ecr.delete_calls, snapshots, strict=True):
-        for digest in call:
-            if digest in state:
-                assert not stays_by_itself(state[digest], rules), digest
+    for deleted_now, before in zip(ecr.deleted, snapshots, strict=True):
+        for digest in deleted_now:
+            image = before[digest]
+            assert not stays_by_itself(image, rules) and digest not in ecr.in_use, digest
+            assert not any(digest in other.child_digests for other in before.values()), digest
+            assert image.subject_digest is None or image.subject_digest not in before, digest
 
-    # Every candidate ends with one outcome, and what the registry lost is exactly what the report deleted.
+    # An unread manifest of an image in the registry stops every deletion; the report says what happened.
+    deleted = {d for d, outcome in report.outcomes.items() if outcome.outcome is Outcome.DELETED}
+    asked = {digest_of(p) for p in faults[0]} & {i.digest for i in images}
+    if report.plan.unread:
+        assert deleted == set() and ecr.calls["BatchDeleteImage"] == 0
     candidates = {deletion.digest for deletion in report.plan.candidates}
     assert set(report.outcomes) == candidates
-    original = {image.digest for image in images}
-    deleted = {d for d, outcome in report.outcomes.items() if outcome.outcome is Outcome.DELETED}
-    removed_by_others = {f"sha256:{p:064x}" for _, what, p in events if what == "remove"}
-    assert original - ecr.digests(REPOSITORY) - removed_by_others == deleted - removed_by_others
+    assert deleted == {digest for call in ecr.deleted for digest in call}
 
-    # Completeness: with nothing racing it, the sweep deletes every untagged image nothing that stays reaches.
-    if not events:
+    # Completeness: with nothing racing it and nothing failing, it deletes every untagged image nothing needs.
+    if not events and not any(faults) and not asked:
         assert deleted == expected_deletions({image.digest: image for image in images}, rules, batch_size)
 
 
