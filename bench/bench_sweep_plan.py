@@ -54,7 +54,7 @@ def main() -> None:
     planning = statistics.median(r[1] for r in rounds)
     kept = outcome.kept_counts()
     print(f"workload: {len(images):,} images in one repository, {args.repeat} interleaved rounds")
-    print(f"plan outcome: {len(outcome.candidates):,} candidates in {len(outcome.units):,} units; kept {dict(kept)}")
+    print(f"plan outcome: {len(outcome.candidates):,} candidates; kept {dict(kept)}")
     print(f"baseline: sort {len(images):,} records by push time once  {baseline * 1000:8.1f} ms (median)")
     print(f"plan_sweep()                                       {planning * 1000:8.1f} ms (median)")
     print(
