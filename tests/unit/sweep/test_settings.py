@@ -45,3 +45,13 @@ def test_the_exemptions_are_enforcements():
 def test_bad_values_name_the_variable(environ, named):
     with pytest.raises(SettingsError, match=named):
         SweepSettings.from_environ(environ)
+
+
+def test_fractions_of_days_and_the_new_settings_are_read():
+    settings = SweepSettings.from_environ(
+        {"SWEEP_MIN_AGE_DAYS": "1.5", "ARCHIVE_PRICE_PER_GB_MONTH": "0.07", "SWEEP_RUN_DEADLINE_HOURS": "12"}
+    )
+    assert settings.rules.min_age == timedelta(days=1.5)
+    assert settings.archive_price_per_gb_month == 0.07 and settings.run_deadline == timedelta(hours=12)
+    with pytest.raises(SettingsError, match="SWEEP_RUN_DEADLINE_HOURS"):
+        SweepSettings.from_environ({"SWEEP_RUN_DEADLINE_HOURS": "24"})
