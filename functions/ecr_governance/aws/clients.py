@@ -68,12 +68,13 @@ def make_client(
     session: boto3.session.Session | None = None,
     endpoint_url: str | None = None,
     local: bool = False,
+    region: str | None = None,
 ) -> Any:
     """A boto3 client with the project's retry policy. Without a session: the default credential chain and region
-    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself."""
+    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself. `region` overrides the session's."""
     session = session or boto3.session.Session()
     # botocore reads AWS_DEFAULT_REGION; Lambda and many shells set AWS_REGION (the AWS CLI reads both).
-    region = session.region_name or os.environ.get("AWS_REGION")
+    region = region or session.region_name or os.environ.get("AWS_REGION")
     if not region:
         raise SettingsError("no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
     try:

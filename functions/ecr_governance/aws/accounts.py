@@ -1,0 +1,99 @@
+"""Reaching member accounts: boto3 clients whose credentials come from each member's governance role.
+
+One AssumeRole per account (credentials kept until five minutes before they expire, then fetched again), and one
+client per account, region and service for the function's lifetime. Each client has its own adaptive retry state,
+so one account's ECR throttling never slows another account's calls. A role that cannot be assumed raises
+MemberUnreachable, which the caller reports as `not-onboarded` and goes on with the other accounts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+
+from ecr_governance.aws.clients import make_client
+from ecr_governance.aws.errors import translated
+from ecr_governance.aws.iam import requires
+from ecr_governance.errors import AwsError, FatalAwsError
+
+REFRESH_BEFORE = timedelta(minutes=5)
+SESSION_NAME = "ecr-governance-hub"
+DURATION_SECONDS = 3600
+# What a hub function needs to reach members (granted on the members' governance role only).
+ASSUME_ROLE_ACTIONS = frozenset({"sts:AssumeRole"})
+
+
+class MemberUnreachable(AwsError):
+    """The member's governance role could not be assumed (not deployed yet, or its trust does not admit the hub)."""
+
+
+class MemberSessions:
+    def __init__(
+        self,
+        base_session: boto3.session.Session,
+        role_name: str,
+        *,
+        partition: str = "aws",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._base = base_session
+        self._role_name = role_name
+        self._partition = partition
+        self._clock = clock
+        self._sts: Any = None
+        self._sessions: dict[str, tuple[boto3.session.Session, datetime]] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def role_arn(self, account_id: str) -> str:
+        return f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
+
+    def client(self, service: str, account_id: str, region: str) -> Any:
+        """A client in the member account and region (raises MemberUnreachable)."""
+        session = self._session(account_id)
+        key = (account_id, region, service)
+        with self._lock:
+            if key not in self._clients or self._clients[key][1] is not session:
+                self._clients[key] = (make_client(service, session=session, region=region), session)
+            return self._clients[key][0]
+
+    def _session(self, account_id: str) -> boto3.session.Session:
+        with self._lock:
+            cached = self._sessions.get(account_id)
+            if cached is not None and cached[1] - REFRESH_BEFORE > self._clock():
+                return cached[0]
+        session, expires = self.assume(account_id)
+        with self._lock:
+            self._sessions[account_id] = (session, expires)
+        return session
+
+    @requires("sts:AssumeRole")
+    def assume(self, account_id: str) -> tuple[boto3.session.Session, datetime]:
+        """A session as the member's governance role, and when its credentials expire."""
+        if self._sts is None:
+            self._sts = make_client("sts", session=self._base)
+        try:
+            with translated("AssumeRole", "sts", self.role_arn(account_id)):
+                credentials = self._sts.assume_role(
+                    RoleArn=self.role_arn(account_id), RoleSessionName=SESSION_NAME, DurationSeconds=DURATION_SECONDS
+                )["Credentials"]
+        except FatalAwsError:
+            raise
+        except AwsError as error:
+            raise MemberUnreachable(
+                f"cannot assume {self.role_arn(account_id)}: {error}",
+                operation="AssumeRole",
+                code=error.code,
+                transient=error.transient,
+            ) from error
+        session = boto3.session.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=self._base.region_name,
+        )
+        return session, credentials["Expiration"]

@@ -1,0 +1,97 @@
+"""Who is governed, and whether an event may be acted on: pure decisions over the organization's account list.
+
+An event is acted on only when its account is an ACTIVE member of the organization (or of the configured OUs) and
+its region is one the hub serves; anything else is refused before any call. The hub's writes in a member account
+are made by that account's governance role: CloudTrail reports them as that role's, and they are the hub's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+ACTIVE = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class Account:
+    account_id: str
+    name: str = ""
+    status: str = ACTIVE
+
+    def label(self) -> str:
+        """How alerts and reports name the account: `name (id)`."""
+        return f"{self.name} ({self.account_id})" if self.name else self.account_id
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """One account-region the hub works in."""
+
+    account_id: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.region}"
+
+
+class OrganizationDirectory(Protocol):
+    """What the hub reads from AWS Organizations (the adapter serves it; tests use an in-memory one)."""
+
+    def accounts(self, parents: Sequence[str] = ()) -> list[Account]:
+        """Every account of the organization, or of these OUs (nested OUs included)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Membership:
+    """The accounts and regions this hub governs, read once per run (a new account is governed at the next run)."""
+
+    accounts: Mapping[str, Account]
+    regions: tuple[str, ...]
+    member_role_name: str = ""
+    hub_account: str = ""
+
+    @classmethod
+    def of(
+        cls, accounts: Iterable[Account], regions: Sequence[str], member_role_name: str = "", hub_account: str = ""
+    ) -> Membership:
+        governed = {a.account_id: a for a in accounts if a.status == ACTIVE}
+        return cls(governed, tuple(regions), member_role_name, hub_account)
+
+    def targets(self) -> list[Target]:
+        """Every account-region, sorted: one message each in a fan-out."""
+        return sorted(Target(account, region) for account in self.accounts for region in self.regions)
+
+    def refusal(self, account_id: str, region: str) -> str | None:
+        """Why an event from this account and region must not be acted on, or None."""
+        if account_id not in self.accounts:
+            return f"account {account_id!r} is not an active member this hub governs"
+        if region not in self.regions:
+            return f"region {region!r} is not one this hub governs ({', '.join(self.regions)})"
+        return None
+
+    def caused_by_the_hub(self, actor_arn: str) -> bool:
+        """Whether a CloudTrail actor is a member's governance role - the hub's own write, not a change to act on."""
+        if not self.member_role_name:
+            return False
+        # arn:aws:sts::<account>:assumed-role/<role name>/<session>
+        parts = actor_arn.split(":", 5)
+        if len(parts) < 6 or parts[2] != "sts" or parts[4] not in self.accounts:
+            return False
+        resource = parts[5].split("/")
+        return len(resource) >= 2 and resource[0] == "assumed-role" and resource[1] == self.member_role_name
+
+    def name_of(self, account_id: str) -> str:
+        account = self.accounts.get(account_id)
+        return account.label() if account else account_id
+
+
+@dataclass(frozen=True)
+class NotOnboarded:
+    """A governed account whose role could not be assumed: reported once per run, the others go on."""
+
+    account_id: str
+    reason: str
+    regions: tuple[str, ...] = field(default=())
