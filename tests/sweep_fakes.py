@@ -239,9 +239,10 @@ class InMemoryRuns:
 
     clock: Callable[[], datetime] | None = None
     runs: dict[str, dict] = field(default_factory=dict)
-    pending: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> unit id -> repository
+    pending: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # run -> unit -> (repository, account)
     units: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     calls_written: dict[str, dict[str, dict]] = field(default_factory=dict)  # run -> call id -> item
+    per_account: dict[str, dict[str, Counter]] = field(default_factory=dict)  # run -> account -> counters
     fail: list[str] = field(default_factory=list)
 
     def _maybe_fail(self, method: str) -> None:
@@ -251,7 +252,7 @@ class InMemoryRuns:
 
     def start_run(self, run: RunStart) -> bool:
         self._maybe_fail("start_run")
-        self.pending.setdefault(run.run_id, {}).update((u.unit_id, u.repository) for u in run.units)
+        self.pending.setdefault(run.run_id, {}).update((u.unit_id, (u.repository, u.account)) for u in run.units)
         if run.run_id in self.runs:
             return False
         self.runs[run.run_id] = {
@@ -266,6 +267,8 @@ class InMemoryRuns:
             "pending_deletions": 0,
             "claimed": None,
             "published": False,
+            "not_onboarded": tuple(run.not_onboarded),
+            "account_names": dict(run.account_names),
         }
         return True
 
@@ -274,18 +277,21 @@ class InMemoryRuns:
             if self.pending.get(run_id, {}).pop(unit.unit_id, None) is not None:
                 self.runs[run_id]["expected"] -= 1
 
-    def add_unit(self, run_id: str, unit: UnitRef) -> None:
-        self._maybe_fail("add_unit")
-        if unit.unit_id not in self.pending.setdefault(run_id, {}):
-            self.pending[run_id][unit.unit_id] = unit.repository
-            self.runs[run_id]["expected"] += 1
+    def add_units(self, run_id: str, units: Sequence[UnitRef]) -> None:
+        self._maybe_fail("add_units")
+        for unit in units:
+            if unit.unit_id not in self.pending.setdefault(run_id, {}):
+                self.pending[run_id][unit.unit_id] = (unit.repository, unit.account)
+                self.runs[run_id]["expected"] += 1
 
     def intend_deletion(self, run_id: str, call: DeletionCall) -> None:
         self._maybe_fail("intend_deletion")
         self.calls_written.setdefault(run_id, {})[call.call_id] = {"call": call, "confirmed": False}
         self.runs[run_id]["pending_deletions"] += 1
 
-    def confirm_deletion(self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion]) -> bool:
+    def confirm_deletion(
+        self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion], account: str = ""
+    ) -> bool:
         self._maybe_fail("confirm_deletion")
         item = self.calls_written.get(run_id, {}).get(call_id)
         if item is None or item["confirmed"]:
@@ -294,9 +300,13 @@ class InMemoryRuns:
         item["deleted"] = [d.digest for d in deleted]
         run = self.runs[run_id]
         run["pending_deletions"] -= 1
-        run["counts"]["deleted"] += len(deleted)
-        for storage, counter in RECLAIMED_COUNTERS.items():
-            run["counts"][counter] += sum(d.size_bytes for d in deleted if d.storage_class == storage)
+        targets = [run["counts"]]
+        if account:
+            targets.append(self.per_account.setdefault(run_id, {}).setdefault(account, Counter()))
+        for counts in targets:
+            counts["deleted"] += len(deleted)
+            for storage, counter in RECLAIMED_COUNTERS.items():
+                counts[counter] += sum(d.size_bytes for d in deleted if d.storage_class == storage)
         return True
 
     def record_unit(self, run_id: str, unit: UnitRef, counts: Mapping[str, int]) -> bool:
@@ -307,6 +317,9 @@ class InMemoryRuns:
         run = self.runs[run_id]
         run["reported"] += 1
         run["counts"].update({name: counts.get(name, 0) for name in UNIT_COUNTERS})
+        if unit.account:
+            account = self.per_account.setdefault(run_id, {}).setdefault(unit.account, Counter())
+            account.update({name: counts.get(name, 0) for name in UNIT_COUNTERS if counts.get(name)})
         self.pending.get(run_id, {}).pop(unit.unit_id, None)
         return True
 
@@ -324,6 +337,8 @@ class InMemoryRuns:
             in_use_available=run["in_use"],
             pending_deletions=run["pending_deletions"],
             published=run["published"],
+            not_onboarded=run["not_onboarded"],
+            account_names=run["account_names"],
         )
 
     def run_state(self, run_id: str) -> RunState | None:
@@ -344,7 +359,13 @@ class InMemoryRuns:
         return [item["call"] for item in self.calls_written.get(run_id, {}).values() if not item["confirmed"]]
 
     def unfinished_units(self, run_id: str) -> list[UnitRef]:
-        return [UnitRef(unit, repository) for unit, repository in sorted(self.pending.get(run_id, {}).items())]
+        return [UnitRef(unit, *where) for unit, where in sorted(self.pending.get(run_id, {}).items())]
+
+    def account_totals(self, run_id: str) -> dict[str, dict[str, int]]:
+        return {
+            account: {name: counts.get(name, 0) for name in COUNTERS}
+            for account, counts in self.per_account.get(run_id, {}).items()
+        }
 
     def mark_published(self, run_id: str) -> None:
         self._maybe_fail("mark_published")

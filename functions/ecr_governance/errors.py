@@ -49,6 +49,11 @@ class AccessDenied(AwsError):
     """The caller's credentials lack an IAM permission; names the action."""
 
 
+class MemberUnreachable(AwsError):
+    """A member account's governance role could not be assumed (not deployed yet, or its trust does not admit the
+    hub): that account is `not-onboarded`, the others go on."""
+
+
 class FatalAwsError(AwsError):
     """No AWS call can succeed (no credentials, no endpoint): recording it against one repository and going on to
     the next would only repeat it. Services catch GovernanceError per repository but let these end the run."""

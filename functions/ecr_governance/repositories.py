@@ -22,3 +22,8 @@ class Repository:
         """The registry's account: the ARN's fifth field (arn:partition:ecr:region:account:repository/name)."""
         parts = self.arn.split(":")
         return parts[4] if len(parts) > 5 else ""
+
+    @property
+    def region(self) -> str:
+        parts = self.arn.split(":")
+        return parts[3] if len(parts) > 5 else ""

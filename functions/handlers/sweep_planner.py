@@ -6,6 +6,7 @@ invoke leaves SWEEP_QUEUE_URL empty) it reports the messages it would send; with
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,11 +23,12 @@ from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.sweep.ledger import RunStarter
 from ecr_governance.sweep.messages import parse_sweep_trigger
-from ecr_governance.sweep.planner import SweepPlanner
+from ecr_governance.sweep.planner import OrganizationScope, SweepPlanner
 from ecr_governance.sweep.ports import MessageQueue, RegistryCoverage, RepositoryDirectory
 from ecr_governance.sweep.settings import SweepSettings
 
 from handlers.edge import log_rejected_event
+from handlers.reach import DIRECTORY_IAM_ACTIONS, REACH_IAM_ACTIONS, member_sessions, organization_directory
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
@@ -36,18 +38,32 @@ IAM_ACTIONS = (
     | actions_for(RunStarter, DynamoRunLedger)
     | actions_for(RegistryCoverage, InspectorUsage)
 )
+# An organization hub's planner lists the organization's accounts and checks it can reach each (one AssumeRole).
+CONDITIONAL_IAM_ACTIONS = {"MEMBER_ROLE_NAME": REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS}
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = SweepSettings.from_environ()
+organization = settings.organization
 make_client = client_maker()  # one session for every client
+sessions, directory = member_sessions(organization), organization_directory(organization)
 planner = SweepPlanner(
     EcrRegistry(make_client("ecr")),
     settings.exemptions,
     queue=SqsQueue(make_client("sqs"), settings.queue_url) if settings.queue_url else None,
     runs=DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None,
     in_use=InspectorUsage(make_client("inspector2")),
+    organization=(
+        OrganizationScope(
+            directory,
+            sessions,
+            organization.regions_or(os.environ.get("AWS_REGION", "")),
+            organization.organizational_units,
+        )
+        if sessions and directory
+        else None
+    ),
 )
 
 

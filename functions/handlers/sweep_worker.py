@@ -25,7 +25,8 @@ from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.notice import NoticePublisher
-from ecr_governance.sweep.ledger import RunLedger
+from ecr_governance.organization.membership import Target
+from ecr_governance.sweep.ledger import DeletionCall, RunLedger
 from ecr_governance.sweep.messages import parse_message
 from ecr_governance.sweep.notice import Prices
 from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepRegistry
@@ -35,6 +36,7 @@ from ecr_governance.sweep.summary import RunSummaries
 from ecr_governance.sweep.worker import MessageResult, SweepWorker
 
 from handlers.edge import log_rejected_event, sqs_envelope_problem
+from handlers.reach import REACH_IAM_ACTIONS, member_sessions, sweep_reach
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
@@ -49,12 +51,14 @@ IAM_ACTIONS = (
 )
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 # Granted only when the setting named as the key turns the feature on (a contract test holds the template to it).
-CONDITIONAL_IAM_ACTIONS = {"SWEEP_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
+CONDITIONAL_IAM_ACTIONS = {"SWEEP_TOPIC_ARN": NOTIFY_IAM_ACTIONS, "MEMBER_ROLE_NAME": REACH_IAM_ACTIONS}
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(service=SERVICE_NAME)
 
 settings = SweepSettings.from_environ()
+organization = settings.organization
+sessions = member_sessions(organization)
 # One session for every client; the queue (continuations, deadlines), Inspector (asked once per 10 minutes) and the
 # topic (only a run's last result publishes) are built on first use, not at every cold start.
 make_client, make_lazy_client = client_maker(), client_maker(lazy=True)
@@ -63,8 +67,16 @@ queue = SqsQueue(make_lazy_client("sqs"), settings.queue_url) if settings.queue_
 ledger = DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None
 publisher = SnsPublisher(make_lazy_client("sns"), settings.topic_arn) if settings.topic_arn else None
 prices = Prices(settings.storage_price_per_gb_month, settings.archive_price_per_gb_month)
+reach = sweep_reach(sessions) if sessions else None
+
+
+def _registry_of(call: DeletionCall) -> EcrRegistry:
+    """Where an unconfirmed delete call's digests are looked up: its member's registry, or this account's."""
+    return reach(Target(call.account, call.region)).registry if reach and call.account else registry
+
+
 summaries = (
-    RunSummaries(ledger, registry, prices, lambda: datetime.now(UTC), queue=queue, publisher=publisher)
+    RunSummaries(ledger, _registry_of, prices, lambda: datetime.now(UTC), queue=queue, publisher=publisher)
     if ledger
     else None
 )
@@ -74,6 +86,7 @@ worker = SweepWorker(
     settings.rules,
     settings.exemptions,
     in_use=InspectorUsage(make_lazy_client("inspector2")),
+    reach=reach,
     queue=queue,
     ledger=ledger,
     summaries=summaries,

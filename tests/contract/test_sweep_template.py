@@ -53,6 +53,10 @@ def test_every_sweep_setting_is_fed_by_its_parameter_or_the_stacks_own_resource(
             assert _resource(template, when_true["Ref"])["Type"] == "AWS::SNS::Topic" and when_false == ""
             assert _resource(template, when_true["Ref"])["Condition"] == condition
             assert template["Conditions"][condition] == {"Fn::Equals": [{"Ref": doc.parameter}, "true"]}
+        elif doc.env == "MEMBER_ROLE_NAME":  # an organization hub's only
+            assert value == {"Fn::If": ["OrganizationScope", {"Ref": doc.parameter}, ""]}
+            assert template["Conditions"]["OrganizationScope"] == {"Fn::Equals": [{"Ref": "Scope"}, "organization"]}
+            assert str(parameters[doc.parameter]["Default"]) == doc.default
         elif doc.env in DERIVED:
             logical_id, resource_type = DERIVED[doc.env]
             assert value == {"Ref": logical_id} and _resource(template, logical_id)["Type"] == resource_type
@@ -154,7 +158,7 @@ def test_the_runs_table_is_on_demand_with_the_ttl_the_ledger_writes(template):
 
 def test_the_summary_permission_exists_exactly_when_the_topic_does(template):
     policies = _resource(template, WORKER)["Properties"]["Policies"]
-    (conditional,) = [policy for policy in policies if "Fn::If" in policy]
+    (conditional,) = [policy for policy in policies if "Fn::If" in policy and policy["Fn::If"][0] == "SweepNotify"]
     condition, policy, otherwise = conditional["Fn::If"]
     assert condition == "SweepNotify" and otherwise == {"Ref": "AWS::NoValue"}
     ((template_name, arguments),) = policy.items()
@@ -163,7 +167,9 @@ def test_the_summary_permission_exists_exactly_when_the_topic_does(template):
     definition = json.loads(sam_policies.read_text())["Templates"][template_name]["Definition"]
     actions = {action for statement in definition["Statement"] for action in statement["Action"]}
     assert actions == set(importlib.import_module("handlers.sweep_worker").NOTIFY_IAM_ACTIONS)
-    assert not any("Fn::If" in p for p in _resource(template, PLANNER)["Properties"]["Policies"])
+    assert not any(
+        p.get("Fn::If", [""])[0] == "SweepNotify" for p in _resource(template, PLANNER)["Properties"]["Policies"]
+    )
     subscription = _resource(template, "SweepEmailSubscription")
     assert subscription["Condition"] == "SweepNotifyByEmail"
     assert subscription["Properties"]["Endpoint"] == {"Ref": "SweepNotificationEmail"}

@@ -53,6 +53,7 @@ DERIVED_SETTINGS = {
     "SWEEP_TOPIC_ARN",
     "SWEEP_QUEUE_URL",
     "SWEEP_RUNS_TABLE",
+    "MEMBER_ROLE_NAME",  # set only when Scope=organization
 }
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
@@ -61,7 +62,11 @@ RESOURCE_STAR_ACTIONS = {
     "tag:GetResources",
     "inspector2:BatchGetAccountStatus",  # Inspector's read actions have no resource type
     "inspector2:ListCoverage",
+    "organizations:ListAccounts",  # neither have Organizations' list actions
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
 }
+MEMBER_ROLES = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
 # The helpers of ecr_governance.config that read the environment: (environ, "NAME", ...).
 SETTINGS_READERS = {
     "text_setting",
@@ -185,6 +190,12 @@ PARAMETER_SETS = {
         "SuppressionsParameterName": "/ecr-governance/suppressions",
         "ImportBasicFindingsToSecurityHub": "true",
         "AlertNotificationEmail": "security@example.com",
+    },
+    "organization-hub": {
+        "Scope": "organization",
+        "OrganizationId": "o-abcdefghij",
+        "GovernedRegions": "ap-southeast-1,eu-west-1",
+        "OrganizationalUnits": "ou-ab12-cdefghij",
     },
 }
 
@@ -503,6 +514,8 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
         )
     if service == "securityhub":
         return resource == SECURITY_HUB_PRODUCT
+    if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
+        return resource == MEMBER_ROLES
     if service == "sqs":  # a queue this template declares (the sweep's, polled by its worker or fed by its planner)
         target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
         return resources.get(target[0], {}).get("Type") == "AWS::SQS::Queue" and target[1] == "Arn"

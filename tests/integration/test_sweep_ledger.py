@@ -49,7 +49,8 @@ def test_a_run_waits_for_every_unit_and_its_summary_is_claimed_once(ledger):
     assert (state.expected, state.reported, state.exempt, state.in_use_available) == (2, 0, 2, False)
     assert ledger.run_state("no-such-run") is None
 
-    ledger.add_unit("run-1", UnitRef("repository/team/a/part/1", "team/a"))
+    ledger.add_units("run-1", [UnitRef("repository/team/a/part/1", "team/a")])
+    ledger.add_units("run-1", [UnitRef("repository/team/a/part/1", "team/a")])  # a retried hand-on: once
     assert ledger.run_state("run-1").expected == 3
     ledger.remove_units("run-1", [UnitRef("repository/team/a/part/1", "team/a")])
     ledger.remove_units("run-1", [UnitRef("repository/team/a/part/1", "team/a")])  # once only

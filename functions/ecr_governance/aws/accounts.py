@@ -18,7 +18,7 @@ import boto3
 from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
-from ecr_governance.errors import AwsError, FatalAwsError
+from ecr_governance.errors import AwsError, FatalAwsError, MemberUnreachable
 
 REFRESH_BEFORE = timedelta(minutes=5)
 SESSION_NAME = "ecr-governance-hub"
@@ -27,27 +27,33 @@ DURATION_SECONDS = 3600
 ASSUME_ROLE_ACTIONS = frozenset({"sts:AssumeRole"})
 
 
-class MemberUnreachable(AwsError):
-    """The member's governance role could not be assumed (not deployed yet, or its trust does not admit the hub)."""
-
-
 class MemberSessions:
     def __init__(
         self,
         base_session: boto3.session.Session,
         role_name: str,
         *,
-        partition: str = "aws",
+        partition: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._base = base_session
         self._role_name = role_name
-        self._partition = partition
+        # The hub's own partition (aws, aws-cn, aws-us-gov): members share it.
+        self._partition = partition or base_session.get_partition_for_region(base_session.region_name or "us-east-1")
         self._clock = clock
         self._sts: Any = None
         self._sessions: dict[str, tuple[boto3.session.Session, datetime]] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_default_session(cls, role_name: str) -> MemberSessions:
+        """Member sessions whose AssumeRole calls use the function's own credentials."""
+        return cls(boto3.session.Session(), role_name)
+
+    def check(self, account_id: str) -> None:
+        """Raise MemberUnreachable unless the member's role can be assumed (the MemberAccess port)."""
+        self._session(account_id)
 
     def role_arn(self, account_id: str) -> str:
         return f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"

@@ -9,6 +9,7 @@ Item layout (pk = `run#<run id>`):
                          adds them to the run, so a message delivered twice is counted once
   sk `del#<call id>`     one delete call: the digests planned (written before the call), then those deleted
                          (`deleted`, `confirmedAt`), confirmed once in the transaction that adds them to the run
+  sk `acct#<account>`    an organization run's counters for one member account, added in the same transactions
 Every item expires (`expiresAt`, the table's TTL attribute) RUN_RETENTION_DAYS after it was written. Times are
 ISO-8601 UTC strings, which compare in time order.
 """
@@ -35,6 +36,7 @@ RUN_ITEM = "run"
 TTL_ATTRIBUTE = "expiresAt"
 CONDITION_FAILED = "ConditionalCheckFailedException"
 MAX_BATCH_WRITE = 25  # BatchWriteItem's limit
+MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems' limit
 BATCH_WRITE_ATTEMPTS = 5
 
 
@@ -77,6 +79,10 @@ class DynamoRunLedger:
         }
         if run.in_use_available is not None:
             item["inUse"] = {"BOOL": run.in_use_available}
+        if run.not_onboarded:
+            item["notOnboarded"] = {"L": [{"S": entry} for entry in run.not_onboarded]}
+        if run.account_names:
+            item["accountNames"] = {"M": {account: {"S": name} for account, name in run.account_names.items()}}
         with translated("PutItem", "dynamodb", self._table):
             try:
                 self._ddb.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
@@ -98,13 +104,31 @@ class DynamoRunLedger:
 
     # ---- the workers ------------------------------------------------------------------------------------------
     @requires("dynamodb:PutItem", "dynamodb:UpdateItem")
-    def add_unit(self, run_id: str, unit: UnitRef) -> None:
-        self._transact(
-            [
-                {"Put": self._put_new(self._pending_item(run_id, unit))},
-                {"Update": self._run_update(run_id, "ADD expected :one", {":one": _number(1)})},
-            ]
-        )
+    def add_units(self, run_id: str, units: Sequence[UnitRef]) -> None:
+        """Each pending entry with its count in one transaction (up to 99 entries and the count a transaction); an
+        entry that exists already (a retried expansion) cancels its transaction, which then adds nothing."""
+        for start in range(0, len(units), MAX_TRANSACTION_ITEMS - 1):
+            chunk = units[start : start + MAX_TRANSACTION_ITEMS - 1]
+            puts = [{"Put": self._put_new(self._pending_item(run_id, unit))} for unit in chunk]
+            count = {":count": _number(len(chunk))}
+            with translated("TransactWriteItems", "dynamodb", self._table):
+                try:
+                    self._ddb.transact_write_items(
+                        TransactItems=[*puts, {"Update": self._run_update(run_id, "ADD expected :count", count)}]
+                    )
+                except ClientError as error:
+                    if error_code(error) != "TransactionCanceledException":
+                        raise
+                    self._add_one_by_one(run_id, chunk)
+
+    def _add_one_by_one(self, run_id: str, units: Sequence[UnitRef]) -> None:
+        for unit in units:
+            self._transact(
+                [
+                    {"Put": self._put_new(self._pending_item(run_id, unit))},
+                    {"Update": self._run_update(run_id, "ADD expected :one", {":one": _number(1)})},
+                ]
+            )
 
     @requires("dynamodb:PutItem", "dynamodb:UpdateItem")
     def intend_deletion(self, run_id: str, call: DeletionCall) -> None:
@@ -112,6 +136,8 @@ class DynamoRunLedger:
             **_key(run_id, f"del#{call.call_id}"),
             "unit": {"S": call.unit_id},
             "repository": {"S": call.repository},
+            "account": {"S": call.account},
+            "region": {"S": call.region},
             "planned": {"L": [_deletion_value(d) for d in call.planned]},
             TTL_ATTRIBUTE: _expires_at(),
         }
@@ -123,7 +149,9 @@ class DynamoRunLedger:
         )
 
     @requires("dynamodb:UpdateItem")
-    def confirm_deletion(self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion]) -> bool:
+    def confirm_deletion(
+        self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion], account: str = ""
+    ) -> bool:
         additions = {"deleted": len(deleted)}
         for storage, counter in RECLAIMED_COUNTERS.items():
             additions[counter] = sum(d.size_bytes for d in deleted if d.storage_class == storage)
@@ -138,7 +166,12 @@ class DynamoRunLedger:
                 ":deleted": {"L": [{"S": d.digest} for d in deleted]},
             },
         }
-        return self._transact([{"Update": confirm}, {"Update": self._run_update(run_id, update, values)}])
+        counters = [{"Update": self._run_update(run_id, update, values)}]
+        if account:
+            deleted_values = {k: v for k, v in values.items() if k != ":minus"}
+            added = "ADD " + ", ".join(f"c_{name} :{name}" for name in additions)
+            counters.append({"Update": self._counters_update(run_id, f"acct#{account}", added, deleted_values)})
+        return self._transact([{"Update": confirm}, *counters])
 
     @requires("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
     def record_unit(self, run_id: str, unit: UnitRef, counts: Mapping[str, int]) -> bool:
@@ -151,13 +184,16 @@ class DynamoRunLedger:
         additions = {name: counts[name] for name in UNIT_COUNTERS if counts.get(name)}
         values = {":one": _number(1), **{f":{name}": _number(value) for name, value in additions.items()}}
         update = "ADD reported :one" + "".join(f", c_{name} :{name}" for name in additions)
-        return self._transact(
-            [
-                {"Put": self._put_new(result)},
-                {"Update": self._run_update(run_id, update, values)},
-                {"Delete": {"TableName": self._table, "Key": _key(run_id, f"pending#{unit.unit_id}")}},
-            ]
-        )
+        items = [
+            {"Put": self._put_new(result)},
+            {"Update": self._run_update(run_id, update, values)},
+            {"Delete": {"TableName": self._table, "Key": _key(run_id, f"pending#{unit.unit_id}")}},
+        ]
+        if unit.account and additions:
+            added = "ADD " + ", ".join(f"c_{name} :{name}" for name in additions)
+            counter_values = {k: v for k, v in values.items() if k != ":one"}
+            items.append({"Update": self._counters_update(run_id, f"acct#{unit.account}", added, counter_values)})
+        return self._transact(items)
 
     # ---- the summary ------------------------------------------------------------------------------------------
     @requires("dynamodb:GetItem")
@@ -200,6 +236,8 @@ class DynamoRunLedger:
                 unit_id=item.get("unit", {}).get("S", ""),
                 repository=item.get("repository", {}).get("S", ""),
                 planned=tuple(_deletion(value) for value in item.get("planned", {}).get("L", [])),
+                account=item.get("account", {}).get("S", ""),
+                region=item.get("region", {}).get("S", ""),
             )
             for item in self._query(run_id, "del#")
             if "confirmedAt" not in item
@@ -208,9 +246,20 @@ class DynamoRunLedger:
     @requires("dynamodb:Query")
     def unfinished_units(self, run_id: str) -> list[UnitRef]:
         return [
-            UnitRef(item["sk"]["S"].removeprefix("pending#"), item.get("repository", {}).get("S", ""))
+            UnitRef(
+                item["sk"]["S"].removeprefix("pending#"),
+                item.get("repository", {}).get("S", ""),
+                item.get("account", {}).get("S", ""),
+            )
             for item in self._query(run_id, "pending#")
         ]
+
+    @requires("dynamodb:Query")
+    def account_totals(self, run_id: str) -> dict[str, dict[str, int]]:
+        return {
+            item["sk"]["S"].removeprefix("acct#"): {name: _int(item, f"c_{name}") for name in COUNTERS}
+            for item in self._query(run_id, "acct#")
+        }
 
     @requires("dynamodb:UpdateItem")
     def mark_published(self, run_id: str) -> None:
@@ -227,7 +276,17 @@ class DynamoRunLedger:
         return {
             **_key(run_id, f"pending#{unit.unit_id}"),
             "repository": {"S": unit.repository},
+            "account": {"S": unit.account},
             TTL_ATTRIBUTE: _expires_at(),
+        }
+
+    def _counters_update(self, run_id: str, sort_key: str, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        """ADD counters to an item the first update creates (an account's totals), which expires with the run."""
+        return {
+            "TableName": self._table,
+            "Key": _key(run_id, sort_key),
+            "UpdateExpression": f"{expression} SET {TTL_ATTRIBUTE} = :ttl",
+            "ExpressionAttributeValues": {**values, ":ttl": _expires_at()},
         }
 
     def _on(self, run_id: str, sort_key: str, condition: str) -> dict[str, Any]:
@@ -312,6 +371,8 @@ def _state(run_id: str, item: Mapping[str, Any]) -> RunState:
         in_use_available=in_use if isinstance(in_use, bool) else None,
         pending_deletions=_int(item, "pendingDeletions"),
         published="publishedAt" in item,
+        not_onboarded=tuple(entry["S"] for entry in item.get("notOnboarded", {}).get("L", [])),
+        account_names={k: v["S"] for k, v in item.get("accountNames", {}).get("M", {}).items()},
     )
 
 

@@ -8,8 +8,10 @@ are made by that account's governance role: CloudTrail reports them as that role
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+from ecr_governance.errors import MemberUnreachable
 
 ACTIVE = "ACTIVE"
 
@@ -88,10 +90,34 @@ class Membership:
         return account.label() if account else account_id
 
 
+class MemberAccess(Protocol):
+    """Whether the hub can reach a member (MemberSessions serves it: one AssumeRole, kept)."""
+
+    def check(self, account_id: str) -> None:
+        """Raise MemberUnreachable when the member's governance role cannot be assumed."""
+        ...
+
+
 @dataclass(frozen=True)
 class NotOnboarded:
     """A governed account whose role could not be assumed: reported once per run, the others go on."""
 
     account_id: str
     reason: str
-    regions: tuple[str, ...] = field(default=())
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.reason}"
+
+
+def onboarded(membership: Membership, access: MemberAccess) -> tuple[list[str], list[NotOnboarded]]:
+    """The governed accounts the hub can reach, and the others with why (each asked once)."""
+    reachable: list[str] = []
+    missing: list[NotOnboarded] = []
+    for account_id in sorted(membership.accounts):
+        try:
+            access.check(account_id)
+        except MemberUnreachable as error:
+            missing.append(NotOnboarded(account_id, str(error)))
+        else:
+            reachable.append(account_id)
+    return reachable, missing

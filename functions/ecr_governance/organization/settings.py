@@ -38,7 +38,8 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "MEMBER_ROLE_NAME",
         "MemberRoleName",
         "ecr-governance-member",
-        "The governance role org/member.yaml creates in every member account (Scope=organization).",
+        "The governance role org/member.yaml creates in every member account; the template sets the variable only "
+        "when Scope=organization (empty: the hub reaches no member).",
     ),
     SettingDoc(
         "GOVERNED_REGIONS",
@@ -65,7 +66,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
 @dataclass(frozen=True)
 class OrganizationSettings:
     scope: Scope = Scope.ACCOUNT
-    member_role_name: str = "ecr-governance-member"
+    member_role_name: str = ""
     regions: tuple[str, ...] = ()  # empty: the hub's own region
     organizational_units: tuple[str, ...] = ()  # empty: every account of the organization
     account_concurrency: int = 1
@@ -80,9 +81,12 @@ class OrganizationSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> OrganizationSettings:
         environ = os.environ if environ is None else environ
-        role = text_setting(environ, "MEMBER_ROLE_NAME", "ecr-governance-member")
-        if not ROLE_NAME.match(role):
+        scope = enum_setting(environ, "GOVERNANCE_SCOPE", "account", Scope)
+        role = text_setting(environ, "MEMBER_ROLE_NAME", "")
+        if role and not ROLE_NAME.match(role):
             raise SettingsError(f"MEMBER_ROLE_NAME={role!r} is not valid: expected an IAM role name")
+        if scope is Scope.ORGANIZATION and not role:
+            raise SettingsError("MEMBER_ROLE_NAME is empty: GOVERNANCE_SCOPE=organization reaches members through it")
         regions = list_setting(environ, "GOVERNED_REGIONS", "")
         for region in regions:
             if not REGION_NAME.match(region):
@@ -92,7 +96,7 @@ class OrganizationSettings:
             if not PARENT_ID.match(unit):
                 raise SettingsError(f"GOVERNED_OUS has {unit!r}: expected OU ids (ou-...) or a root id (r-...)")
         return cls(
-            scope=enum_setting(environ, "GOVERNANCE_SCOPE", "account", Scope),
+            scope=scope,
             member_role_name=role,
             regions=tuple(dict.fromkeys(regions)),
             organizational_units=tuple(dict.fromkeys(units)),

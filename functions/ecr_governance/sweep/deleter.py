@@ -70,11 +70,13 @@ class DeletionRun:
 
 @dataclass(frozen=True)
 class RunContext:
-    """Where a delete call is written down (None: nowhere - the CLI, a local invoke)."""
+    """Where a delete call is written down (None: nowhere - the CLI, a local invoke), and for which member."""
 
     ledger: RunLedger | None = None
     run_id: str = ""
     unit_id: str = ""
+    account: str = ""
+    region: str = ""
 
 
 class Deleter:
@@ -106,7 +108,9 @@ class Deleter:
             batch = current.ready(state.allowed - state.settled, state.deleted, self._batch_size)
             if not batch:
                 break
-            call = DeletionCall(uuid.uuid4().hex, context.unit_id, report.repository, tuple(batch))
+            call = DeletionCall(
+                uuid.uuid4().hex, context.unit_id, report.repository, tuple(batch), context.account, context.region
+            )
             if context.ledger is not None:
                 context.ledger.intend_deletion(context.run_id, call)  # before the re-read: the read stays last
             try:
@@ -121,7 +125,7 @@ class Deleter:
                     self._record_kept(report, current, deletion, state)
             deleted = self._delete_call(report, doomed, state) if doomed else []
             if context.ledger is not None:
-                context.ledger.confirm_deletion(context.run_id, call.call_id, deleted)
+                context.ledger.confirm_deletion(context.run_id, call.call_id, deleted, context.account)
             if report.gone:
                 break
         return current

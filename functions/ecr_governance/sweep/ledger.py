@@ -24,10 +24,11 @@ SUMMARY_LEASE = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class UnitRef:
-    """One message a run waits for: a repository's sweep, or one of its parts."""
+    """One message a run waits for: a repository's sweep, one of its parts, or an organization's account-region."""
 
     unit_id: str
-    repository: str
+    repository: str  # empty for an account-region
+    account: str = ""  # a member account (an organization run): its results are also added up per account
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class RunStart:
     units: tuple[UnitRef, ...]  # the repository messages sent
     exempt: int = 0
     in_use_available: bool | None = None  # None: not asked (dry run of a registry with nothing to delete)
+    not_onboarded: tuple[str, ...] = ()  # "account: reason" for each governed account whose role cannot be assumed
+    account_names: Mapping[str, str] = field(default_factory=dict)  # an organization run: id -> name
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class DeletionCall:
     unit_id: str
     repository: str
     planned: tuple[PlannedDeletion, ...]
+    account: str = ""  # a member account and region (an organization run)
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,10 @@ class RunState:
     in_use_available: bool | None = None
     pending_deletions: int = 0  # delete calls written down and not confirmed
     published: bool = False
+    not_onboarded: tuple[str, ...] = ()
+    account_names: Mapping[str, str] = field(default_factory=dict)
     unswept: tuple[UnitRef, ...] = field(default=())  # filled in for a summary: the units that never reported
+    per_account: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # filled in for an organization run
 
     @property
     def complete(self) -> bool:
@@ -86,14 +94,17 @@ class RunStarter(Protocol):
 class RunLedger(RunStarter, Protocol):
     """What the workers record, and what a summary is built from."""
 
-    def add_unit(self, run_id: str, unit: UnitRef) -> None:
-        """A continuation part: one more result to wait for (before its message is sent)."""
+    def add_units(self, run_id: str, units: Sequence[UnitRef]) -> None:
+        """More results to wait for - a repository's next part, an account-region's repositories - written before
+        their messages are sent, so the run cannot look complete early."""
         ...
 
     def intend_deletion(self, run_id: str, call: DeletionCall) -> None: ...
 
-    def confirm_deletion(self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion]) -> bool:
-        """Add what the call deleted to the run, once per call; False when it was confirmed before."""
+    def confirm_deletion(
+        self, run_id: str, call_id: str, deleted: Sequence[PlannedDeletion], account: str = ""
+    ) -> bool:
+        """Add what the call deleted to the run (and its account), once per call; False when confirmed before."""
         ...
 
     def record_unit(self, run_id: str, unit: UnitRef, counts: Mapping[str, int]) -> bool:
@@ -112,3 +123,7 @@ class RunLedger(RunStarter, Protocol):
     def unfinished_units(self, run_id: str) -> list[UnitRef]: ...
 
     def mark_published(self, run_id: str) -> None: ...
+
+    def account_totals(self, run_id: str) -> dict[str, dict[str, int]]:
+        """An organization run's counters per member account."""
+        ...

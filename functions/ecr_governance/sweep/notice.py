@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecr_governance.notice import Notice
-from ecr_governance.sweep.ledger import RunState
+from ecr_governance.sweep.ledger import RunState, UnitRef
 from ecr_governance.sweep.report import KEPT_COUNTERS, RECLAIMED_COUNTERS
 
 GIB = 1024**3  # AWS bills storage per GB-month of 2^30 bytes
 UNSWEPT_SHOWN = 20
+ACCOUNTS_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,9 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
         lines.append(f"Left for the next run: {counts['deferred']} (could not be handed on in time).")
     if failures:
         lines.append(f"Failed: {failures} - see the worker's `sweep report` log lines (error codes and reasons).")
+    lines.extend(_per_account_lines(state))
     if state.unswept:
-        names = ", ".join(sorted({unit.repository for unit in state.unswept})[:UNSWEPT_SHOWN])
+        names = ", ".join(sorted({_where(state, unit) for unit in state.unswept})[:UNSWEPT_SHOWN])
         lines.append(
             f"Not swept by the run's deadline ({len(state.unswept)}): {names} - a message in the sweep's dead-letter "
             "queue or still retrying; the figures above leave them out."
@@ -69,11 +71,52 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
 
 def _repositories_line(state: RunState) -> str:
     counts = state.counts
+    exempt = state.exempt + counts.get("repositories_exempt", 0)
+    targets = counts.get("targets", 0)
+    where = f" in {targets} account-regions ({counts.get('targets_failed', 0)} could not be read)" if targets else ""
     return (
-        f"Repositories swept: {counts.get('repositories', 0)} ({state.exempt} exempt when planned and "
+        f"Repositories swept{where}: {counts.get('repositories', 0)} ({exempt} exempt when planned and "
         f"{counts.get('repositories_exempt_now', 0)} since, left alone; {counts.get('repositories_gone', 0)} deleted "
         f"meanwhile; {counts.get('repositories_failed', 0)} could not be read)."
     )
+
+
+def _per_account_lines(state: RunState) -> list[str]:
+    """An organization run: each member account's figures (the most reclaimed first), and the accounts not reached."""
+    lines = []
+    if state.per_account:
+        lines.append("Per account:")
+        ranked = sorted(
+            state.per_account.items(),
+            key=lambda item: (-sum(item[1].get(c, 0) for c in RECLAIMED_COUNTERS.values()), item[0]),
+        )
+        for account, counts in ranked[:ACCOUNTS_SHOWN]:
+            reclaimed = sum(counts.get(counter, 0) for counter in RECLAIMED_COUNTERS.values())
+            failed = counts.get("failed", 0) + counts.get("repositories_failed", 0)
+            lines.append(
+                f"  {_account_label(state, account)}: {counts.get('deleted', 0)} deleted, {reclaimed / GIB:.2f} GiB; "
+                f"{counts.get('would_delete', 0)} would delete; {failed} failed"
+            )
+        if len(ranked) > ACCOUNTS_SHOWN:
+            lines.append(f"  ... and {len(ranked) - ACCOUNTS_SHOWN} more accounts (each in the runs table)")
+    if state.not_onboarded:
+        shown = "; ".join(state.not_onboarded[:ACCOUNTS_SHOWN])
+        lines.append(f"Not onboarded ({len(state.not_onboarded)}; their role could not be assumed): {shown}")
+    return lines
+
+
+def _account_label(state: RunState, account: str) -> str:
+    name = state.account_names.get(account, "")
+    return f"{name} ({account})" if name else account
+
+
+def _where(state: RunState, unit: UnitRef) -> str:
+    """A repository, or an organization run's account-region (unit ids: target/<account>/<region>)."""
+    if not unit.account:
+        return unit.repository
+    if not unit.repository:
+        return f"{_account_label(state, unit.account)} in {unit.unit_id.rsplit('/', 1)[-1]} (every repository)"
+    return f"{_account_label(state, unit.account)} {unit.repository}"
 
 
 def _kept(counts: Mapping[str, int]) -> str:

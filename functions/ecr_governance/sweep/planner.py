@@ -17,9 +17,17 @@ from aws_lambda_powertools import Logger
 from ecr_governance import SERVICE_NAME
 from ecr_governance.errors import Failure, FatalAwsError, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, ExemptionSettings, exemption_by_name, exemption_by_tags
+from ecr_governance.organization.membership import MemberAccess, Membership, OrganizationDirectory, onboarded
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.ledger import RunStart, RunStarter, UnitRef
-from ecr_governance.sweep.messages import DEADLINE_RECHECK_SECONDS, DeadlineMessage, RepositoryMessage, SendResult, body
+from ecr_governance.sweep.messages import (
+    DEADLINE_RECHECK_SECONDS,
+    DeadlineMessage,
+    RepositoryMessage,
+    SendResult,
+    TargetMessage,
+    body,
+)
 from ecr_governance.sweep.ports import MessageQueue, RegistryCoverage, RepositoryDirectory
 from ecr_governance.sweep.settings import SweepRules
 
@@ -36,6 +44,16 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class OrganizationScope:
+    """What an organization hub's planner reaches: the organization's accounts (or OUs') in these regions."""
+
+    directory: OrganizationDirectory
+    access: MemberAccess
+    regions: tuple[str, ...]
+    organizational_units: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LaunchReport:
     run_id: str
     rules: SweepRules
@@ -45,6 +63,7 @@ class LaunchReport:
     unsent: tuple[str, ...] = ()  # repositories whose message the queue refused
     errors: tuple[str, ...] = ()
     in_use_available: bool | None = None
+    not_onboarded: tuple[str, ...] = ()  # an organization run: accounts whose role cannot be assumed, with why
 
     @property
     def queued_count(self) -> int:
@@ -62,6 +81,8 @@ class LaunchReport:
         }
         if self.unsent:
             result["unsent"] = list(self.unsent)
+        if self.not_onboarded:
+            result["notOnboarded"] = list(self.not_onboarded)
         if not self.queued:
             result["wouldSend"] = list(self.bodies)
         return result
@@ -76,12 +97,14 @@ class SweepPlanner:
         queue: MessageQueue | None = None,
         runs: RunStarter | None = None,
         in_use: RegistryCoverage | None = None,
+        organization: OrganizationScope | None = None,
     ):
         self._directory = directory
         self._exemptions = exemptions
         self._queue = queue
         self._runs = runs
         self._in_use = in_use
+        self._organization = organization
 
     def select(self, names: Sequence[str] | None = None) -> Selection:
         """The named repositories, or every repository, less those exempt from lifecycle (enforcement's exemptions)."""
@@ -121,8 +144,10 @@ class SweepPlanner:
         return found, missing
 
     def launch(self, run_id: str, rules: SweepRules, now: datetime, deadline: timedelta) -> LaunchReport:
-        """Send one message per repository to sweep, then the run's deadline; without a queue, say what would be
-        sent."""
+        """Send one message per repository to sweep (an organization hub: one per member account-region), then the
+        run's deadline; without a queue, say what would be sent."""
+        if self._organization is not None:
+            return self._launch_organization(run_id, rules, now, deadline, self._organization)
         selection = self.select()
         for name, failure in selection.unreadable:
             logger.error(
@@ -149,6 +174,38 @@ class SweepPlanner:
             )
         self._queue_deadline(run_id)
         return LaunchReport(run_id, rules, selection, bodies, True, unsent, result.errors, in_use)
+
+    def _launch_organization(
+        self, run_id: str, rules: SweepRules, now: datetime, deadline: timedelta, scope: OrganizationScope
+    ) -> LaunchReport:
+        """One target message per reachable member account-region; an account whose role cannot be assumed is named
+        once (a log line, the run's summary) and the others go on."""
+        membership = Membership.of(scope.directory.accounts(scope.organizational_units), scope.regions)
+        reachable, missing = onboarded(membership, scope.access)
+        for account in missing:
+            logger.error(
+                "account not onboarded: not swept",
+                extra={"run_id": run_id, "account": account.account_id, "reason": account.reason},
+            )
+        messages = [TargetMessage(run_id, a, r) for a in reachable for r in scope.regions]
+        bodies = tuple(body(m) for m in messages)
+        selection = Selection(tuple(f"{m.account}/{m.region}" for m in messages))
+        not_onboarded = tuple(str(account) for account in missing)
+        if self._queue is None:
+            return LaunchReport(run_id, rules, selection, bodies, queued=False, not_onboarded=not_onboarded)
+        units = tuple(UnitRef(m.unit_id, "", m.account) for m in messages)
+        names = {a: membership.accounts[a].name for a in reachable if membership.accounts[a].name}
+        start = RunStart(
+            run_id, rules.mode, now, now + deadline, units, not_onboarded=not_onboarded, account_names=names
+        )
+        if self._runs is not None and not self._runs.start_run(start):
+            logger.warning("run already started: sending its messages again", extra={"run_id": run_id})
+        result = self._queue.send_messages(bodies) if bodies else SendResult()
+        unsent = tuple(selection.repositories[i] for i in result.unsent)
+        if unsent and self._runs is not None:
+            self._runs.remove_units(run_id, [units[i] for i in result.unsent])
+        self._queue_deadline(run_id)
+        return LaunchReport(run_id, rules, selection, bodies, True, unsent, result.errors, None, not_onboarded)
 
     def _in_use_available(self, selection: Selection) -> bool | None:
         """Whether Inspector's in-use data exists for this registry, said once per run."""

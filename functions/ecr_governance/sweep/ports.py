@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from ecr_governance.images import ImageRecord, ManifestRead
+from ecr_governance.organization.membership import Target
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.deletion import BatchDeleteResult
 from ecr_governance.sweep.messages import SendResult
@@ -51,3 +53,16 @@ class InUseSource(RegistryCoverage, Protocol):
 
 class MessageQueue(Protocol):
     def send_messages(self, bodies: Sequence[str], delay_seconds: int = 0) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class SweepAdapters:
+    """What one account-region's sweep reads and deletes through."""
+
+    registry: SweepRegistry
+    directory: RepositoryDirectory
+    in_use: InUseSource | None = None
+
+
+# An organization hub's reach: the adapters of a member account-region (raises MemberUnreachable).
+Reach = Callable[[Target], SweepAdapters]

@@ -54,6 +54,10 @@ RECLAIMED_COUNTERS = {storage: f"bytes_reclaimed_{storage}" for storage in STORA
 # What only the ledger's confirmed delete calls add to a run (never a message's own report).
 DELETION_COUNTERS = (OUTCOME_COUNTERS[Outcome.DELETED], *RECLAIMED_COUNTERS.values())
 COUNTERS = (
+    "targets",  # an organization run's account-regions
+    "targets_failed",
+    "repositories_exempt",  # exempt from lifecycle when a target's repositories were listed
+    "repositories_unreadable",
     "repositories",
     "repositories_gone",
     "repositories_failed",
@@ -78,6 +82,8 @@ class SweepReport:
     mode: SweepMode
     plan: SweepPlan | None = None
     part: int = 0
+    account: str = ""  # a member account-region (an organization hub)
+    region: str = ""
     outcomes: dict[str, CandidateOutcome] = field(default_factory=dict)
     failure: Failure | None = None
     gone: bool = False
@@ -142,6 +148,8 @@ class SweepReport:
     def log_fields(self) -> dict[str, Any]:
         """The report as one structured log line: what was examined and kept (by reason), what went, what failed."""
         fields: dict[str, Any] = {"repository": self.repository, "mode": str(self.mode)}
+        if self.account:
+            fields.update(account=self.account, region=self.region)
         if self.part:
             fields["part"] = self.part
         if self.plan is not None:

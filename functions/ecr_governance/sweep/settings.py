@@ -25,6 +25,8 @@ from ecr_governance.config import (
 )
 from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
+from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
+from ecr_governance.organization.settings import OrganizationSettings
 
 MAX_DAYS = 3650  # ten years: beyond it a minimum age means "never"
 MAX_DEADLINE_HOURS = 23  # a daily run's summary comes before the next run starts
@@ -102,6 +104,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "results are only logged.",
     ),
     *EXEMPTION_SETTINGS_DOCS,
+    *ORGANIZATION_SETTINGS_DOCS,
 )
 
 
@@ -128,6 +131,7 @@ class SweepRules:
 class SweepSettings:
     rules: SweepRules = field(default_factory=SweepRules)
     exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
+    organization: OrganizationSettings = field(default_factory=OrganizationSettings)
     storage_price_per_gb_month: float = 0.10
     archive_price_per_gb_month: float = 0.10
     run_deadline: timedelta = timedelta(hours=6)
@@ -150,6 +154,7 @@ class SweepSettings:
         return cls(
             rules=rules,
             exemptions=ExemptionSettings.from_environ(environ),
+            organization=OrganizationSettings.from_environ(environ),
             storage_price_per_gb_month=float_setting(environ, "STORAGE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
             archive_price_per_gb_month=float_setting(environ, "ARCHIVE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
             run_deadline=timedelta(hours=int_setting(environ, "SWEEP_RUN_DEADLINE_HOURS", "6", 1, MAX_DEADLINE_HOURS)),

@@ -20,7 +20,7 @@ from ecr_governance import SERVICE_NAME
 from ecr_governance.errors import AwsError, FatalAwsError, GovernanceError, RepositoryNotFound
 from ecr_governance.images import ManifestRead, parse_timestamp
 from ecr_governance.notice import NoticePublisher
-from ecr_governance.sweep.ledger import RunLedger
+from ecr_governance.sweep.ledger import DeletionCall, RunLedger
 from ecr_governance.sweep.messages import DEADLINE_RECHECK_SECONDS, DeadlineMessage, body
 from ecr_governance.sweep.notice import Prices, sweep_notice
 from ecr_governance.sweep.ports import MessageQueue
@@ -51,7 +51,7 @@ class RunSummaries:
     def __init__(
         self,
         ledger: RunLedger,
-        registry: GoneChecker,
+        registry_for: Callable[[DeletionCall], GoneChecker],
         prices: Prices,
         clock: Callable[[], datetime],
         *,
@@ -59,7 +59,8 @@ class RunSummaries:
         publisher: NoticePublisher | None = None,
     ):
         self._ledger = ledger
-        self._registry = registry
+        # Where an unconfirmed call's digests are looked up: its account's registry (an organization hub's member).
+        self._registry_for = registry_for
         self._prices = prices
         self._clock = clock
         self._queue = queue
@@ -98,6 +99,7 @@ class RunSummaries:
             state = self._ledger.run_state(run_id) or state
         if not state.complete:
             state = replace(state, unswept=tuple(self._ledger.unfinished_units(run_id)))
+        state = replace(state, per_account=self._ledger.account_totals(run_id))
         notice = sweep_notice(state, self._prices)
         logger.info(
             "sweep run complete",
@@ -128,11 +130,11 @@ class RunSummaries:
         """Delete calls written down but never confirmed: their digests that are gone now were deleted."""
         for call in self._ledger.pending_deletions(run_id):
             try:
-                read = self._registry.get_manifests(call.repository, [d.digest for d in call.planned])
+                read = self._registry_for(call).get_manifests(call.repository, [d.digest for d in call.planned])
             except RepositoryNotFound:
                 read = ManifestRead()  # the repository went with its images: not counted as the sweep's
             deleted = [d for d in call.planned if d.digest in read.gone]
-            self._ledger.confirm_deletion(run_id, call.call_id, deleted)
+            self._ledger.confirm_deletion(run_id, call.call_id, deleted, call.account)
             logger.warning(
                 "unconfirmed delete call resolved from the registry",
                 extra={

@@ -16,19 +16,35 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 from ecr_governance import SERVICE_NAME
-from ecr_governance.errors import AwsError, Failure, FatalAwsError, GovernanceError, RepositoryNotFound
+from ecr_governance.errors import (
+    AwsError,
+    Failure,
+    FatalAwsError,
+    GovernanceError,
+    MemberUnreachable,
+    RepositoryNotFound,
+)
 from ecr_governance.exemptions import ExemptAspect, ExemptionSettings, exemption_by_name, exemption_by_tags
 from ecr_governance.images import ImageDetailError
+from ecr_governance.organization.membership import Target
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.deleter import Deleter, RunContext, outcome_of_kept
 from ecr_governance.sweep.ledger import RunLedger, UnitRef
-from ecr_governance.sweep.messages import DeadlineMessage, RepositoryMessage, SweepMessage, body
+from ecr_governance.sweep.messages import DeadlineMessage, RepositoryMessage, SweepMessage, TargetMessage, body
 from ecr_governance.sweep.plan import MAX_BATCH, NOT_AVAILABLE, InUse, PlannedDeletion, SweepPlan, plan_sweep
-from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepRegistry
+from ecr_governance.sweep.ports import (
+    InUseSource,
+    MessageQueue,
+    Reach,
+    RepositoryDirectory,
+    SweepAdapters,
+    SweepRegistry,
+)
 from ecr_governance.sweep.reading import RepositoryReader
 from ecr_governance.sweep.report import Outcome, SweepReport
 from ecr_governance.sweep.settings import SweepRules
 from ecr_governance.sweep.summary import DeadlineResult, RunSummaries
+from ecr_governance.sweep.targets import TargetExpansion, expand_target
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -55,10 +71,13 @@ class MessageResult:
     report: SweepReport | None = None
     requeued: bool = False
     deadline: DeadlineResult | None = None
+    expansion: TargetExpansion | None = None
 
     def as_dict(self) -> dict[str, object]:
         if self.deadline is not None:
             return {"status": "deadline", **self.deadline.as_dict()}
+        if self.expansion is not None:
+            return {"status": "expanded", **self.expansion.as_dict()}
         if self.report is None:
             return {"status": "requeued"}
         return {"status": "swept", **self.report.log_fields()}
@@ -73,25 +92,27 @@ class SweepWorker:
         exemptions: ExemptionSettings,
         *,
         in_use: InUseSource | None = None,
+        reach: Reach | None = None,
         queue: MessageQueue | None = None,
         ledger: RunLedger | None = None,
         summaries: RunSummaries | None = None,
         batch_size: int = MAX_BATCH,
         clock: Callable[[], datetime] = _utc_now,
     ):
+        """`registry`, `directory`, `in_use`: the account the worker runs in; `reach`: a member account-region's
+        adapters (an organization hub: the messages name the member)."""
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be 1 to {MAX_BATCH}")
-        self._registry = registry
-        self._directory = directory
+        self._own = SweepAdapters(registry, directory, in_use)
+        self._reach = reach
         self._rules = rules
         self._exemptions = exemptions
-        self._in_use = in_use
         self._queue = queue
         self._ledger = ledger
         self._summaries = summaries
         self._clock = clock
-        self._deleter = Deleter(registry, clock, batch_size)
-        self._coverage: tuple[str, bool, datetime] | None = None  # (account, covered, asked at)
+        self._batch_size = batch_size
+        self._coverage: dict[tuple[str, str], tuple[bool, datetime]] = {}  # (account, region) -> (covered, asked at)
 
     # ---- messages ---------------------------------------------------------------------------------------------
     def handle(self, message: SweepMessage, seconds_left: SecondsLeft | None = None) -> MessageResult:
@@ -101,6 +122,8 @@ class SweepWorker:
                 logger.info("deadline message without a runs table: dropped", extra={"run_id": message.run_id})
                 return MessageResult(deadline=DeadlineResult(message.run_id, "no runs table"))
             return MessageResult(deadline=self._summaries.on_deadline(message.run_id))
+        if isinstance(message, TargetMessage):
+            return MessageResult(expansion=self._expand(message))
         if self._too_late(seconds_left, START_BELOW_SECONDS) and self._requeue(message):
             return MessageResult(requeued=True)
         report = self.sweep_repository(message.repository, message=message, seconds_left=seconds_left)
@@ -119,17 +142,20 @@ class SweepWorker:
     ) -> SweepReport:
         """Read, plan and sweep one repository. A repository that cannot be read is its own `failure`, untouched."""
         report = SweepReport(repository, self._rules.mode, part=message.part if message else 0)
+        if message is not None and message.account:
+            report.account, report.region = message.account, message.region
         now = now or self._clock()
         try:
-            record = self._directory.get_repository(repository)
-            report.exempt_now = self._exemption_now(record)
+            adapters = self._adapters(message)
+            record = adapters.directory.get_repository(repository)
+            report.exempt_now = self._exemption_now(adapters, record)
             if report.exempt_now:
                 return _logged(report, message)
-            in_use = self._in_use_data(record, now, report)
-            reader = RepositoryReader(self._registry, repository, self._rules, in_use)
+            in_use = self._in_use_data(adapters, record, now, report)
+            reader = RepositoryReader(adapters.registry, repository, self._rules, in_use)
             view = reader.read(now)
             report.plan = plan_sweep(repository, view.images, self._rules, now, unread=view.unread, in_use=in_use)
-            self._act(report, reader, in_use, message, seconds_left)
+            self._act(report, adapters, reader, in_use, message, seconds_left)
         except RepositoryNotFound:
             report.gone = True
         except FatalAwsError:
@@ -141,33 +167,56 @@ class SweepWorker:
         return _logged(report, message)
 
     # ---- the parts --------------------------------------------------------------------------------------------
-    def _exemption_now(self, repository: Repository) -> str:
+    def _adapters(self, message: RepositoryMessage | TargetMessage | None) -> SweepAdapters:
+        """The member's adapters for an organization's message (raises MemberUnreachable), else the own account's."""
+        if message is None or not message.account:
+            return self._own
+        if self._reach is None:
+            raise MemberUnreachable(
+                f"a message for account {message.account}, and this worker governs its own account only",
+                code="NotAnOrganizationHub",
+            )
+        return self._reach(Target(message.account, message.region))
+
+    def _exemption_now(self, adapters: SweepAdapters, repository: Repository) -> str:
         """Why the repository is exempt from lifecycle now (its tags may have changed since the plan), or ''."""
         exemption = exemption_by_name(repository.name, self._exemptions)
         if not exemption.covers(ExemptAspect.LIFECYCLE):
-            exemption |= exemption_by_tags(self._directory.list_tags(repository), self._exemptions)
+            exemption |= exemption_by_tags(adapters.directory.list_tags(repository), self._exemptions)
         return str(exemption) if exemption.covers(ExemptAspect.LIFECYCLE) else ""
 
-    def _in_use_data(self, repository: Repository, now: datetime, report: SweepReport) -> InUse:
+    def _in_use_data(
+        self, adapters: SweepAdapters, repository: Repository, now: datetime, report: SweepReport
+    ) -> InUse:
         """Inspector's in-use data for the repository, or NOT_AVAILABLE when Inspector does not cover the registry
         (the run's summary says so). A failed read is the repository's failure: nothing is deleted unseen."""
-        if self._in_use is None or not self._registry_covered(repository.account, now):
+        in_use = adapters.in_use
+        if in_use is None or not self._registry_covered(in_use, repository, now):
             report.in_use_available = False
             return NOT_AVAILABLE
         report.in_use_available = True
-        return self._in_use.images_in_use(repository.name, now - self._rules.min_idle)
+        return in_use.images_in_use(repository.name, now - self._rules.min_idle)
 
-    def _registry_covered(self, account: str, now: datetime) -> bool:
-        assert self._in_use is not None
-        cached = self._coverage
-        if cached is None or cached[0] != account or now - cached[2] > COVERAGE_TTL:
-            cached = (account, self._in_use.covers_registry(account), now)
-            self._coverage = cached
-        return cached[1]
+    def _registry_covered(self, in_use: InUseSource, repository: Repository, now: datetime) -> bool:
+        key = (repository.account, repository.region)
+        cached = self._coverage.get(key)
+        if cached is None or now - cached[1] > COVERAGE_TTL:
+            cached = (in_use.covers_registry(repository.account), now)
+            self._coverage[key] = cached
+        return cached[0]
+
+    def _expand(self, message: TargetMessage) -> TargetExpansion:
+        """An organization's account-region: its repositories queued, one message each (targets.py)."""
+        assert self._queue is not None and self._ledger is not None, "an expansion needs the queue and runs table"
+        expansion = expand_target(message, self._adapters, self._exemptions, self._queue, self._ledger)
+        if self._summaries is not None:
+            self._summaries.publish_if_complete(message.run_id)
+        return expansion
 
     def _act(
         self,
         report: SweepReport,
+        adapters: SweepAdapters,
         reader: RepositoryReader,
         in_use: InUse,
         message: RepositoryMessage | None,
@@ -180,9 +229,14 @@ class SweepWorker:
                 report.record(deletion.digest, Outcome.WOULD_DELETE, deletion.size_bytes, deletion.storage_class)
             return
         can_hand_on = self._queue is not None and message is not None
-        context = RunContext(self._ledger, message.run_id, message.unit_id) if message else RunContext()
+        context = (
+            RunContext(self._ledger, message.run_id, message.unit_id, message.account, message.region)
+            if message
+            else RunContext()
+        )
         stop = (lambda: self._too_late(seconds_left, CONTINUE_BELOW_SECONDS)) if can_hand_on else (lambda: False)
-        last = self._deleter.delete(report, reader, self._rules, in_use, context, stop)
+        deleter = Deleter(adapters.registry, self._clock, self._batch_size)
+        last = deleter.delete(report, reader, self._rules, in_use, context, stop)
         left = [d for d in plan.candidates if d.digest not in report.outcomes]
         if left and can_hand_on and stop() and message is not None:
             self._hand_on(report, message, left)
@@ -193,9 +247,9 @@ class SweepWorker:
         """Queue the repository's next part (it re-reads and re-plans); record what is left as continued."""
         assert self._queue is not None
         following = message.next_part()
-        unit = UnitRef(following.unit_id, following.repository)
+        unit = UnitRef(following.unit_id, following.repository, following.account)
         if self._ledger is not None:  # expected first: a part that finishes before this call must not end the run
-            self._ledger.add_unit(message.run_id, unit)
+            self._ledger.add_units(message.run_id, [unit])
         result = self._queue.send_messages([body(following)])
         if result.unsent:
             if self._ledger is not None:
@@ -223,7 +277,7 @@ class SweepWorker:
     def _record(self, report: SweepReport, message: RepositoryMessage) -> None:
         if self._ledger is None:
             return
-        unit = UnitRef(message.unit_id, message.repository)
+        unit = UnitRef(message.unit_id, message.repository, message.account)
         if not self._ledger.record_unit(message.run_id, unit, report.counts()):
             logger.info("message seen before: its result was already recorded", extra={"unit": message.unit_id})
         if self._summaries is not None:  # also on a redelivery: the claim it made may not have been published

@@ -11,6 +11,7 @@ import pytest
 from ecr_governance.errors import AccessDenied, AwsError
 from ecr_governance.exemptions import ExemptionSettings
 from ecr_governance.images import DOCKER_MANIFEST, OCI_INDEX, ImageRecord
+from ecr_governance.sweep.ledger import UnitRef
 from ecr_governance.sweep.messages import DEADLINE_RECHECK_SECONDS, DeadlineMessage, RepositoryMessage, parse_message
 from ecr_governance.sweep.notice import Prices
 from ecr_governance.sweep.planner import SweepPlanner
@@ -61,7 +62,7 @@ class Stack:
     def worker(self) -> SweepWorker:
         clock = lambda: self.now  # noqa: E731 - the stack's clock moves on
         summaries = RunSummaries(
-            self.runs, self.ecr, Prices(0.10, 0.10), clock, queue=self.queue, publisher=self.publisher
+            self.runs, lambda call: self.ecr, Prices(0.10, 0.10), clock, queue=self.queue, publisher=self.publisher
         )
         return SweepWorker(
             self.ecr,
@@ -247,7 +248,7 @@ def test_the_planner_writes_the_run_down_before_sending_and_takes_refused_messag
     assert launch.unsent == ("team/unscanned",) and launch.in_use_available is False
     run = runs.runs["run-1"]
     assert (run["expected"], run["exempt"], run["in_use"]) == (1, 3, False)
-    assert runs.pending["run-1"] == {"repository/team/app": "team/app"}
+    assert runs.unfinished_units("run-1") == [UnitRef("repository/team/app", "team/app")]
 
 
 def test_without_a_queue_the_planner_says_what_it_would_send():

@@ -340,7 +340,7 @@ def test_a_worker_short_of_time_queues_the_next_part_which_re_plans_and_finishes
     assert first.count(Outcome.DELETED) == 4 and first.continued
     (following,) = [parse_message(b) for b in queue.take()]
     assert following == RepositoryMessage("run-7", REPO, part=1)
-    assert runs.pending["run-7"] == {following.unit_id: REPO} and runs.runs["run-7"]["expected"] == 2
+    assert runs.unfinished_units("run-7") == [UnitRef(following.unit_id, REPO)] and runs.runs["run-7"]["expected"] == 2
     second = sweeper.handle(following, seconds_left=lambda: 900.0).report
     assert second.count(Outcome.DELETED) == 5 and second.counts()["parts"] == 1
     assert ecr.digests(REPO) == {d(n) for n in ("amd64", "arm64", "index", "sig", "fresh")}
