@@ -62,7 +62,9 @@ def _heading(text: str) -> None:
 
 def _invoke(event: dict[str, Any], log: io.StringIO) -> dict[str, Any]:
     with contextlib.redirect_stderr(log):
-        return invoke_function(str(TEMPLATE), FUNCTION, event, {}, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
+        # The emulator serves ECR's core API only: RegistryApi=core reads exemption tags one repository at a time.
+        overrides = {"RegistryApi": "core"}
+        return invoke_function(str(TEMPLATE), FUNCTION, event, overrides, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
 
 
 def scan_findings_demo(ecr: Any, endpoint_url: str, log: io.StringIO) -> None:

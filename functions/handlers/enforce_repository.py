@@ -12,7 +12,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.clients import client_maker, serves_aws_endpoint
+from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
 from ecr_governance.aws.lambda_invoke import LambdaInvoker
@@ -59,9 +59,10 @@ metrics = Metrics(service=SERVICE_NAME)
 settings = EnforceSettings.from_environ()
 make_client, make_lazy_client = client_maker(), client_maker(lazy=True)  # one session for every client
 _ecr_client = make_client("ecr")
-# Bulk tag reads need the Resource Groups Tagging API, which AWS-compatible emulators do not serve for ECR: there,
-# tags are read one repository at a time. Clients used only by full reconciles are built when first used.
-tag_source = TaggingApi(make_lazy_client("resourcegroupstaggingapi")) if serves_aws_endpoint(_ecr_client) else None
+# Bulk tag reads need the Resource Groups Tagging API, which AWS-compatible emulators do not serve for ECR: there
+# (RegistryApi=core), tags are read one repository at a time. Clients used only by full reconciles are built when
+# first used.
+tag_source = TaggingApi(make_lazy_client("resourcegroupstaggingapi")) if settings.reads_tags_in_bulk else None
 enforcer = Enforcer(EcrRegistry(_ecr_client), settings, tag_source)
 invoker = LambdaInvoker(make_lazy_client("lambda"))
 publisher = (
