@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ecr_governance.enforce.events import SCHEDULE_DETAIL_TYPE
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.images import ImageDetailError, iso8601, parse_timestamp
+from ecr_governance.schedule import SCHEDULE_DETAIL_TYPE
 from ecr_governance.sweep.plan import MAX_BATCH, DeletionUnit, PlannedDeletion
 from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepRules
 
