@@ -62,7 +62,9 @@ def _heading(text: str) -> None:
 
 def _invoke(event: dict[str, Any], log: io.StringIO) -> dict[str, Any]:
     with contextlib.redirect_stderr(log):
-        return invoke_function(str(TEMPLATE), FUNCTION, event, {}, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
+        # The emulator serves ECR's core API only: RegistryApi=core reads exemption tags one repository at a time.
+        overrides = {"RegistryApi": "core"}
+        return invoke_function(str(TEMPLATE), FUNCTION, event, overrides, {"GOVERNANCE_ROLE_ARN": GOVERNANCE_ROLE_ARN})
 
 
 def scan_findings_demo(ecr: Any, endpoint_url: str, log: io.StringIO) -> None:
@@ -106,6 +108,60 @@ def _audit(settings: EnforceSettings) -> str:
     return enforcement_table(enforcer.apply(enforcer.assess(), dry_run=True))
 
 
+def enforcement_demo(ecr: Any, settings: EnforceSettings, log: io.StringIO) -> None:
+    """Events reach the real handler: a remediation, its own echo, rejected events, a no-op, the daily reconcile."""
+    _heading("Compliance before (audit, no writes)")
+    print(_audit(settings))
+
+    _heading("A user creates team-payments/ledger as MUTABLE; CloudTrail -> EventBridge -> the function")
+    ecr.create_repository(repositoryName="team-payments/ledger", imageTagMutability="MUTABLE")
+    result = _invoke(_event("create-repository.json", "team-payments/ledger"), log)
+    print(json.dumps(result["summary"]))
+
+    _heading("The function's own PutImageTagMutability comes back as an event: skipped, no loop")
+    print(json.dumps(_invoke(_event("own-remediation.json", "team-payments/ledger"), log)))
+
+    _heading("A malformed event (no detail): rejected with a log line, no retry")
+    malformed = {"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr", "account": ACCOUNT}
+    print(json.dumps(_invoke({**malformed, "region": REGION}, log)))
+
+    _heading("The same call from another account: rejected before any AWS call")
+    print(json.dumps(_invoke({**_event("tag-resource.json"), "account": "999999999999"}, log)))
+
+    _heading("An event for a repository deleted before it was handled: a logged no-op")
+    print(json.dumps(_invoke(_event("put-image-tag-mutability.json", "team-gone/old-service"), log)))
+
+    _heading("The daily reconcile (scheduled event)")
+    print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+
+    _heading("Compliance after")
+    print(_audit(settings))
+
+    _heading("A second reconcile: compliant repositories get no write call")
+    counter = EcrCallCounter()
+    with counting_new_clients(counter):
+        print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
+    print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {sum(counter.writes.values())}")
+
+
+def lifecycle_preview_demo(ecr: Any, endpoint_url: str) -> None:
+    _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
+    push_images(ecr)
+    in_30_days = (datetime.now(UTC) + timedelta(days=30)).isoformat()
+    cli_main(
+        [
+            *("--endpoint-url", endpoint_url, "lifecycle", "preview"),
+            *("--policy", str(STANDARD_POLICY_FILE), "--all-repositories", "--now", in_30_days),
+        ]
+    )
+
+
+def decision_log_demo(log: io.StringIO) -> None:
+    decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
+    _heading(f"Structured decision log: {len(decisions)} lines, e.g.")
+    print(json.dumps({k: decisions[0].get(k) for k in ("repository", "violation", "before", "after", "action")}))
+
+
 def main() -> int:
     emulator = start_emulator()
     print(f"embedded emulator (moto server) on {emulator.endpoint_url}, region {REGION}")
@@ -115,59 +171,11 @@ def main() -> int:
             settings = EnforceSettings.from_environ({})
             ecr = make_client("ecr")
             seed_registry(ecr, settings.standard_lifecycle_policy)
-
-            _heading("Compliance before (audit, no writes)")
-            print(_audit(settings))
-
-            _heading("A user creates team-payments/ledger as MUTABLE; CloudTrail -> EventBridge -> the function")
-            ecr.create_repository(repositoryName="team-payments/ledger", imageTagMutability="MUTABLE")
-            result = _invoke(_event("create-repository.json", "team-payments/ledger"), log)
-            print(json.dumps(result["summary"]))
-
-            _heading("The function's own PutImageTagMutability comes back as an event: skipped, no loop")
-            print(json.dumps(_invoke(_event("own-remediation.json", "team-payments/ledger"), log)))
-
-            _heading("A malformed event (no detail): rejected with a log line, no retry")
-            malformed = {"detail-type": "AWS API Call via CloudTrail", "source": "aws.ecr", "account": ACCOUNT}
-            print(json.dumps(_invoke({**malformed, "region": REGION}, log)))
-
-            _heading("The same call from another account: rejected before any AWS call")
-            print(json.dumps(_invoke({**_event("tag-resource.json"), "account": "999999999999"}, log)))
-
-            _heading("An event for a repository deleted before it was handled: a logged no-op")
-            print(json.dumps(_invoke(_event("put-image-tag-mutability.json", "team-gone/old-service"), log)))
-
-            _heading("The daily reconcile (scheduled event)")
-            print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
-
-            _heading("Compliance after")
-            print(_audit(settings))
-
-            _heading("A second reconcile: compliant repositories get no write call")
-            counter = EcrCallCounter()
-            with counting_new_clients(counter):
-                print(json.dumps(_invoke(_event("scheduled-reconcile.json"), log)["summary"]))
-            print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {sum(counter.writes.values())}")
-
-            _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
-            push_images(ecr)
-            policy_file = STANDARD_POLICY_FILE
-            in_30_days = (datetime.now(UTC) + timedelta(days=30)).isoformat()
-            lifecycle_preview = [
-                *("--endpoint-url", emulator.endpoint_url, "lifecycle", "preview"),
-                *("--policy", str(policy_file), "--all-repositories", "--now", in_30_days),
-            ]
-            cli_main(lifecycle_preview)
-
+            enforcement_demo(ecr, settings, log)
+            lifecycle_preview_demo(ecr, emulator.endpoint_url)
             _heading("A release of mlops/retail-api is pushed; its scan completes with findings (ECR Image Scan)")
             scan_findings_demo(ecr, emulator.endpoint_url, log)
-
-            decisions = [json.loads(line) for line in log.getvalue().splitlines() if '"enforcement decision"' in line]
-            _heading(f"Structured decision log: {len(decisions)} lines, e.g.")
-            print(
-                json.dumps({k: decisions[0].get(k) for k in ("repository", "violation", "before", "after", "action")})
-            )
-
+            decision_log_demo(log)
             sweep_demo(ecr, emulator.endpoint_url)
     finally:
         emulator.stop()

@@ -44,6 +44,8 @@ class AwsTarget:
             env["AWS_PROFILE"] = self.profile
         if self.effective_endpoint:
             env["AWS_ENDPOINT_URL"] = self.effective_endpoint
+            # An AWS-compatible endpoint serves ECR's core API only (enforcement's RegistryApi setting).
+            env["REGISTRY_API"] = "core"
         if self.local:
             env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS
         return env

@@ -1,5 +1,5 @@
 """The house rules, held by the source: a room per capability, one AWS edge, developer tools out of the Lambda
-package, no import cycles."""
+package, no import cycles, and which room may import which (the dependency matrix)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,77 @@ def test_capabilities_never_import_the_aws_edge():
             if reaching:
                 offenders[module] = reaching
     assert offenders == {}
+
+
+# ---- the dependency matrix ----------------------------------------------------------------------------------
+# A room: a package under ecr_governance (enforce, aws, ...), a top-level module of it (errors, images, ...), the
+# handlers, or the CLI. Shared rooms hold what several capabilities use; capabilities never import each other except
+# the lifecycle engine, which enforcement and the sweep consult. Each room lists every room it may import.
+SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
+    "ecr_governance": frozenset(),  # the package itself: SERVICE_NAME, __version__
+    "errors": frozenset(),
+    "config": frozenset({"errors"}),
+    "wildcard": frozenset(),
+    "images": frozenset(),
+    "notice": frozenset(),
+    "repositories": frozenset(),
+    "schedule": frozenset(),
+    "exemptions": frozenset({"config", "errors", "wildcard"}),
+    # Who an organization hub governs and how its settings read: every capability may work in a member account.
+    "organization": frozenset({"config", "errors"}),
+}
+SHARED_ROOMS = frozenset(SHARED_ROOMS_IMPORTS)
+ALLOWED_IMPORTS: dict[str, frozenset[str]] = {
+    **SHARED_ROOMS_IMPORTS,
+    "lifecycle": SHARED_ROOMS,
+    "findings": SHARED_ROOMS,
+    # The lifecycle engine validates the standard policy and reports what a custom policy does.
+    "enforce": SHARED_ROOMS | {"lifecycle"},
+    # The sweep's graph and manifest rules live in the shared `images` room; it consults no other capability.
+    "sweep": SHARED_ROOMS,
+    # Adapters translate AWS's answers into the domain's types.
+    "aws": SHARED_ROOMS | set(CAPABILITIES),
+    "handlers": SHARED_ROOMS | set(CAPABILITIES) | {"aws"},
+    "cli": SHARED_ROOMS | set(CAPABILITIES) | {"aws"},
+}
+# Module edges allowed for now, each with the reason and who removes it. An exception no longer used fails the test,
+# so it goes with the fix.
+TEMPORARY_EXCEPTIONS: set[tuple[str, str]] = set()
+
+
+def room_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] == "handlers":
+        return "handlers"
+    if parts[0] == "ecr_governance_cli":
+        return "cli"
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_every_room_imports_only_the_rooms_the_matrix_allows():
+    graph = project_import_graph()
+    unplaced = sorted({room_of(module) for module in graph} - set(ALLOWED_IMPORTS))
+    assert unplaced == [], "a new room: place it in ALLOWED_IMPORTS"
+    offending, used_exceptions = [], set()
+    for module, imports in sorted(graph.items()):
+        for imported in sorted(imports):
+            source, target = room_of(module), room_of(imported)
+            if source == target or target in ALLOWED_IMPORTS[source]:
+                continue
+            if (module, imported) in TEMPORARY_EXCEPTIONS:
+                used_exceptions.add((module, imported))
+            else:
+                offending.append(f"{module} -> {imported}")
+    assert offending == []
+    assert used_exceptions == TEMPORARY_EXCEPTIONS, "an exception no longer needed: remove it from the matrix"
+
+
+def test_the_matrix_keeps_capabilities_apart():
+    for capability in CAPABILITIES:
+        others = set(CAPABILITIES) - {capability, "lifecycle"}
+        assert not ALLOWED_IMPORTS[capability] & others, capability
+        assert "aws" not in ALLOWED_IMPORTS[capability] and "handlers" not in ALLOWED_IMPORTS[capability]
+    assert ALLOWED_IMPORTS["lifecycle"] == SHARED_ROOMS  # the engine itself leans on no capability
 
 
 def test_there_is_no_import_cycle():

@@ -17,7 +17,7 @@ import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.idempotency import IdempotencyTable
-from ecr_governance.enforce import events, settings
+from ecr_governance.enforce import events, invocation, settings
 from ecr_governance.errors import InvalidEvent, SettingsError
 from ecr_governance.findings import events as findings_events
 from ecr_governance.findings import settings as findings_settings
@@ -675,7 +675,7 @@ def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> 
 
 
 def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: dict[str, Any]) -> None:
-    handler_module = importlib.import_module("handlers.enforce_repository")  # its composition root runs: env is set
+    emitted = set(invocation.METRIC_BY_ACTION.values())  # what the enforce handler emits per decision action
     resources = template["Resources"]
     namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
     metric_alarms = [
@@ -683,7 +683,7 @@ def test_alarms_watch_metrics_the_handler_emits_and_reach_the_topic(template: di
     ]
     for alarm in metric_alarms:
         assert alarm["Namespace"] == namespace
-        assert alarm["MetricName"] in handler_module.METRIC_BY_ACTION.values()
+        assert alarm["MetricName"] in emitted
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]  # Powertools' service dimension
     assert {alarm["MetricName"] for alarm in metric_alarms} == {"RemediationsFailed", "ViolationsNotRemediable"}
     queue = resources["EnforceRepositoryFailuresAlarm"]["Properties"]

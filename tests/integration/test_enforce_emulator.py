@@ -23,6 +23,7 @@ from registry_builders import REGION, TEMPLATE, create_repository, load_event, t
 pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
 OWN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecr-governance-EnforceRepositoryFunctionRole"
+CORE_API = {"RegistryApi": "core"}
 STANDARD = EnforceSettings.from_environ({}).standard_lifecycle_policy
 CUSTOM = {
     "rules": [
@@ -38,7 +39,8 @@ CUSTOM = {
 def invoke(event: dict[str, Any], topic_arn: str = "", **overrides: str) -> dict[str, Any]:
     # What the deployed stack resolves: the function's own role and (with NotifyRemediations) its topic.
     deployed = {"GOVERNANCE_ROLE_ARN": OWN_ROLE, "REMEDIATION_TOPIC_ARN": topic_arn}
-    return invoke_function(str(TEMPLATE), "EnforceRepositoryFunction", event, overrides, deployed)
+    # The emulator serves ECR's core API only (RegistryApi=core: no bulk tag reads through the tagging API).
+    return invoke_function(str(TEMPLATE), "EnforceRepositoryFunction", event, {**CORE_API, **overrides}, deployed)
 
 
 def event_for(name: str, repository: str | None = None) -> dict[str, Any]:

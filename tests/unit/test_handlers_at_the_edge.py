@@ -36,7 +36,7 @@ def samples(folder: str) -> list:
 
 # handler module -> (its sample events, the module attribute that holds its service)
 HANDLERS = {
-    "handlers.enforce_repository": (samples("enforce"), "enforcer"),
+    "handlers.enforce_repository": (samples("enforce"), "service"),
     "handlers.scan_findings": (samples("findings"), "alert_once"),
     "handlers.sweep_planner": ([load_event("sweep/schedule.json")], "planner"),
     "handlers.sweep_worker": (

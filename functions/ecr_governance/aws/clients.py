@@ -12,7 +12,6 @@ import os
 import threading
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -51,15 +50,6 @@ def make_session(
         raise SettingsError(f"AWS profile not found: {profile}") from error
     except BotoCoreError as error:
         raise SettingsError(f"cannot read the AWS configuration: {error}") from error
-
-
-AWS_ENDPOINT_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws")
-
-
-def serves_aws_endpoint(client: Any) -> bool:
-    """Whether the client talks to AWS itself rather than an emulator or another AWS-compatible endpoint."""
-    host = urlsplit(client.meta.endpoint_url).hostname or ""
-    return host.endswith(AWS_ENDPOINT_SUFFIXES)
 
 
 def make_client(

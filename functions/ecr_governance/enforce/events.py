@@ -16,12 +16,11 @@ from typing import Any
 
 from ecr_governance.enforce.model import ReconcileProgress
 from ecr_governance.errors import InvalidEvent
+from ecr_governance.schedule import SCHEDULE_DETAIL_TYPE, SCHEDULE_SOURCE
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
-SCHEDULE_DETAIL_TYPE = "Scheduled Event"
 CONTINUATION_DETAIL_TYPE = "Reconcile Continuation"
 ECR_SOURCE = "aws.ecr"
-SCHEDULE_SOURCE = "aws.events"
 CONTINUATION_SOURCE = "ecr-governance"
 ECR_EVENT_SOURCE = "ecr.amazonaws.com"
 # The ECR API calls that can change what the standard governs; template.yaml's rule matches exactly these.

@@ -26,6 +26,12 @@ class Aspect(StrEnum):
         """The exemption that leaves a repository out of this check."""
         return EXEMPT_ASPECT_OF[self]
 
+    @property
+    def per_repository_exemption(self) -> bool:
+        """Whether an exemption from this aspect is reported as a decision of its own (the repository-level scan
+        flag goes with the registry-level coverage, reported once)."""
+        return self is not Aspect.REPOSITORY_SCAN_ON_PUSH
+
 
 EXEMPT_ASPECT_OF = {
     Aspect.TAG_MUTABILITY: ExemptAspect.TAG_MUTABILITY,
@@ -107,6 +113,17 @@ class RepositoryAssessment:
     exemption: Exemption = NO_EXEMPTION
     checks: tuple[Check, ...] = ()
     failure: Failure | None = None  # the repository could not be read: nothing is decided for it this run
+
+    @property
+    def gone(self) -> bool:
+        """Deleted between being listed (or named by an event) and being read: a no-op, not a failure."""
+        return bool(self.failure and self.failure.repository_gone)
+
+    @property
+    def coverage(self) -> RepositoryCoverage:
+        """The repository as the scanning coverage planner sees it: a target unless exempt or unread."""
+        exempt = self.exemption.covers(ExemptAspect.SCAN_ON_PUSH)
+        return RepositoryCoverage(self.repository.name, must_scan=not (exempt or self.failure), protected=exempt)
 
 
 @dataclass(frozen=True)

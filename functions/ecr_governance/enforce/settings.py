@@ -41,6 +41,13 @@ class TagMutability(StrEnum):
     MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION"
 
 
+class RegistryApi(StrEnum):
+    """How much of ECR's API the endpoint serves: AWS itself, or only the core an AWS-compatible emulator serves."""
+
+    AWS = "aws"
+    CORE = "core"
+
+
 # The modes a repository may be remediated to; the MUTABLE* modes are what the standard forbids.
 COMPLIANT_TARGET_MUTABILITIES = (TagMutability.IMMUTABLE, TagMutability.IMMUTABLE_WITH_EXCLUSION)
 
@@ -87,6 +94,14 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "management-API rate limits are not hit; throttles are retried adaptively.",
     ),
     SettingDoc(
+        "REGISTRY_API",
+        "RegistryApi",
+        "aws",
+        "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API); `core`: "
+        "only what AWS-compatible emulators serve (tags read one repository at a time) - set by the CLI's local "
+        "runs, never needed in AWS.",
+    ),
+    SettingDoc(
         "GOVERNANCE_ROLE_ARN",
         "(the function's own role)",
         "",
@@ -122,6 +137,7 @@ class EnforceSettings:
     reconcile_concurrency: int = 8
     remediation_topic_arn: str = ""
     governance_role_arn: str = ""
+    registry_api: RegistryApi = RegistryApi.AWS
 
     @property
     def writes_enabled(self) -> bool:
@@ -133,6 +149,11 @@ class EnforceSettings:
         if self.tag_mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION:
             return self.allowed_exclusion_filters
         return ()
+
+    @property
+    def reads_tags_in_bulk(self) -> bool:
+        """Whether exemption tags come from the Resource Groups Tagging API (which emulators do not serve for ECR)."""
+        return self.registry_api is RegistryApi.AWS
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EnforceSettings:
@@ -165,4 +186,5 @@ class EnforceSettings:
             reconcile_concurrency=int_setting(environ, "RECONCILE_CONCURRENCY", "8", 1, MAX_RECONCILE_CONCURRENCY),
             remediation_topic_arn=topic_arn,
             governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
+            registry_api=enum_setting(environ, "REGISTRY_API", "aws", RegistryApi),
         )

@@ -228,6 +228,25 @@ class _RuleReader:
         return tuple(entries)
 
     def _rule(self, selection: Mapping[str, Any], action: Mapping[str, Any], description: str) -> LifecycleRule:
+        tag_status, prefixes, patterns = self._tag_selection(selection)
+        storage_class, count_type, count_number, count_unit = self._count_selection(selection)
+        action_type, target = self._action(action, storage_class)
+        return LifecycleRule(
+            priority=self.priority or 0,
+            tag_status=tag_status or "",
+            count_type=count_type or "",
+            count_number=count_number if _is_int(count_number) else 0,
+            count_unit=count_unit if count_type in AGE_COUNT_TYPES else None,
+            tag_prefixes=prefixes,
+            tag_patterns=patterns,
+            storage_class=storage_class or "standard",
+            action=action_type or "",
+            target_storage_class=target if action_type == "transition" else None,
+            description=description,
+        )
+
+    def _tag_selection(self, selection: Mapping[str, Any]) -> tuple[str | None, tuple[str, ...], tuple[str, ...]]:
+        """(tagStatus, tagPrefixList, tagPatternList): the lists go only with `tagged`, and one of them must."""
         tag_status = self._choice(selection, "selection.tagStatus", "tagStatus", TAG_STATUSES)
         prefixes = self._tag_list(selection, "tagPrefixList")
         patterns = self._tag_list(selection, "tagPatternList")
@@ -240,7 +259,10 @@ class _RuleReader:
             for key in ("tagPrefixList", "tagPatternList"):
                 if key in selection:
                     self.error(f"selection.{key}", f"only allowed with tagStatus tagged, not {tag_status}")
+        return tag_status, prefixes, patterns
 
+    def _count_selection(self, selection: Mapping[str, Any]) -> tuple[str | None, str | None, Any, Any]:
+        """(storageClass, countType, countNumber, countUnit), each checked alone and against the others."""
         storage_class = self._choice(
             selection, "selection.storageClass", "storageClass", STORAGE_CLASSES, default="standard"
         )
@@ -258,6 +280,11 @@ class _RuleReader:
                 self.error("selection.countUnit", f'must be "days", got {count_unit!r}')
         elif count_type is not None and count_unit is not None:
             self.error("selection.countUnit", f"only allowed with the since* count types, not {count_type}")
+        self._archive_selection(storage_class, count_type, count_number)
+        return storage_class, count_type, count_number, count_unit
+
+    def _archive_selection(self, storage_class: str | None, count_type: str | None, count_number: Any) -> None:
+        """Rules on archived images select by time since their transition, no sooner than the archive minimum."""
         if count_type == "sinceImageTransitioned" and storage_class != "archive":
             self.error("selection.storageClass", "sinceImageTransitioned selects archived images: set archive")
         if storage_class == "archive" and count_type not in (None, "sinceImageTransitioned"):
@@ -272,6 +299,8 @@ class _RuleReader:
                 f"archived images have a {ARCHIVE_MINIMUM_DAYS}-day minimum; ECR rejects expiring them sooner",
             )
 
+    def _action(self, action: Mapping[str, Any], storage_class: str | None) -> tuple[str | None, Any]:
+        """(type, targetStorageClass): a transition names its target; archived images can only expire."""
         action_type = self._choice(action, "action.type", "type", ACTION_TYPES)
         target = action.get("targetStorageClass")
         if action_type == "transition":
@@ -283,20 +312,7 @@ class _RuleReader:
                 self.error("action.type", "archived images can only be expired, not transitioned")
         elif action_type == "expire" and target is not None:
             self.error("action.targetStorageClass", "only allowed with action type transition")
-
-        return LifecycleRule(
-            priority=self.priority or 0,
-            tag_status=tag_status or "",
-            count_type=count_type or "",
-            count_number=count_number if _is_int(count_number) else 0,
-            count_unit=count_unit if count_type in AGE_COUNT_TYPES else None,
-            tag_prefixes=prefixes,
-            tag_patterns=patterns,
-            storage_class=storage_class or "standard",
-            action=action_type or "",
-            target_storage_class=target if action_type == "transition" else None,
-            description=description,
-        )
+        return action_type, target
 
 
 def read_rules(document: Mapping[str, Any]) -> tuple[list[LifecycleRule], list[LifecycleRule], list[Finding]]:

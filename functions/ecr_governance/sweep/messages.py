@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ecr_governance.enforce.events import SCHEDULE_DETAIL_TYPE
 from ecr_governance.errors import InvalidEvent
+from ecr_governance.schedule import SCHEDULE_DETAIL_TYPE
 
 REPOSITORY_KIND = "repository"
 TARGET_KIND = "target"

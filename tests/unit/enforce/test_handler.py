@@ -11,6 +11,7 @@ import importlib
 
 import pytest
 from ecr_governance.enforce.events import Provenance, parse_enforcement_trigger
+from ecr_governance.enforce.invocation import EnforcementService
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import AccessDenied
@@ -65,9 +66,7 @@ def wired(handler_module, monkeypatch):
         registry.add(f"team/r{i:02}", "MUTABLE")
     invoker = RecordingInvoker()
     settings = EnforceSettings.from_environ({"RECONCILE_CONCURRENCY": "1"})  # chunks of 4 repositories
-    monkeypatch.setattr(handler_module, "enforcer", Enforcer(registry, settings))
-    monkeypatch.setattr(handler_module, "invoker", invoker)
-    monkeypatch.setattr(handler_module, "publisher", None)
+    monkeypatch.setattr(handler_module, "service", EnforcementService(Enforcer(registry, settings), settings, invoker))
     monkeypatch.setattr(handler_module.metrics, "namespace", "ECRGovernance")  # the template sets it in Lambda
     return handler_module, registry, invoker
 
@@ -91,9 +90,11 @@ def test_a_reconcile_short_on_time_queues_its_continuation_until_every_repositor
 
 
 def test_a_failed_notice_is_logged_and_counted_not_raised(wired, monkeypatch):
-    module, registry, _ = wired
+    module, registry, invoker = wired
     publisher = FailingPublisher()
-    monkeypatch.setattr(module, "publisher", publisher)
+    settings = EnforceSettings.from_environ({})
+    service = EnforcementService(Enforcer(registry, settings), settings, invoker, publisher)
+    monkeypatch.setattr(module, "service", service)
     result = module.handler(load_event("enforce/create-repository.json") | {}, LocalLambdaContext("F"))
     assert result["status"] == "done" and publisher.attempts == 0  # nothing remediated for a missing repository
     event = copy.deepcopy(load_event("enforce/create-repository.json"))

@@ -16,8 +16,10 @@ import pytest
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.enforce.model import REGISTRY, Action
+from ecr_governance.enforce.ports import EnforcementRegistry
+from ecr_governance.enforce.reconcile import ReconcileScope
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
-from ecr_governance.enforce.service import EnforcementRegistry, Enforcer, ReconcileScope
+from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
 from enforce_fakes import InMemoryRegistry, InMemoryTagSource

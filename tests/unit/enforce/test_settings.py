@@ -49,6 +49,7 @@ def test_documented_defaults_equal_the_parsed_defaults():
         ({"STANDARD_LIFECYCLE_POLICY": "{not json"}, "STANDARD_LIFECYCLE_POLICY"),
         ({"EXEMPT_TAG_KEY": " "}, "EXEMPT_TAG_KEY"),
         ({"REMEDIATION_TOPIC_ARN": "my-topic"}, "REMEDIATION_TOPIC_ARN"),
+        ({"REGISTRY_API": "moto"}, "REGISTRY_API"),
     ],
 )
 def test_a_bad_setting_fails_fast_and_names_the_setting(environ, named):
@@ -89,3 +90,8 @@ def test_immutable_with_exclusion_target_writes_the_allowed_filters():
 def test_audit_mode_disables_writes():
     assert not EnforceSettings.from_environ({"GOVERNANCE_MODE": "audit"}).writes_enabled
     assert EnforceSettings.from_environ({"GOVERNANCE_MODE": "enforce"}).writes_enabled
+
+
+def test_exemption_tags_are_read_in_bulk_unless_the_endpoint_serves_only_the_core_api():
+    assert EnforceSettings.from_environ({}).reads_tags_in_bulk
+    assert not EnforceSettings.from_environ({"REGISTRY_API": "core"}).reads_tags_in_bulk
