@@ -19,6 +19,7 @@ from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.tagging import TaggingApi
 from ecr_governance.enforce.events import Provenance, parse_enforcement_trigger
+from ecr_governance.enforce.hub import EnforcementHub
 from ecr_governance.enforce.invocation import EnforcementService, Invocation
 from ecr_governance.enforce.ports import EnforcementRegistry, ExemptionTagSource, InvocationQueue
 from ecr_governance.enforce.service import Enforcer
@@ -27,6 +28,7 @@ from ecr_governance.errors import InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_account_and_region
+from handlers.reach import HUB_IAM_ACTIONS, cached_membership, member_sessions, work_queue
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
@@ -37,7 +39,7 @@ IAM_ACTIONS = (
 )
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 # Granted only when the setting named as the key turns the feature on (a contract test holds the template to it).
-CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
+CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS, "MEMBER_ROLE_NAME": HUB_IAM_ACTIONS}
 # A full reconcile stops at a repository boundary when less time than this remains, and continues in a new invocation.
 TIME_RESERVE_MILLIS = 120_000
 
@@ -50,6 +52,19 @@ make_client, make_lazy_client = client_maker(), client_maker(lazy=True)  # one s
 tag_source = TaggingApi(make_lazy_client("resourcegroupstaggingapi")) if settings.reads_tags_in_bulk else None
 publisher = (
     SnsPublisher(make_lazy_client("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
+)
+# An organization hub routes member events and fans the schedule out; its member worker does the work.
+sessions = member_sessions(settings.organization)
+hub = (
+    EnforcementHub(
+        cached_membership(settings.organization),
+        sessions,
+        work_queue(settings.work_queue_url),
+        settings.organization,
+        sessions.partition,
+    )
+    if sessions
+    else None
 )
 service = EnforcementService(
     Enforcer(EcrRegistry(make_client("ecr")), settings, tag_source),
@@ -64,6 +79,13 @@ service = EnforcementService(
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     account, region = own_account_and_region(context)
     provenance = Provenance(account=account, region=region)
+    if hub is not None:
+        routed = hub.route(event, provenance)
+        if routed.status == "rejected":
+            log_rejected_event(logger, metrics, routed.reason, event)
+        for name, value in routed.metrics().items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return routed.as_dict()
     try:
         trigger = parse_enforcement_trigger(event, provenance)
     except InvalidEvent as error:

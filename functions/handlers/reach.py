@@ -1,21 +1,28 @@
 """Where a handler's work is: the account it runs in, or - an organization hub (Scope=organization) - a member
-account-region, reached through the member's governance role (one AssumeRole per account, clients kept)."""
+account-region, reached through the member's governance role (one AssumeRole per account, clients kept). Only what
+every capability shares lives here, so a handler's code never pulls in another capability's settings."""
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime, timedelta
+
 from ecr_governance.aws.accounts import ASSUME_ROLE_ACTIONS, MemberSessions
 from ecr_governance.aws.clients import make_client
-from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
-from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.organizations import OrganizationsDirectory
-from ecr_governance.organization.membership import OrganizationDirectory, Target
+from ecr_governance.aws.sqs import FifoWorkQueue
+from ecr_governance.organization.membership import CachedMembership, OrganizationDirectory
 from ecr_governance.organization.settings import OrganizationSettings
-from ecr_governance.sweep.ports import SweepAdapters
+from ecr_governance.organization.work import WorkQueue
 
 # What an organization hub needs besides its own work: the members' roles, and (its planners) the account list.
 REACH_IAM_ACTIONS = ASSUME_ROLE_ACTIONS
 DIRECTORY_IAM_ACTIONS = actions_for(OrganizationDirectory, OrganizationsDirectory)
+WORK_QUEUE_IAM_ACTIONS = actions_for(WorkQueue, FifoWorkQueue)
+HUB_IAM_ACTIONS = REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS | WORK_QUEUE_IAM_ACTIONS
+# How long the organization's account list is trusted before it is read again.
+MEMBERSHIP_TTL = timedelta(minutes=10)
 
 
 def member_sessions(settings: OrganizationSettings) -> MemberSessions | None:
@@ -30,12 +37,17 @@ def organization_directory(settings: OrganizationSettings) -> OrganizationsDirec
     return OrganizationsDirectory(make_client("organizations"))
 
 
-def sweep_reach(sessions: MemberSessions):  # noqa: ANN201 - a Reach (sweep.ports)
-    """A member account-region's sweep adapters (raises MemberUnreachable)."""
+def cached_membership(settings: OrganizationSettings) -> CachedMembership:
+    """The organization's governed accounts, in this hub's regions (its own when none are set), read every 10 min."""
+    return CachedMembership(
+        OrganizationsDirectory(make_client("organizations")),
+        settings.regions_or(os.environ.get("AWS_REGION", "")),
+        settings.organizational_units,
+        settings.member_role_name,
+        MEMBERSHIP_TTL,
+        lambda: datetime.now(UTC),
+    )
 
-    def reach(target: Target) -> SweepAdapters:
-        registry = EcrRegistry(sessions.client("ecr", target.account_id, target.region))
-        in_use = InspectorUsage(sessions.client("inspector2", target.account_id, target.region))
-        return SweepAdapters(registry, registry, in_use)
 
-    return reach
+def work_queue(queue_url: str) -> FifoWorkQueue:
+    return FifoWorkQueue(make_client("sqs"), queue_url)

@@ -29,14 +29,14 @@ from ecr_governance.organization.membership import Target
 from ecr_governance.sweep.ledger import DeletionCall, RunLedger
 from ecr_governance.sweep.messages import parse_message
 from ecr_governance.sweep.notice import Prices
-from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepRegistry
+from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepAdapters, SweepRegistry
 from ecr_governance.sweep.report import Outcome
 from ecr_governance.sweep.settings import SweepSettings
 from ecr_governance.sweep.summary import RunSummaries
 from ecr_governance.sweep.worker import MessageResult, SweepWorker
 
 from handlers.edge import log_rejected_event, sqs_envelope_problem
-from handlers.reach import REACH_IAM_ACTIONS, member_sessions, sweep_reach
+from handlers.reach import REACH_IAM_ACTIONS, member_sessions
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
@@ -67,7 +67,20 @@ queue = SqsQueue(make_lazy_client("sqs"), settings.queue_url) if settings.queue_
 ledger = DynamoRunLedger(make_client("dynamodb"), settings.runs_table) if settings.runs_table else None
 publisher = SnsPublisher(make_lazy_client("sns"), settings.topic_arn) if settings.topic_arn else None
 prices = Prices(settings.storage_price_per_gb_month, settings.archive_price_per_gb_month)
-reach = sweep_reach(sessions) if sessions else None
+
+
+def _member_adapters(target: Target) -> SweepAdapters:
+    """A member account-region's sweep adapters, through its governance role (raises MemberUnreachable)."""
+    assert sessions is not None
+    member_registry = EcrRegistry(sessions.client("ecr", target.account_id, target.region))
+    return SweepAdapters(
+        member_registry,
+        member_registry,
+        InspectorUsage(sessions.client("inspector2", target.account_id, target.region)),
+    )
+
+
+reach = _member_adapters if sessions else None
 
 
 def _registry_of(call: DeletionCall) -> EcrRegistry:

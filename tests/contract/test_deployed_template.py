@@ -28,6 +28,7 @@ HANDLER_OF_FUNCTION = {
     FINDINGS_FUNCTION: "handlers.scan_findings",
     "SweepPlannerFunction": "handlers.sweep_planner",
     "SweepWorkerFunction": "handlers.sweep_worker",
+    "EnforceMemberFunction": "handlers.enforce_member",
 }
 # Functions invoked asynchronously whose failed events go to an on-failure queue (the sweep worker's failed messages
 # are redriven by its queue instead; a failed planner run is replaced by the next scheduled one).
@@ -101,7 +102,10 @@ def test_deployed_role_grants_only_what_the_code_needs(deployed: dict[str, Any],
 @pytest.mark.parametrize("function", sorted(WITH_FAILURE_DESTINATION))
 def test_failures_go_to_the_declared_queue(deployed: dict[str, Any], function: str) -> None:
     _, role = _role_of(deployed, function)
-    (send,) = [s for _, s in _statements(role) if "sqs:SendMessage" in _as_list(s["Action"])]
+    # The always-granted send: an organization hub's router also sends to its work queue (granted conditionally).
+    (send,) = [
+        s for conditional, s in _statements(role) if not conditional and "sqs:SendMessage" in _as_list(s["Action"])
+    ]
     (config,) = [
         r
         for r in deployed["Resources"].values()
@@ -127,8 +131,14 @@ def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(de
     rules = _rules_targeting(deployed, ENFORCE_FUNCTION)
     patterns = [rule["EventPattern"] for rule in rules if "EventPattern" in rule]
     schedules = [rule["ScheduleExpression"] for rule in rules if "ScheduleExpression" in rule]
-    assert len(patterns) == 1 and schedules == [{"Ref": "ReconcileSchedule"}]
-    assert set(patterns[0]["detail"]["eventName"]) == set(events.ENFORCED_EVENT_NAMES)
+    assert schedules == [{"Ref": "ReconcileSchedule"}]
+    # This account's writes on the default bus; an organization hub's members' writes on its own bus (any account:
+    # the router checks each against the organization).
+    own = [pattern for pattern in patterns if pattern.get("account") == [{"Ref": "AWS::AccountId"}]]
+    hub = [rule for rule in rules if rule.get("EventBusName") == {"Ref": "HubEventBus"}]
+    assert len(own) == 1 and len(hub) == 1 and len(patterns) == 2
+    for pattern in patterns:
+        assert set(pattern["detail"]["eventName"]) == set(events.ENFORCED_EVENT_NAMES)
     # Each rule may invoke the function.
     permissions = [
         r["Properties"]

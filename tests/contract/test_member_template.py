@@ -37,7 +37,7 @@ def declared_member_actions(template: dict[str, Any]) -> set[str]:
     ]
     for handler in handlers:
         module = importlib.import_module(handler.rpartition(".")[0])
-        declared = set(module.IAM_ACTIONS)
+        declared = set(module.IAM_ACTIONS) | set(getattr(module, "MEMBER_IAM_ACTIONS", ()))
         for conditional in getattr(module, "CONDITIONAL_IAM_ACTIONS", {}).values():
             declared |= set(conditional)
         actions |= {action for action in declared if action.split(":", 1)[0] in MEMBER_SERVICES}

@@ -38,6 +38,7 @@ FINDINGS_EVENTS = sorted((PROJECT_ROOT / "events" / "findings").glob("*.json"))
 # Each function's settings module: its SETTINGS_DOCS say what the function's code reads.
 SETTINGS_OF_FUNCTION = {
     ENFORCE_FUNCTION: settings,
+    "EnforceMemberFunction": settings,
     FINDINGS_FUNCTION: findings_settings,
     "SweepPlannerFunction": sweep_settings,
     "SweepWorkerFunction": sweep_settings,
@@ -54,6 +55,7 @@ DERIVED_SETTINGS = {
     "SWEEP_QUEUE_URL",
     "SWEEP_RUNS_TABLE",
     "MEMBER_ROLE_NAME",  # set only when Scope=organization
+    "WORK_QUEUE_URL",  # the hub's work queue, only when Scope=organization
 }
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
@@ -595,8 +597,9 @@ def test_conditional_permissions_exist_exactly_when_the_setting_that_needs_them_
 
 def test_notification_permission_exists_exactly_when_the_topic_is_set(template: dict[str, Any]) -> None:
     _, others = _policy_statements(template, ENFORCE_FUNCTION)
-    assert len(others) == 1 and "Fn::If" in others[0], others  # no managed policies besides it
-    condition, policy, otherwise = others[0]["Fn::If"]
+    assert all("Fn::If" in other for other in others), others  # no managed policies besides the conditional ones
+    (notify,) = [other for other in others if other["Fn::If"][0] != "OrganizationScope"]
+    condition, policy, otherwise = notify["Fn::If"]
     assert otherwise == {"Ref": "AWS::NoValue"}
     topic_condition = _declared_variables(template, ENFORCE_FUNCTION)["REMEDIATION_TOPIC_ARN"]["Fn::If"][0]
     assert condition == topic_condition

@@ -55,6 +55,10 @@ class MemberSessions:
         """Raise MemberUnreachable unless the member's role can be assumed (the MemberAccess port)."""
         self._session(account_id)
 
+    @property
+    def partition(self) -> str:
+        return self._partition
+
     def role_arn(self, account_id: str) -> str:
         return f"arn:{self._partition}:iam::{account_id}:role/{self._role_name}"
 

@@ -12,6 +12,7 @@ from typing import Any
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
 from ecr_governance.errors import AwsError, FatalAwsError
+from ecr_governance.organization.work import WorkMessage
 from ecr_governance.sweep.messages import MAX_MESSAGE_BYTES, SendResult
 
 MAX_ENTRIES_PER_BATCH = 10
@@ -65,3 +66,37 @@ class SqsQueue:
                 unsent.append(int(failed["Id"]))
                 errors.append(f"{failed.get('Code', 'Failed')}: {failed.get('Message', '')}".rstrip(": "))
         return SendResult(tuple(sorted(unsent)), tuple(dict.fromkeys(errors)))
+
+
+class FifoWorkQueue:
+    """An organization hub's FIFO work queue (the WorkQueue port): SendMessageBatch, 10 entries a call, each with its
+    message group and deduplication id."""
+
+    def __init__(self, sqs_client: Any, queue_url: str):
+        self._sqs = sqs_client
+        self._queue_url = queue_url
+
+    @requires("sqs:SendMessage")
+    def send_work(self, messages: Sequence[WorkMessage]) -> tuple[int, ...]:
+        unsent: list[int] = []
+        for start in range(0, len(messages), MAX_ENTRIES_PER_BATCH):
+            batch = range(start, min(start + MAX_ENTRIES_PER_BATCH, len(messages)))
+            entries = [
+                {
+                    "Id": str(position),
+                    "MessageBody": messages[position].body,
+                    "MessageGroupId": messages[position].group,
+                    "MessageDeduplicationId": messages[position].deduplication,
+                }
+                for position in batch
+            ]
+            try:
+                with translated("SendMessageBatch", "sqs", self._queue_url):
+                    response = self._sqs.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except FatalAwsError:
+                raise
+            except AwsError:
+                unsent.extend(batch)
+                continue
+            unsent.extend(int(failed["Id"]) for failed in response.get("Failed", []))
+        return tuple(sorted(unsent))

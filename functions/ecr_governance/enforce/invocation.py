@@ -132,11 +132,14 @@ class EnforcementService:
         settings: EnforceSettings,
         invoker: InvocationQueue,
         publisher: NoticePublisher | None = None,
+        where: str = "",
     ):
+        """`where`: the member account and region, for an organization hub's notices (empty: this account)."""
         self._enforcer = enforcer
         self._settings = settings
         self._invoker = invoker
         self._publisher = publisher
+        self._where = f" in {where}" if where else ""
 
     def handle(self, trigger: EnforcementTrigger, invocation: Invocation) -> InvocationOutcome:
         skip = skip_for(trigger, self._settings.governance_role_arn)
@@ -161,7 +164,9 @@ class EnforcementService:
         """Publish the run's notice (if any); False when publishing failed (logged, not raised)."""
         if self._publisher is None:
             return True
-        notice = remediation_notice(report, f"ran in {self._settings.mode} mode after {notice_cause(trigger)}")
+        notice = remediation_notice(
+            report, f"ran in {self._settings.mode} mode{self._where} after {notice_cause(trigger)}"
+        )
         if notice is None:
             return True
         try:

@@ -19,6 +19,8 @@ from ecr_governance.config import SettingDoc, arn_setting, enum_setting, int_set
 from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
+from ecr_governance.organization.settings import OrganizationSettings
 
 # The shipped standard policy, inside the lifecycle package.
 STANDARD_LIFECYCLE_PACKAGE = "ecr_governance.lifecycle"
@@ -107,6 +109,14 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "",
         "The enforcing function's own IAM role; CloudTrail events it caused are skipped (no loops).",
     ),
+    SettingDoc(
+        "WORK_QUEUE_URL",
+        "(the member work queue)",
+        "",
+        "An organization hub's FIFO queue of member work (Scope=organization): the template creates it and sets "
+        "this; empty in a single-account stack.",
+    ),
+    *ORGANIZATION_SETTINGS_DOCS,
 )
 
 
@@ -138,6 +148,8 @@ class EnforceSettings:
     remediation_topic_arn: str = ""
     governance_role_arn: str = ""
     registry_api: RegistryApi = RegistryApi.AWS
+    organization: OrganizationSettings = field(default_factory=OrganizationSettings)
+    work_queue_url: str = ""
 
     @property
     def writes_enabled(self) -> bool:
@@ -187,4 +199,6 @@ class EnforceSettings:
             remediation_topic_arn=topic_arn,
             governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
             registry_api=enum_setting(environ, "REGISTRY_API", "aws", RegistryApi),
+            organization=OrganizationSettings.from_environ(environ),
+            work_queue_url=text_setting(environ, "WORK_QUEUE_URL", ""),
         )

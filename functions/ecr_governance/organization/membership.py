@@ -7,8 +7,9 @@ are made by that account's governance role: CloudTrail reports them as that role
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecr_governance.errors import MemberUnreachable
@@ -121,3 +122,32 @@ def onboarded(membership: Membership, access: MemberAccess) -> tuple[list[str], 
         else:
             reachable.append(account_id)
     return reachable, missing
+
+
+class CachedMembership:
+    """The organization's membership for a function's lifetime, read again after `ttl` (a new account is governed
+    within minutes; every event is checked against a list at most that old)."""
+
+    def __init__(
+        self,
+        directory: OrganizationDirectory,
+        regions: Sequence[str],
+        organizational_units: Sequence[str],
+        member_role_name: str,
+        ttl: timedelta,
+        clock: Callable[[], datetime],
+    ):
+        self._directory = directory
+        self._regions = tuple(regions)
+        self._units = tuple(organizational_units)
+        self._role = member_role_name
+        self._ttl = ttl
+        self._clock = clock
+        self._cached: tuple[Membership, datetime] | None = None
+
+    def current(self) -> Membership:
+        now = self._clock()
+        if self._cached is None or now - self._cached[1] > self._ttl:
+            accounts = self._directory.accounts(self._units)
+            self._cached = (Membership.of(accounts, self._regions, self._role), now)
+        return self._cached[0]

@@ -1,0 +1,136 @@
+"""EnforceMemberFunction (Scope=organization): the hub's FIFO work queue -> each member account-region enforced.
+
+A message is a member's event or its share of the daily reconcile, routed by EnforceRepositoryFunction. It is
+checked again (an active member, a governed region, an event enforcement parses), then enforced in the member's
+account through its governance role, exactly as the single-account function does in its own. Message groups keep one
+account's work in order; Powertools' FIFO processor stops a batch at its first failure so nothing overtakes it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecr_governance import SERVICE_NAME
+from ecr_governance.aws.clients import client_maker
+from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.iam import actions_for
+from ecr_governance.aws.sns import SnsPublisher
+from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.events import Provenance, parse_enforcement_trigger
+from ecr_governance.enforce.hub import QueuedContinuation, for_target
+from ecr_governance.enforce.invocation import EnforcementService, Invocation
+from ecr_governance.enforce.ports import EnforcementRegistry, ExemptionTagSource
+from ecr_governance.enforce.service import Enforcer
+from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance.errors import InvalidEvent, MemberUnreachable
+from ecr_governance.notice import NoticePublisher
+from ecr_governance.organization.membership import Target
+from ecr_governance.organization.work import group_of
+
+from handlers.edge import sqs_envelope_problem
+from handlers.reach import (
+    DIRECTORY_IAM_ACTIONS,
+    REACH_IAM_ACTIONS,
+    WORK_QUEUE_IAM_ACTIONS,
+    cached_membership,
+    member_sessions,
+    work_queue,
+)
+
+SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
+# The hub's side: its roles into members, the account list, its work queue. The member side (ECR, tags) is granted
+# by each member's governance role (org/member.yaml; a contract test holds it to MEMBER_IAM_ACTIONS).
+IAM_ACTIONS = REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS | WORK_QUEUE_IAM_ACTIONS | SQS_EVENT_SOURCE_ACTIONS
+MEMBER_IAM_ACTIONS = actions_for(EnforcementRegistry, EcrRegistry) | actions_for(ExemptionTagSource, TaggingApi)
+NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
+CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
+TIME_RESERVE_MILLIS = 120_000
+
+logger = Logger(service=SERVICE_NAME)
+metrics = Metrics(service=SERVICE_NAME)
+
+settings = EnforceSettings.from_environ()
+organization = settings.organization
+# The template creates this function only with Scope=organization; elsewhere (a local invoke) it refuses its work.
+sessions = member_sessions(organization)
+membership = cached_membership(organization) if sessions else None
+queue = work_queue(settings.work_queue_url) if sessions else None
+make_lazy_client = client_maker(lazy=True)
+publisher = (
+    SnsPublisher(make_lazy_client("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
+)
+processor = SqsFifoPartialProcessor()
+
+
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
+    if membership is None:
+        logger.error("member work rejected: this stack is not an organization hub (GOVERNANCE_SCOPE=account)")
+        return {"status": "rejected", "reason": "not an organization hub"}
+    try:
+        event = json.loads(record.body)
+        target = _admitted(event)
+        trigger = parse_enforcement_trigger(event, Provenance(target.account_id, target.region))
+    except (InvalidEvent, ValueError) as error:
+        logger.error("member work rejected", extra={"reason": str(error), "message_id": record.message_id})
+        metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+        return {"status": "rejected", "reason": str(error)}
+    logger.append_keys(account=target.account_id, region=target.region, event_id=trigger.event_id)
+    try:
+        service = _service_for(target)
+    except MemberUnreachable as error:  # its role went missing since the fan-out: reported, the others go on
+        logger.error("account not onboarded: not governed", extra={"reason": str(error)})
+        metrics.add_metric(name="AccountsNotOnboarded", unit=MetricUnit.Count, value=1)
+        return {"status": "not-onboarded", "account": target.account_id, "reason": str(error)}
+    invocation = Invocation(
+        function_arn=lambda_context.invoked_function_arn,
+        provenance=Provenance(target.account_id, target.region),
+        out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MILLIS,
+    )
+    outcome = service.handle(trigger, invocation)
+    for name, value in outcome.metrics().items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    return {"account": target.account_id, "region": target.region, **outcome.as_dict()}
+
+
+def _admitted(event: Any) -> Target:
+    if not isinstance(event, dict) or not isinstance(event.get("account"), str):
+        raise InvalidEvent("a work message must be an event with its member's account and region")
+    target = Target(event["account"], str(event.get("region")))
+    assert membership is not None
+    refusal = membership.current().refusal(target.account_id, target.region)
+    if refusal is not None:
+        raise InvalidEvent(refusal)
+    return target
+
+
+def _service_for(target: Target) -> EnforcementService:
+    """The single-account enforcement, composed for a member account-region (clients kept per target)."""
+    assert sessions is not None and membership is not None and queue is not None
+    member_settings = for_target(settings, sessions.partition, target, organization.member_role_name)
+    registry = EcrRegistry(sessions.client("ecr", target.account_id, target.region))
+    tags = TaggingApi(sessions.client("resourcegroupstaggingapi", target.account_id, target.region))
+    group = group_of(target, membership.current().regions, organization.account_concurrency)
+    where = f"{membership.current().name_of(target.account_id)}, {target.region}"
+    return EnforcementService(
+        Enforcer(registry, member_settings, tags if settings.reads_tags_in_bulk else None),
+        member_settings,
+        QueuedContinuation(queue, group),
+        publisher,
+        where,
+    )
+
+
+@metrics.log_metrics(capture_cold_start_metric=True)
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    problem = sqs_envelope_problem(event)
+    if problem:
+        logger.error("event rejected", extra={"reason": problem})
+        return {"batchItemFailures": []}
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
