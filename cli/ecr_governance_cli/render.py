@@ -315,7 +315,7 @@ def redrive_table(report: RedriveReport) -> str:
         )
     lines = table(rows) if report.replays else ["the queue holds no message"]
     if not report.applied and report.replays:
-        lines.append("dry run: nothing was replayed or deleted; run again with --apply (messages reappear in a minute)")
+        lines.append("dry run: nothing was replayed or deleted; run again with --apply")
     else:
         lines.append(f"{len(report.redriven)} redriven, {len(report.failed)} failed (left in the queue)")
     return "\n".join(lines)

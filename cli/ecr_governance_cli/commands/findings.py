@@ -87,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Lists the events of ScanFindingsFailures (Lambda failure records: replayed by invoking the function) "
             "or of InspectorFindingsDeadLetterQueue (finding events: sent to --to-queue-url); --apply replays each "
-            "and deletes it once the replay is accepted. Listed messages reappear in the queue after a minute."
+            "and deletes it once the replay is accepted; what is not redriven stays in the queue."
         ),
     )
     redrive.add_argument("--queue-url", required=True, metavar="URL", help="the failures or dead-letter queue")

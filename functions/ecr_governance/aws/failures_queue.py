@@ -1,5 +1,5 @@
 """The SQS adapter of a failures queue (`ecr-governance findings redrive`): read messages without taking them away
-(they reappear after `hold_seconds` unless deleted), delete one, or send an event to a queue."""
+(hidden for `hold_seconds`, or until released), delete one, release one, or send an event to a queue."""
 
 from __future__ import annotations
 
@@ -38,3 +38,10 @@ class FailuresQueue:
     def send(self, body: str) -> None:
         with translated("SendMessage", "sqs", self._queue_url):
             self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=body)
+
+    @requires("sqs:ChangeMessageVisibility")
+    def release(self, message: QueuedMessage) -> None:
+        with translated("ChangeMessageVisibility", "sqs", self._queue_url):
+            self._sqs.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=0
+            )

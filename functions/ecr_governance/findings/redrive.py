@@ -7,7 +7,8 @@ Two queues, two shapes:
   the event (its retries and failure destination apply again);
 - InspectorFindingsDeadLetterQueue: the Inspector finding events themselves (SQS moved them after three failed
   receives): replayed by sending them to the findings queue again (`--to-queue-url`).
-A message is deleted only after its replay was accepted; one that is neither shape is listed and left in place.
+A message is deleted only after its replay was accepted; one that is neither shape, or whose replay failed, is
+listed and left in place (visible again at once, as every message a dry run lists).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class MessageSource(Protocol):
         ...
 
     def delete(self, message: QueuedMessage) -> None: ...
+
+    def release(self, message: QueuedMessage) -> None:
+        """Make a received message visible again at once (it stays in the queue)."""
+        ...
 
 
 class EventInvoker(Protocol):
@@ -113,7 +118,7 @@ class RedriveReport:
 
 
 class Redriver:
-    # Long enough to replay a batch before SQS shows the messages again; a dry run's reappear after it too.
+    # Long enough to replay a batch before SQS would show its messages again (each kept one is released at the end).
     HOLD_SECONDS = 60
 
     def __init__(self, source: MessageSource, invoker: EventInvoker | None, sender: EventSender | None):
@@ -136,7 +141,14 @@ class Redriver:
                 report.replays.append(replay)
                 if apply and replay.kind is not ReplayKind.UNKNOWN:
                     self._replay(replay, report)
+        self._release_kept(report)
         return report
+
+    def _release_kept(self, report: RedriveReport) -> None:
+        """What was listed but not redriven is visible in the queue again right away (a dry run changes nothing)."""
+        for replay in report.replays:
+            if replay.message.message_id not in report.redriven:
+                self._source.release(replay.message)
 
     def _replay(self, replay: Replay, report: RedriveReport) -> None:
         try:

@@ -50,12 +50,17 @@ class SecurityHubSync:
         return ImportResult(archived=archived_count, failed=failed)
 
     def _archive(self, image: ScannedImage, keep: set[str]) -> tuple[int, int]:
+        product, resource = product_arn(image), image_resource_uid(image)
         try:
-            active = self._importer.active_findings(product_arn(image), image_resource_uid(image), GENERATOR_PREFIX)
+            active = self._importer.active_findings(product, resource, GENERATOR_PREFIX)
         except GovernanceError as error:
             logger.error("Security Hub findings not read: none archived", extra={"reason": str(error)})
             return 0, 1
-        stale = [finding for finding in active if finding.get("Id") not in keep]
+        # Checked again before acting: only this image's ACTIVE findings that this function imported are archived,
+        # whatever a filter let through (the emulator ignores GetFindings' filters).
+        stale = [
+            finding for finding in active if finding.get("Id") not in keep and _imported_for(finding, product, resource)
+        ]
         if not stale:
             return 0, 0
         failed = self._import(archived(stale, iso8601(self._clock())), "archive")
@@ -75,6 +80,16 @@ class SecurityHubSync:
             return len(documents)
         _log_refused(refused, action)
         return len(refused)
+
+
+def _imported_for(finding: dict[str, Any], product: str, resource: str) -> bool:
+    resources = finding.get("Resources") or [{}]
+    return (
+        finding.get("ProductArn") == product
+        and finding.get("RecordState") == "ACTIVE"
+        and str(finding.get("GeneratorId", "")).startswith(GENERATOR_PREFIX)
+        and resources[0].get("Id") == resource
+    )
 
 
 def _log_refused(refused: Iterable[Any], action: str) -> None:

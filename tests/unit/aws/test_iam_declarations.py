@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyIt
 from ecr_governance.aws.alert_ledger import DynamoAlertLedger
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.failures_queue import FailuresQueue
 from ecr_governance.aws.iam import actions_declared_by, declared_actions
 from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.aws.lambda_invoke import LambdaInvoker
@@ -30,6 +31,7 @@ from ecr_governance.aws.tagging import TaggingApi
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.findings.ledger import EntryState, LedgerEntry
+from ecr_governance.findings.redrive import QueuedMessage
 from ecr_governance.notice import Notice
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.report import RunStart
@@ -83,6 +85,11 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "product_arn": "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default",
     "resource_id": "arn:aws:ecr:ap-southeast-1:123456789012:repository/team/app/sha256:" + "b" * 64,
     "generator_prefix": "ecr-governance/basic-scan/",
+    # A failures queue being redriven.
+    "max_messages": 10,
+    "hold_seconds": 60,
+    "message": QueuedMessage("m-1", "receipt-1", "{}"),
+    "body": "{}",
 }
 
 
@@ -121,6 +128,7 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         (LambdaInvoker, "lambda"),
         (lambda client: SqsQueue(client, QUEUE), "sqs"),
         (lambda client: DynamoRunLedger(client, "runs"), "dynamodb"),
+        (lambda client: FailuresQueue(client, QUEUE), "sqs"),
     )
     for factory, service in factories:
         recorder = OperationRecorder(session.client(service))

@@ -7,16 +7,20 @@ import json
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 from ecr_governance.aws.alert_ledger import DynamoAlertLedger
 from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.idempotency import IdempotencyTable, Once
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import AccessDenied, AwsError, ImageNotFound, RepositoryNotFound, ScanNotFound, SettingsError
 from ecr_governance.findings.ledger import EntryState, LedgerEntry
 from ecr_governance.findings.normalize import Severity
+from ecr_governance_cli.local_invoke import LocalLambdaContext
 from ecr_governance_cli.scan_samples import scan_findings_response, synthetic_basic_findings
 from findings_builders import asff_documents
 
@@ -277,3 +281,34 @@ def test_releasing_a_claim_another_owner_holds_now_is_not_an_error(dynamodb):
     ledger, stubber = dynamodb
     stubber.add_client_error("update_item", "ConditionalCheckFailedException", "not yours")
     ledger.release([ENTRY], "scan:event-1")
+
+
+# ---- Powertools Idempotency through its public API: an alert that went out is never a failed invocation ---------
+def _once(stubber_client, ran: list, unsaved: list) -> Once:
+    def alert(event: dict) -> dict:
+        ran.append(event)
+        return {"status": "alerted"}
+
+    config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True)
+    config.register_lambda_context(LocalLambdaContext("ScanFindingsFunction"))
+    return Once(alert, IdempotencyTable(stubber_client, "idempotency"), config, unsaved.append)
+
+
+def test_a_record_not_saved_after_the_alert_returns_the_alerts_result_and_says_so():
+    client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    ran, unsaved = [], []
+    with Stubber(client) as stubber:
+        stubber.add_response("put_item", {})  # the key claimed
+        stubber.add_client_error("update_item", "ProvisionedThroughputExceededException", "throttled")  # not saved
+        assert _once(client, ran, unsaved)(event={"key": "scan/1"}) == {"status": "alerted"}
+    assert len(ran) == 1 and len(unsaved) == 1
+
+
+def test_a_key_that_cannot_be_claimed_fails_before_anything_is_sent():
+    client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    ran, unsaved = [], []
+    with Stubber(client) as stubber:
+        stubber.add_client_error("put_item", "InternalServerError", "down", http_status_code=500)
+        with pytest.raises(IdempotencyPersistenceLayerError):
+            _once(client, ran, unsaved)(event={"key": "scan/1"})
+    assert ran == [] and unsaved == []  # retried as a whole: nothing went out

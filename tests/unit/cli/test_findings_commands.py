@@ -184,6 +184,9 @@ def test_redrive_is_a_dry_run_that_lists_what_it_would_send_back(stubbed_clients
     sqs = stubbed_clients["sqs"]
     sqs.add_response("receive_message", _messages(_failure_record(), "not json"))
     sqs.add_response("receive_message", {})
+    for receipt in ("r0", "r1"):  # a dry run leaves every message visible again at once
+        release = {"QueueUrl": FAILURES, "ReceiptHandle": receipt, "VisibilityTimeout": 0}
+        sqs.add_response("change_message_visibility", {}, release)
     code, out, _ = run(capsys, "findings", "redrive", "--queue-url", FAILURES)
     assert code == 0
     rows = [line.split() for line in out.splitlines()[2:4]]
@@ -210,6 +213,8 @@ def test_redrive_apply_replays_each_event_then_deletes_it_and_keeps_what_failed(
     sqs.add_response("delete_message", {}, {"QueueUrl": FAILURES, "ReceiptHandle": "r1"})
     lambda_.add_client_error("invoke", "TooManyRequestsException", "slow down", http_status_code=429)
     sqs.add_response("receive_message", {})
+    release = {"QueueUrl": FAILURES, "ReceiptHandle": "r2", "VisibilityTimeout": 0}
+    sqs.add_response("change_message_visibility", {}, release)  # the failed one stays, visible at once
     argv = [
         "findings",
         "redrive",
