@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
-from ecr_governance.findings.ocsf import image_resource_uid
+from ecr_governance.findings.ocsf import MAX_TAGS, image_resource_uid
 from ecr_governance.findings.policy import FindingsReport
 from ecr_governance.text import advisory_link
 
@@ -103,7 +103,7 @@ def _asff(report: FindingsReport, finding: Finding) -> dict[str, Any]:
                         "RegistryId": image.registry_id,
                         "RepositoryName": image.repository_name,
                         "ImageDigest": image.digest,
-                        "ImageTags": list(image.tags),
+                        "ImageTags": list(image.tags[:MAX_TAGS]),  # an import call carries 100 findings
                     }
                 },
             }

@@ -39,6 +39,8 @@ SEVERITY_IDS = {
 SEVERITY_NAMES = {5: "Critical", 4: "High", 3: "Medium", 2: "Low", 1: "Informational", 0: "Unknown"}
 SCANNERS = {"basic": "Amazon ECR", "enhanced": "Amazon Inspector"}
 MAX_DESCRIPTION = 1000
+# An image can carry 1,000 tags of 128 characters: a machine body lists the first ones and says how many there are.
+MAX_TAGS = 20
 
 
 def epoch_milliseconds(iso_time: str) -> int | None:
@@ -53,6 +55,16 @@ def image_resource_uid(image: ScannedImage) -> str:
     return f"{image.repository_arn}/{image.digest}"
 
 
+def image_data(image: ScannedImage) -> dict[str, Any]:
+    """The image's names for a machine body: repository, digest, its first MAX_TAGS tags and how many it has."""
+    return {
+        "repositoryName": image.repository_name,
+        "imageDigest": image.digest,
+        "imageTags": list(image.tags[:MAX_TAGS]),
+        "imageTagCount": len(image.tags),
+    }
+
+
 def resource(image: ScannedImage, name: str) -> dict[str, Any]:
     return {
         "uid": image_resource_uid(image),
@@ -60,7 +72,7 @@ def resource(image: ScannedImage, name: str) -> dict[str, Any]:
         "type": "AwsEcrContainerImage",
         "region": image.region,
         "cloud_partition": image.partition,
-        "data": {"repositoryName": image.repository_name, "imageDigest": image.digest, "imageTags": list(image.tags)},
+        "data": image_data(image),
     }
 
 

@@ -40,7 +40,7 @@ from ecr_governance.findings.render_parts import (
     splice_last,
     suppression_lines,
 )
-from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARACTERS, Notice
+from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARACTERS, Notice, message_size_bytes
 from ecr_governance.text import bounded, chat, chat_code, plain, well_formed
 
 CHAT_EVENT_TYPE = "ecr-governance.ScanFindingsAlert"
@@ -277,15 +277,21 @@ def chat_body(report: FindingsReport) -> str:
 
 # ---- the notice, within SNS's byte limit ----------------------------------------------------------------------
 def alert_notice(report: FindingsReport, max_message_bytes: int = SNS_MESSAGE_MAX_BYTES) -> Notice:
-    """The alert, listing as many of the most severe findings as fit in `max_message_bytes` (SNS's limit)."""
-    findings = report.decision.alerted
-    written = Written(
-        head=_text_head(report),
-        lines=[finding_text(finding) for finding in findings],
-        vulnerabilities=[json.dumps(ocsf.vulnerability(f, report.scan_kind), ensure_ascii=False) for f in findings],
-        chat=chat_body(report),
-    )
-    return largest_fitting(len(findings), partial(notice_listing, report, written), max_message_bytes)
+    """The alert, listing as many of the most severe findings as fit in `max_message_bytes` (SNS's limit).
+
+    Each finding is written (its text lines, its OCSF vulnerability) only while the bytes it adds at the least - in
+    the text and in the two machine bodies - still fit: 10,000 findings never become a 10 MB message to measure."""
+    written = Written(head=_text_head(report), lines=[], vulnerabilities=[], chat=chat_body(report))
+    room = max_message_bytes - message_size_bytes(notice_listing(report, written, 0))
+    for finding in report.decision.alerted:
+        line = finding_text(finding)
+        vulnerability = json.dumps(ocsf.vulnerability(finding, report.scan_kind), ensure_ascii=False)
+        room -= len(line.encode()) + 1 + 2 * (len(vulnerability.encode()) + 1)
+        if room < 0:
+            break
+        written.lines.append(line)
+        written.vulnerabilities.append(vulnerability)
+    return largest_fitting(len(written.lines), partial(notice_listing, report, written), max_message_bytes)
 
 
 def notice_listing(report: FindingsReport, written: Written, listed: int) -> Notice:

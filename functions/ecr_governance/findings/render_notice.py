@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from ecr_governance.findings.normalize import ScannedImage
+from ecr_governance.findings.ocsf import image_data
 from ecr_governance.findings.render_parts import bounded_list, chat_message, console_url, image_reference
 from ecr_governance.notice import Notice
 from ecr_governance.text import chat, chat_code, plain
@@ -66,13 +67,7 @@ def not_scanned_notice(image: ScannedImage, reason: str, from_event: bool, scan_
         "schema": NOTICE_SCHEMA,
         "reason": reason,
         "meaning": what,
-        "image": {
-            "repositoryName": image.repository_name,
-            "digest": image.digest,
-            "tags": list(image.tags),
-            "registryId": image.registry_id,
-            "region": image.region,
-        },
+        "image": {**image_data(image), "registryId": image.registry_id, "region": image.region},
         "scan": {"kind": scan_kind, "at": at},
         "consoleUrl": link or None,
     }

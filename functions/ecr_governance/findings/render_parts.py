@@ -191,7 +191,7 @@ def splice_last(head: dict, key: str, serialized_items: Sequence[str]) -> str:
 
 def largest_fitting(count: int, build: Callable[[int], Notice], max_bytes: int) -> Notice:
     """The notice listing the most items (0..count) whose whole message fits in `max_bytes`. `build(0)` fits by
-    construction (every part of a head is bounded); a larger listing never shrinks the message."""
+    construction (every part of a head is bounded); a longer listing never makes a smaller message."""
     low, high = 0, count
     while low < high:  # the largest n with build(n) fitting
         middle = (low + high + 1) // 2

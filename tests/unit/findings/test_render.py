@@ -220,7 +220,11 @@ def test_an_image_with_700_tags_of_128_characters_alerts():
     report = report_of(RETAIL_API_FINDINGS, image=replace(IMAGE, tags=LONG_TAGS))
     notice = render.alert_notice(report)
     assert _fits(notice) and "(+" in notice.text  # the tags line is bounded: "(+N more)"
-    assert json.loads(notice.bodies["sqs"])["unmapped"]["findingsOmitted"] == 0
+    machine = json.loads(notice.bodies["sqs"])
+    assert machine["unmapped"]["findingsOmitted"] == 0
+    image = machine["resources"][0]["data"]
+    assert (len(image["imageTags"]), image["imageTagCount"]) == (20, 700)  # the first ones, and how many
+    assert message_size_bytes(notice) < 32 * 1024  # tags no longer crowd out findings
 
 
 def test_twelve_thousand_findings_of_one_package_with_different_fixed_versions_alert():
