@@ -54,8 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Scan findings as the alerting functions read them (basic and enhanced scanning).",
     )
     actions = findings.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
-    severities = [str(severity) for severity in SEVERITIES]
+    _register_show(actions)
+    _register_summary(actions)
+    _register_redrive(actions)
 
+
+SEVERITY_CHOICES = [str(severity) for severity in SEVERITIES]
+
+
+def _register_show(actions: argparse._SubParsersAction) -> None:
     show = actions.add_parser(
         "show",
         help="the report the alert for one image would carry",
@@ -65,10 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     image = show.add_mutually_exclusive_group(required=True)
     image.add_argument("--tag", metavar="TAG", help="the image, by one of its tags")
     image.add_argument("--digest", metavar="DIGEST", help="the image, by its digest (sha256:...)")
-    show.add_argument("--severity", choices=severities, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)")
+    show.add_argument(
+        "--severity", choices=SEVERITY_CHOICES, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)"
+    )
     show.add_argument("--output", choices=("table", "json"), default="table", help="the alert's text, or OCSF JSON")
     show.set_defaults(func=run_show)
 
+
+def _register_summary(actions: argparse._SubParsersAction) -> None:
     summary = actions.add_parser(
         "summary",
         help="every tagged image: its latest scan's counts by severity",
@@ -77,10 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     summary.add_argument(
         "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
     )
-    summary.add_argument("--severity", choices=severities, help="lowest severity shown (default: the threshold)")
+    summary.add_argument("--severity", choices=SEVERITY_CHOICES, help="lowest severity shown (default: the threshold)")
     summary.add_argument("--output", choices=("table", "json"), default="table", help="one row per image, or JSON")
     summary.set_defaults(func=run_summary)
 
+
+def _register_redrive(actions: argparse._SubParsersAction) -> None:
     redrive = actions.add_parser(
         "redrive",
         help="send a failures queue's events back through alerting (a dry run unless --apply)",
