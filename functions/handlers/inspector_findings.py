@@ -25,14 +25,14 @@ from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.finding_alerts import BatchOutcome, FindingEventsAlerter
 from ecr_governance.findings.finding_events import FindingEvent, parse_finding_event
-from ecr_governance.findings.ledger import AlertLedger, GuardedPublisher, UnrecordedAlerts
-from ecr_governance.findings.ports import LoggedAlerts, SuppressionsSource
-from ecr_governance.findings.reader import RulesReader
+from ecr_governance.findings.ledger import AlertLedger
+from ecr_governance.findings.ports import SuppressionsSource
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.location import Location
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_location, sqs_batch_problem
+from handlers.findings_wiring import guarded_publisher, rules_reader
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
@@ -40,7 +40,6 @@ IAM_ACTIONS = (
     actions_for(NoticePublisher, SnsPublisher) | actions_for(AlertLedger, DynamoAlertLedger) | SQS_EVENT_SOURCE_ACTIONS
 )
 CONDITIONAL_IAM_ACTIONS = {"SUPPRESSIONS_PARAMETER_NAME": actions_for(SuppressionsSource, SsmSuppressions)}
-SUPPRESSIONS_CACHE_SECONDS = 300
 METRICS = {
     "advisories_published": "AdvisoriesPublished",
     "resolved_published": "ResolvedAdvisoriesPublished",
@@ -55,20 +54,7 @@ metrics = Metrics(service=SERVICE_NAME)
 
 settings = FindingsSettings.from_environ()
 make_client = client_maker()
-alerter = FindingEventsAlerter(
-    RulesReader(
-        settings,
-        SsmSuppressions(make_client("ssm"), settings.suppressions_parameter_name, SUPPRESSIONS_CACHE_SECONDS)
-        if settings.suppressions_parameter_name
-        else None,
-    ),
-    GuardedPublisher(
-        DynamoAlertLedger(make_client("dynamodb"), settings.alert_ledger_table, settings.alert_memory_days * 86400)
-        if settings.alert_ledger_table
-        else UnrecordedAlerts(),
-        SnsPublisher(make_client("sns"), settings.alerts_topic_arn) if settings.alerts_topic_arn else LoggedAlerts(),
-    ),
-)
+alerter = FindingEventsAlerter(rules_reader(settings, make_client), guarded_publisher(settings, make_client))
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 

@@ -26,21 +26,16 @@ from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.events import parse_scan_event
-from ecr_governance.findings.ledger import AlertLedger, GuardedPublisher, UnrecordedAlerts
-from ecr_governance.findings.ports import (
-    FindingsImporter,
-    ImageExistence,
-    LoggedAlerts,
-    ScanFindingsSource,
-    SuppressionsSource,
-)
-from ecr_governance.findings.reader import FindingsReader, RulesReader
+from ecr_governance.findings.ledger import AlertLedger
+from ecr_governance.findings.ports import FindingsImporter, ImageExistence, ScanFindingsSource, SuppressionsSource
+from ecr_governance.findings.reader import FindingsReader
 from ecr_governance.findings.scan_alerts import AlertStatus, ScanAlerter
 from ecr_governance.findings.scan_settings import ScanFindingsSettings
 from ecr_governance.findings.security_hub import SecurityHubSync
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_location
+from handlers.findings_wiring import guarded_publisher, rules_reader
 
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
 # conditional ones are granted only when the setting named as their key turns the feature on.
@@ -55,7 +50,6 @@ CONDITIONAL_IAM_ACTIONS = {
     "IMPORT_FINDINGS_TO_SECURITY_HUB": actions_for(FindingsImporter, SecurityHubImporter)
     | actions_for(ImageExistence, EcrRegistry),
 }
-SUPPRESSIONS_CACHE_SECONDS = 300
 # Duplicate deliveries of a scan event arrive within minutes; Lambda retries async events for up to 6 hours.
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 METRIC_BY_STATUS = {
@@ -87,21 +81,8 @@ settings = ScanFindingsSettings.from_environ()
 make_client, make_lazy_client = client_maker(), client_maker(lazy=True)  # one session for every client
 registry = EcrRegistry(make_client("ecr"))
 alerter = ScanAlerter(
-    FindingsReader(
-        registry,
-        RulesReader(
-            settings,
-            SsmSuppressions(make_client("ssm"), settings.suppressions_parameter_name, SUPPRESSIONS_CACHE_SECONDS)
-            if settings.suppressions_parameter_name
-            else None,
-        ),
-    ),
-    GuardedPublisher(
-        DynamoAlertLedger(make_client("dynamodb"), settings.alert_ledger_table, settings.alert_memory_days * 86400)
-        if settings.alert_ledger_table
-        else UnrecordedAlerts(),
-        SnsPublisher(make_client("sns"), settings.alerts_topic_arn) if settings.alerts_topic_arn else LoggedAlerts(),
-    ),
+    FindingsReader(registry, rules_reader(settings, make_client)),
+    guarded_publisher(settings, make_client),
     security_hub=SecurityHubSync(SecurityHubImporter(make_lazy_client("securityhub")))
     if settings.import_to_security_hub
     else None,

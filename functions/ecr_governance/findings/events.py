@@ -60,12 +60,7 @@ MAX_TAGS = 1000
 class ScanEvent:
     kind: ScanKind
     event_id: str
-    account: str
-    region: str
-    partition: str
-    repository_name: str
-    image_digest: str
-    image_tags: tuple[str, ...]
+    image: ScannedImage  # in the event's registry: the function's own partition, account and region
     scan_status: str
     completed_at: str  # the event's time (ISO-8601, UTC): when the scan completed
     # Counts the event states, only the severities present; None when the event carries none.
@@ -76,7 +71,7 @@ class ScanEvent:
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        scan = f"{self.kind}/{self.repository_name}@{self.image_digest}/{self.completed_at}"
+        scan = f"{self.kind}/{self.image.repository_name}@{self.image.digest}/{self.completed_at}"
         object.__setattr__(self, "key", scan)
 
     @property
@@ -102,17 +97,6 @@ class ScanEvent:
         if self.total_findings is not None and self.total_findings != sum(counts.values()):
             return True
         return any(count and severity.at_least(threshold) for severity, count in counts.items())
-
-    @property
-    def image(self) -> ScannedImage:
-        return ScannedImage(
-            repository_name=self.repository_name,
-            digest=self.image_digest,
-            tags=self.image_tags,
-            registry_id=self.account,
-            region=self.region,
-            partition=self.partition,
-        )
 
 
 @dataclass(frozen=True)
@@ -261,12 +245,7 @@ def parse_scan_event(event: Any, own: Location) -> ScanEvent | ImageDeletedEvent
     return ScanEvent(
         kind=EVENT_KINDS[kind],
         event_id=event.get("id", ""),
-        account=image.registry_id,
-        region=image.region,
-        partition=image.partition,
-        repository_name=image.repository_name,
-        image_digest=image.digest,
-        image_tags=image.tags,
+        image=image,
         scan_status=string_field(detail, "scan-status", "detail.scan-status", SCAN_STATUS),
         completed_at=event_time(event),
         severity_counts=counts.by_severity,

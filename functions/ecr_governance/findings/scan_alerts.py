@@ -116,7 +116,7 @@ class ScanAlerter:
             outcome = self._not_scanned(event, event.scan_status, True, tally)
         elif not event.worth_reading(self._reader.rules.threshold):
             logger.info("the event's counts show nothing to alert: nothing read", extra={"scan_status": "COMPLETE"})
-            outcome = AlertOutcome(AlertStatus.NOTHING_TO_ALERT, event.repository_name, event.image_digest)
+            outcome = AlertOutcome(AlertStatus.NOTHING_TO_ALERT, event.image.repository_name, event.image.digest)
         else:
             outcome = self._scan(event, tally)
         return replace(outcome, ledger_failures=tally.count)

@@ -37,8 +37,8 @@ def test_the_samples_cover_basic_complete_untagged_failed_inspector_and_a_delete
     scans = {name: parse(sample(name)) for name in SAMPLES}
     deleted = scans.pop("image-deleted.json")
     assert isinstance(deleted, ImageDeletedEvent) and deleted.image.tags == ("1.4.1",)
-    assert scans["basic-scan-complete.json"].completed and scans["basic-scan-complete.json"].image_tags == ("1.4.2",)
-    assert scans["basic-scan-complete-untagged.json"].image_tags == ()
+    assert scans["basic-scan-complete.json"].completed and scans["basic-scan-complete.json"].image.tags == ("1.4.2",)
+    assert scans["basic-scan-complete-untagged.json"].image.tags == ()
     assert not scans["basic-scan-failed.json"].completed
     inspector = scans["inspector2-scan-complete.json"]
     assert inspector.kind is ScanKind.ENHANCED and inspector.completed
@@ -47,7 +47,7 @@ def test_the_samples_cover_basic_complete_untagged_failed_inspector_and_a_delete
 def test_basic_scan_reads_the_repository_counts_and_the_registry():
     scan = parse(sample("basic-scan-complete.json"))
     assert scan.kind is ScanKind.BASIC
-    assert scan.repository_name == "mlops/retail-api"
+    assert scan.image.repository_name == "mlops/retail-api"
     assert scan.severity_counts == {Severity.CRITICAL: 2, Severity.HIGH: 5, Severity.MEDIUM: 9}
     assert scan.finding_count == 16
     assert scan.image.repository_arn == "arn:aws:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api"
@@ -56,7 +56,7 @@ def test_basic_scan_reads_the_repository_counts_and_the_registry():
 
 def test_inspector_names_the_repository_by_arn_and_counts_a_total():
     scan = parse(sample("inspector2-scan-complete.json"))
-    assert scan.repository_name == "mlops/retail-api"  # not the ARN: that is what DescribeImageScanFindings takes
+    assert scan.image.repository_name == "mlops/retail-api"  # not the ARN: that is what DescribeImageScanFindings takes
     assert scan.total_findings == 14
     assert scan.finding_count == 14  # TOTAL, not the sum of the severities listed (LOW is not listed)
     assert Severity.UNDEFINED not in scan.severity_counts
@@ -65,7 +65,7 @@ def test_inspector_names_the_repository_by_arn_and_counts_a_total():
 def test_absent_tags_are_an_untagged_image():
     event = sample("basic-scan-complete.json")
     del event["detail"]["image-tags"]
-    assert parse(event).image_tags == ()
+    assert parse(event).image.tags == ()
 
 
 def test_missing_counts_mean_unknown_and_empty_counts_mean_nothing_found():
