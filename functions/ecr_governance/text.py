@@ -66,7 +66,9 @@ CHAT_MARKUP = {"`": "\u02b9", "*": "\u2217", "~": "\u223c", "_": "\u02cd"}
 
 def well_formed(text: str) -> str:
     """`text` that encodes to UTF-8: a lone surrogate (`\\ud800`, which a JSON document may carry) becomes U+FFFD."""
-    return text.encode("utf-8", "replace").decode("utf-8") if _has_surrogate(text) else text
+    if not _has_surrogate(text):
+        return text
+    return "".join("\ufffd" if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
 
 
 def _has_surrogate(text: str) -> bool:

@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance.location import Location
+from ecr_governance.text import well_formed
 
 EVENT_ID_MAX_CHARACTERS = 128
 
@@ -26,7 +27,8 @@ def own_location(context: LambdaContext) -> Location:
 def log_rejected_event(logger: Logger, metrics: Metrics, reason: str, event: Any) -> None:
     """One ERROR line and a metric. The caller returns instead of raising: a retry could never succeed."""
     event_id = event.get("id", "") if isinstance(event, dict) else ""
-    event_id = event_id[:EVENT_ID_MAX_CHARACTERS] if isinstance(event_id, str) else ""
+    # Well-formed: a lone surrogate in a forged id would make the log line fail to encode, and the line be lost.
+    event_id = well_formed(event_id[:EVENT_ID_MAX_CHARACTERS]) if isinstance(event_id, str) else ""
     logger.error("event rejected", extra={"reason": reason, "event_id": event_id})
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
 

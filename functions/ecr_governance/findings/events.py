@@ -26,6 +26,7 @@ from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.normalize import TOTAL_COUNT, ScannedImage, Severity
 from ecr_governance.images import iso8601
 from ecr_governance.location import Location
+from ecr_governance.text import well_formed
 
 
 class ScanKind(StrEnum):
@@ -142,6 +143,14 @@ def event_time(event: Mapping[str, Any]) -> str:
         raise InvalidEvent(f"time {text[:64]!r} is out of range") from error
 
 
+def event_id_of(event: Mapping[str, Any]) -> str:
+    """The event's id as every log line carries it: bounded and well-formed (EventBridge's are UUIDs)."""
+    event_id = event.get("id", "")
+    if not isinstance(event_id, str):
+        raise InvalidEvent("id is not a string")
+    return well_formed(event_id[:128])
+
+
 def tags_field(tags: Any, what: str) -> tuple[str, ...]:
     if tags is None:
         return ()
@@ -214,8 +223,7 @@ def _envelope(event: Any, own: Location) -> tuple[Mapping[str, Any], tuple[str, 
         expected = " or ".join(f"{s} / {t}" for s, t in (*EVENT_KINDS, IMAGE_ACTION))
         raise InvalidEvent(f"unexpected source / detail-type {source!r} / {detail_type!r}: expected {expected}")
     own.check(string_field(event, "account", "account", ACCOUNT_ID), string_field(event, "region", "region", REGION))
-    if not isinstance(event.get("id", ""), str):
-        raise InvalidEvent("id is not a string")
+    event_id_of(event)
     return event, kind
 
 
@@ -244,7 +252,7 @@ def parse_scan_event(event: Any, own: Location) -> ScanEvent | ImageDeletedEvent
     counts = _counts(detail)
     return ScanEvent(
         kind=EVENT_KINDS[kind],
-        event_id=event.get("id", ""),
+        event_id=event_id_of(event),
         image=image,
         scan_status=string_field(detail, "scan-status", "detail.scan-status", SCAN_STATUS),
         completed_at=event_time(event),
@@ -262,4 +270,4 @@ def _image_deleted(event: Mapping[str, Any], detail: Mapping[str, Any], own: Loc
         )
     tag = detail.get("image-tag")
     image = _image(detail, event, own, tags_field([tag] if tag else None, "detail.image-tag"))
-    return ImageDeletedEvent(event_id=event.get("id", ""), image=image, deleted_at=event_time(event))
+    return ImageDeletedEvent(event_id=event_id_of(event), image=image, deleted_at=event_time(event))

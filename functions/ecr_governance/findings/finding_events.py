@@ -25,6 +25,7 @@ from ecr_governance.findings.events import (
     DIGEST,
     REGION,
     REPOSITORY_NAME,
+    event_id_of,
     event_time,
     mapping_field,
     string_field,
@@ -130,11 +131,8 @@ def parse_finding_event(event: Any, own: Location) -> FindingEvent:
     status = string_field(detail, "status", "detail.status")
     if status not in FindingStatus.__members__:
         raise InvalidEvent(f"detail.status {status[:32]!r} is not ACTIVE, SUPPRESSED or CLOSED")
-    event_id = event.get("id", "")
-    if not isinstance(event_id, str):
-        raise InvalidEvent("id is not a string")
     return FindingEvent(
-        event_id=event_id,
+        event_id=event_id_of(event),
         finding_arn=string_field(detail, "findingArn", "detail.findingArn", FINDING_ARN),
         updated_at=_updated_at(detail),
         status=FindingStatus(status),

@@ -4,8 +4,10 @@ sequence or forged line behind - and a lone surrogate never escapes as an except
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import sys
 import unicodedata
 from dataclasses import replace
 
@@ -15,10 +17,12 @@ from ecr_governance.findings.normalize import Severity, finding_from_enhanced
 from ecr_governance.findings.policy import AlertRules, Suppressions, SuppressionUse, parse_suppressions
 from ecr_governance.notice import Notice, message_size_bytes
 from ecr_governance.text import advisory_link, chat, chat_code, plain
+from ecr_governance_cli.local_invoke import LocalLambdaContext, bind_log_handlers_to
 from ecr_governance_cli.render import findings_report
 from findings_builders import IMAGE, TODAY, report_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from registry_builders import load_event
 
 # What an attacker who controls a package name, a version or an advisory would write.
 FRAGMENTS = [
@@ -182,3 +186,23 @@ def test_each_medium_escape_is_bounded_one_line_and_inert(value, limit):
     assert len(plain(value, limit)) <= limit
     code = chat_code(value, limit)
     assert code.count("`") in (0, 2) and "@" not in code and "<" not in code
+
+
+def test_a_lone_surrogate_in_an_event_is_rejected_in_a_log_line_that_is_written(monkeypatch, capsys):
+    import importlib
+
+    handler = importlib.import_module("handlers.scan_findings")
+    monkeypatch.setattr(handler.metrics, "namespace", "ECRGovernance")
+    log = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)  # strict, as Lambda's log stream
+    bind_log_handlers_to(log)
+    event = json.loads(json.dumps(load_event("findings/basic-scan-complete.json")))
+    event["id"], event["detail"]["image-tags"] = "\ud800-id", ["\ud800"]
+    try:
+        answer = handler.handler(event, LocalLambdaContext("ScanFindingsFunction"))
+    finally:
+        bind_log_handlers_to(sys.stdout)
+    assert answer["status"] == "rejected" and "invalid tag" in answer["reason"]
+    assert "Logging error" not in capsys.readouterr().err
+    lines = log.buffer.getvalue().decode().splitlines()
+    (line,) = [json.loads(line) for line in lines if '"event rejected"' in line]
+    assert line["event_id"] == "\ufffd-id"
