@@ -681,6 +681,9 @@ def test_inspector_finding_events_are_batched_from_a_queue_with_a_dead_letter_qu
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "InspectorFindingsBatchWindowSeconds"}
+    window = template["Parameters"]["InspectorFindingsBatchWindowSeconds"]
+    # Lambda refuses a batch size above 10 without a window of at least 1 s.
+    assert mapping["BatchSize"] <= 10 or window["MinValue"] >= 1
     queue = mapping["EventSourceArn"]["Fn::GetAtt"][0]
     queue_properties = resources[queue]["Properties"]
     # AWS's advice for a Lambda event source: a visibility timeout of 6 x the function's timeout.
