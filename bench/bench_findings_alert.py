@@ -1,4 +1,5 @@
-"""One alert for an image with 10,000 findings across every severity: size, memory and API calls against baselines.
+"""One alert for an image with 10,000 findings across every severity: size, memory and API calls against baselines;
+then the worst cases issue 16 found (700 long tags, 12,000 findings of one package) and the largest advisories.
 
 Baselines:
   - SNS's limit: 256 KB (262,144 bytes, UTF-8) for every protocol body and for the whole message (attributes and
@@ -21,15 +22,23 @@ import math
 import sys
 import time
 import tracemalloc
+from datetime import date
 from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
 from ecr_governance.aws.ecr import MAX_SCAN_FINDINGS_PAGE, EcrRegistry
+from ecr_governance.findings.advisories import Advisory, Occurrence
 from ecr_governance.findings.events import parse_scan_event
-from ecr_governance.findings.normalize import Severity, severity_of
-from ecr_governance.findings.service import ScanFindingsAlerter
+from ecr_governance.findings.ledger import GuardedPublisher, UnrecordedAlerts
+from ecr_governance.findings.normalize import Finding, ScannedImage, Severity, severity_of
+from ecr_governance.findings.policy import AlertRules, FindingsReport, Suppressions, decide
+from ecr_governance.findings.reader import FindingsReader, RulesReader
+from ecr_governance.findings.render import alert_notice
+from ecr_governance.findings.render_advisory import advisory_notice
+from ecr_governance.findings.scan_alerts import ScanAlerter
 from ecr_governance.findings.settings import FindingsSettings
+from ecr_governance.location import Location
 from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, Notice, message_size_bytes, protocol_message
 from ecr_governance_cli.scan_samples import scan_findings_response, synthetic_basic_findings
 
@@ -105,7 +114,7 @@ def scan_event(counts: dict[str, int]) -> Any:
             "image-tags": ["1.4.2"],
         },
     }
-    return parse_scan_event(event, ACCOUNT, REGION)
+    return parse_scan_event(event, Location("aws", ACCOUNT, REGION))
 
 
 def main() -> int:
@@ -124,20 +133,19 @@ def main() -> int:
     server = FindingsPages(pages)
     client.meta.events.register("before-call.ecr.DescribeImageScanFindings", server)
     publisher = CapturingPublisher()
-    alerter = ScanFindingsAlerter(
-        EcrRegistry(client), publisher, FindingsSettings(severity_threshold=Severity.UNDEFINED)
-    )
+    rules = RulesReader(FindingsSettings(severity_threshold=Severity.UNDEFINED))
+    alerter = ScanAlerter(FindingsReader(EcrRegistry(client), rules), GuardedPublisher(UnrecordedAlerts(), publisher))
 
     tracemalloc.start()
     started = time.perf_counter()
-    outcome = alerter.alert(event)
+    outcome = alerter.handle(event)
     elapsed = time.perf_counter() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
 
     (notice,) = publisher.notices
     machine = json.loads(notice.bodies["sqs"])
-    listed = [finding["id"] for finding in machine["findings"]]
+    listed = [vulnerability["cve"]["uid"] for vulnerability in machine["vulnerabilities"]]
     omitted = set(severity_by_id) - set(listed)
     least_severe_listed = min(severity_by_id[finding_id].rank for finding_id in listed)
     most_severe_omitted = max((severity_by_id[finding_id].rank for finding_id in omitted), default=0)
@@ -163,7 +171,43 @@ def main() -> int:
     print("\nAPI calls - baseline: ceil(findings / 1000) DescribeImageScanFindings pages")
     print(f"  ours {server.calls}, minimal {minimal_calls}, ratio {server.calls / minimal_calls:.2f} (target 1.00);")
     print(f"  maxResults requested: {sorted(server.page_sizes, key=str)}")
+    worst_cases()
     return 0
+
+
+def worst_cases() -> None:
+    """The alerts issue 16 found too large to send, and the largest advisory a batch can make: each must fit."""
+    image = ScannedImage(REPOSITORY, DIGEST, tuple(f"{i:03d}-" + "t" * 124 for i in range(700)), ACCOUNT, REGION)
+    rules = AlertRules(Severity.HIGH, False, Suppressions(), date(2026, 11, 20))
+    one_package = [
+        Finding(f"CVE-2026-{i:05d}", Severity.CRITICAL, 9.0, "libfoo", "1.0", f"1.{i}.0", True, None, "")
+        for i in range(12_000)
+    ]
+    cases = {
+        "700 tags of 128 characters, 8 findings": alert_notice(
+            FindingsReport(image, "basic", "2026-11-20T02:36:48Z", decide(one_package[:8], REPOSITORY, rules))
+        ),
+        "12,000 findings of one package, 700 tags": alert_notice(
+            FindingsReport(image, "enhanced", "2026-11-20T02:36:48Z", decide(one_package, REPOSITORY, rules))
+        ),
+    }
+    for images in (200, 1000):
+        occurrences = tuple(
+            Occurrence(
+                ScannedImage(f"team-{i % 30:02d}/api", f"sha256:{i:064x}", (f"v{i}",), ACCOUNT, REGION),
+                one_package[0],
+                f"arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{i:032x}",
+                "2026-11-21T06:02:30Z",
+                (f"m{i}",),
+            )
+            for i in range(images)
+        )
+        advisory = Advisory("CVE-2026-00000", False, occurrences)
+        cases[f"advisory over {images} images, 30 repositories"] = advisory_notice(advisory, rules)
+    print("\nworst cases - baseline: SNS's 256 KB limit (each must fit, and be sent)")
+    for name, notice in cases.items():
+        size = message_size_bytes(notice)
+        print(f"  {name:<42}{size:>9,} bytes  ratio {size / SNS_MESSAGE_MAX_BYTES:.3f} (target <= 1.000)")
 
 
 if __name__ == "__main__":

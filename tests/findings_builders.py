@@ -7,7 +7,7 @@ from typing import Any
 
 from ecr_governance.findings.asff import security_hub_findings
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
-from ecr_governance.findings.policy import FindingsReport, Suppression, decide
+from ecr_governance.findings.policy import AlertRules, FindingsReport, Suppression, Suppressions, decide
 
 IMAGE = ScannedImage(
     repository_name="mlops/retail-api",
@@ -52,8 +52,8 @@ def report_of(
     image: ScannedImage = IMAGE,
     scan_kind: str = "basic",
 ) -> FindingsReport:
-    decision = decide(findings, image.repository_name, threshold, only_fixable, suppressions, TODAY)
-    return FindingsReport(image, scan_kind, "2026-11-20T02:36:48Z", decision)
+    rules = AlertRules(threshold, only_fixable, Suppressions(tuple(suppressions)), TODAY)
+    return FindingsReport(image, scan_kind, "2026-11-20T02:36:48Z", decide(findings, image.repository_name, rules))
 
 
 def asff_documents(count: int) -> list[dict[str, Any]]:

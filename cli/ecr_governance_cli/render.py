@@ -11,13 +11,16 @@ from typing import Any
 from ecr_governance.enforce.model import REGISTRY, Action, Aspect, Decision, EnforcementReport, Status
 from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, SEVERITIES, Severity
 from ecr_governance.findings.policy import FindingsReport, ScanPosture
-from ecr_governance.findings.render import alert_text, image_reference, machine_document
+from ecr_governance.findings.redrive import RedriveReport, Replay, ReplayKind
+from ecr_governance.findings.render import alert_text, machine_document
+from ecr_governance.findings.render_parts import bounded_list, image_reference
 from ecr_governance.images import iso8601
 from ecr_governance.lifecycle.evaluate import LifecycleDecision
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_result
 from ecr_governance.sweep.planner import Selection
 from ecr_governance.sweep.report import FAILURES_SHOWN, KEPT_COUNTERS, RECLAIMED_COUNTERS, Outcome, SweepReport
 from ecr_governance.sweep.settings import SweepMode, SweepRules
+from ecr_governance.text import plain
 
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
@@ -250,35 +253,84 @@ def _shown_severities(threshold: Severity) -> list[Severity]:
 
 
 def _posture_image(posture: ScanPosture) -> str:
+    """The image's tags (bounded), its digest when it has none, "-" for a repository row; terminal-safe."""
     if posture.image is None:
         return "-"
-    return image_reference(posture.image).removeprefix(posture.repository_name).lstrip(":@")
+    if posture.image.tags:
+        return bounded_list([plain(tag, 128) for tag in posture.image.tags], 60)
+    return plain(image_reference(posture.image).removeprefix(posture.repository_name).lstrip(":@"), 80)
 
 
 def findings_summary_table(postures: list[ScanPosture], threshold: Severity) -> str:
     shown = _shown_severities(threshold)
-    rows = [("REPOSITORY", "NEWEST IMAGE", "PUSHED", "SCAN", *map(str, shown), f">= {threshold}")]
+    rows = [("REPOSITORY", "IMAGE", "PUSHED", "SCAN", *map(str, shown), f">= {threshold}")]
     for posture in postures:
         counted = posture.scan_status in READABLE_SCAN_STATUSES  # else there are no counts to show, not zeros
         rows.append(
             (
-                posture.repository_name,
+                plain(posture.repository_name, 256),
                 _posture_image(posture),
                 posture.pushed_at or "-",
-                posture.scan_status,
+                plain(posture.scan_status, 64),
                 *(str(posture.counts.get(severity, 0)) if counted else "-" for severity in shown),
                 str(posture.at_or_above(threshold)) if counted else "-",
             )
         )
     lines = table(rows, right_aligned=frozenset(range(4, len(rows[0]))))
-    lines += [f"{posture.repository_name}: {posture.detail}" for posture in postures if posture.detail]
-    flagged = sum(1 for posture in postures if posture.at_or_above(threshold))
-    unscanned = sum(1 for posture in postures if posture.scan_status == "NOT_SCANNED")
+    lines += [f"{plain(p.repository_name, 256)}: {plain(p.detail, 1000)}" for p in postures if p.detail]
+    images = [posture for posture in postures if posture.image is not None]
+    flagged = sum(1 for posture in images if posture.at_or_above(threshold))
+    unscanned = sum(1 for posture in images if posture.scan_status == "NOT_SCANNED")
+    repositories = len({posture.repository_name for posture in postures})
     lines.append(
-        f"{plural(len(postures), 'repository')}: {flagged} with findings at or above {threshold}, "
-        f"{unscanned} not scanned"
+        f"{plural(len(images), 'tagged image')} in {plural(repositories, 'repository')}: {flagged} with findings at "
+        f"or above {threshold}, {unscanned} not scanned"
     )
     return "\n".join(lines)
+
+
+def _redrive_result(replay: Replay, report: RedriveReport) -> str:
+    message_id = replay.message.message_id
+    if message_id in report.redriven:
+        return "redriven"
+    if message_id in report.failed:
+        return f"failed: {report.failed[message_id]}"
+    if report.applied or replay.kind is ReplayKind.UNKNOWN:
+        return "left in place"
+    return "would redrive"
+
+
+def redrive_rows(report: RedriveReport) -> list[dict[str, Any]]:
+    return [{**replay.describe(), "result": _redrive_result(replay, report)} for replay in report.replays]
+
+
+def redrive_table(report: RedriveReport) -> str:
+    rows = [("MESSAGE", "REPLAY", "TARGET", "EVENT", "REPOSITORY", "RESULT")]
+    for row in redrive_rows(report):
+        rows.append(
+            tuple(
+                plain(str(row[key] or "-"), 200)
+                for key in ("messageId", "replay", "target", "detailType", "repository", "result")
+            )
+        )
+    lines = table(rows) if report.replays else ["the queue holds no message"]
+    if not report.applied and report.replays:
+        lines.append("dry run: nothing was replayed or deleted; run again with --apply")
+    else:
+        lines.append(f"{len(report.redriven)} redriven, {len(report.failed)} failed (left in the queue)")
+    return "\n".join(lines)
+
+
+def redrive_json(report: RedriveReport) -> str:
+    return json.dumps(
+        {
+            "applied": report.applied,
+            "messages": redrive_rows(report),
+            "redriven": len(report.redriven),
+            "failed": len(report.failed),
+        },
+        indent=2,
+    )
 
 
 # ---- sweep ----------------------------------------------------------------------------------------------------
@@ -387,10 +439,10 @@ def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> s
     return json.dumps(
         {
             "threshold": str(threshold),
-            "repositories": [
+            "images": [
                 {
                     "repository": posture.repository_name,
-                    "image": _posture_image(posture) if posture.image else None,
+                    "tags": list(posture.image.tags) if posture.image else [],
                     "digest": posture.image.digest if posture.image else None,
                     "pushedAt": posture.pushed_at or None,
                     "scanStatus": posture.scan_status,

@@ -45,6 +45,10 @@ class ImageNotFound(AwsError):
     """The image was deleted (or never existed) by the time it was read."""
 
 
+class ScanNotFound(ImageNotFound):
+    """The image exists (or did) but has no scan to read: it was never scanned, or its scan is gone."""
+
+
 class AccessDenied(AwsError):
     """The caller's credentials lack an IAM permission; names the action."""
 

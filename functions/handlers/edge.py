@@ -7,6 +7,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from ecr_governance.location import Location
+from ecr_governance.text import well_formed
 
 EVENT_ID_MAX_CHARACTERS = 128
 
@@ -17,23 +19,29 @@ def own_account_and_region(context: LambdaContext) -> tuple[str, str]:
     return (parts[4], parts[3]) if len(parts) > 4 else ("", "")
 
 
+def own_location(context: LambdaContext) -> Location:
+    """The function's own partition, account and region, from its ARN."""
+    return Location.of_arn(str(getattr(context, "invoked_function_arn", "")))
+
+
 def log_rejected_event(logger: Logger, metrics: Metrics, reason: str, event: Any) -> None:
     """One ERROR line and a metric. The caller returns instead of raising: a retry could never succeed."""
     event_id = event.get("id", "") if isinstance(event, dict) else ""
-    event_id = event_id[:EVENT_ID_MAX_CHARACTERS] if isinstance(event_id, str) else ""
+    # Well-formed: a lone surrogate in a forged id would make the log line fail to encode, and the line be lost.
+    event_id = well_formed(event_id[:EVENT_ID_MAX_CHARACTERS]) if isinstance(event_id, str) else ""
     logger.error("event rejected", extra={"reason": reason, "event_id": event_id})
     metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
 
 
-def sqs_envelope_problem(event: Any) -> str | None:
-    """Why this is not an SQS batch BatchProcessor can take apart, or None. SQS never sends one; a test does, and it
-    must be one line, not an exception that Lambda retries. A record's body is checked later, message by message."""
-    if not isinstance(event, dict) or not isinstance(event.get("Records"), list) or not event["Records"]:
+def sqs_batch_problem(event: Any) -> str | None:
+    """Why this is not an SQS batch Powertools' BatchProcessor can take apart, or None. SQS never sends one; a test
+    does, and it must be one line, not an exception Lambda retries. Each record's body is parsed later, on its own."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    if not isinstance(records, list) or not records:
         return "not an SQS event (no Records, or none in the list)"
-    for index, record in enumerate(event["Records"]):
+    for index, record in enumerate(records):
         if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
             return f"Records[{index}] is not an SQS record"
-        for key in ("messageId", "body"):
-            if not isinstance(record.get(key), str):
-                return f"Records[{index}].{key} is missing or not a string"
+        if not all(isinstance(record.get(key), str) for key in ("messageId", "body")):
+            return f"Records[{index}] has no messageId or body string"
     return None

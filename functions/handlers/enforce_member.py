@@ -33,7 +33,7 @@ from ecr_governance.notice import NoticePublisher
 from ecr_governance.organization.membership import Target
 from ecr_governance.organization.work import group_of
 
-from handlers.edge import sqs_envelope_problem
+from handlers.edge import sqs_batch_problem
 from handlers.reach import (
     DIRECTORY_IAM_ACTIONS,
     REACH_IAM_ACTIONS,
@@ -129,7 +129,7 @@ def _service_for(target: Target) -> EnforcementService:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    problem = sqs_envelope_problem(event)
+    problem = sqs_batch_problem(event)
     if problem:
         logger.error("event rejected", extra={"reason": problem})
         return {"batchItemFailures": []}

@@ -35,7 +35,7 @@ from ecr_governance.sweep.settings import SweepSettings
 from ecr_governance.sweep.summary import RunSummaries
 from ecr_governance.sweep.worker import MessageResult, SweepWorker
 
-from handlers.edge import log_rejected_event, sqs_envelope_problem
+from handlers.edge import log_rejected_event, sqs_batch_problem
 from handlers.reach import REACH_IAM_ACTIONS, member_sessions
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
@@ -134,7 +134,7 @@ def _emit_metrics(result: MessageResult) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    problem = sqs_envelope_problem(event)
+    problem = sqs_batch_problem(event)
     if problem:
         log_rejected_event(logger, metrics, problem, event)
         return {"batchItemFailures": []}

@@ -24,6 +24,7 @@ DEPLOYED_VALUES = {
     "REMEDIATION_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-RemediationTopic-AbCdEf012345",
     "ALERTS_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-AlertsTopic-AbCdEf012345",
     "IDEMPOTENCY_TABLE_NAME": "ecr-governance-IdempotencyTable-AbCdEf012345",
+    "ALERT_LEDGER_TABLE": "ecr-governance-AlertLedgerTable-AbCdEf012345",
     "SWEEP_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-SweepTopic-AbCdEf012345",
     "SWEEP_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/ecr-governance-SweepQueue-AbCdEf012345",
     "SWEEP_RUNS_TABLE": "ecr-governance-SweepRunsTable-AbCdEf012345",

@@ -23,9 +23,11 @@ TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 REGION = "ap-southeast-1"
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
 FINDINGS_FUNCTION = "ScanFindingsFunction"
+INSPECTOR_FUNCTION = "InspectorFindingsFunction"
 HANDLER_OF_FUNCTION = {
     ENFORCE_FUNCTION: "handlers.enforce_repository",
     FINDINGS_FUNCTION: "handlers.scan_findings",
+    INSPECTOR_FUNCTION: "handlers.inspector_findings",
     "SweepPlannerFunction": "handlers.sweep_planner",
     "SweepWorkerFunction": "handlers.sweep_worker",
     "EnforceMemberFunction": "handlers.enforce_member",
@@ -149,14 +151,34 @@ def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(de
     assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
 
 
-def test_deployed_rules_invoke_the_scan_findings_function_on_both_scan_kinds(deployed: dict[str, Any]) -> None:
+def test_deployed_rules_invoke_the_scan_findings_function_on_both_scan_kinds_and_on_deletions(
+    deployed: dict[str, Any],
+) -> None:
     rules = _rules_targeting(deployed, FINDINGS_FUNCTION)
     kinds = {(rule["EventPattern"]["source"][0], rule["EventPattern"]["detail-type"][0]) for rule in rules}
-    assert kinds == set(findings_events.EVENT_KINDS) and len(rules) == 2
+    assert kinds == {*findings_events.EVENT_KINDS, findings_events.IMAGE_ACTION} and len(rules) == 3
     assert all(rule["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}] for rule in rules)
     permissions = [
-        r["Properties"]
+        r
         for r in deployed["Resources"].values()
         if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": FINDINGS_FUNCTION}
     ]
-    assert len(permissions) == 2 and {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
+    assert len(permissions) == 3 and {p["Properties"]["Principal"] for p in permissions} == {"events.amazonaws.com"}
+    # Deletions reach the function only when findings are imported into Security Hub (nothing else to do then).
+    assert [p.get("Condition") for p in permissions].count("ImportToSecurityHub") == 1
+
+
+def test_inspector_finding_events_reach_their_function_through_the_queue_only(deployed: dict[str, Any]) -> None:
+    resources = deployed["Resources"]
+    (rule,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Events::Rule"
+        and any(t["Arn"] == {"Fn::GetAtt": ["InspectorFindingsQueue", "Arn"]} for t in r["Properties"]["Targets"])
+    ]
+    assert rule["EventPattern"]["detail-type"] == ["Inspector2 Finding"]
+    (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InspectorFindingsRule", "Arn"]}}}
+    assert _rules_targeting(deployed, INSPECTOR_FUNCTION) == []

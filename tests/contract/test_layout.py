@@ -62,6 +62,9 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     "repositories": frozenset(),
     "schedule": frozenset(),
     "exemptions": frozenset({"config", "errors", "wildcard"}),
+    # Outside text made safe for each medium (chat, e-mail, terminal); where a function runs (account, partition).
+    "text": frozenset(),
+    "location": frozenset({"errors"}),
     # Who an organization hub governs and how its settings read: every capability may work in a member account.
     "organization": frozenset({"config", "errors"}),
 }

@@ -122,7 +122,6 @@ def test_the_worker_takes_the_queue_a_few_messages_at_a_time_reporting_each_fail
         if r["Type"] == "AWS::Lambda::EventSourceMapping" and r["Properties"]["FunctionName"] == {"Ref": WORKER}
     ]
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": ["SweepQueue", "Arn"]}
-    assert mapping["FunctionName"] == {"Ref": WORKER}
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "SweepConcurrency"}}
     assert 1 <= mapping["BatchSize"] <= 10

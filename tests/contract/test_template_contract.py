@@ -20,9 +20,11 @@ from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.enforce import events, invocation, settings
 from ecr_governance.errors import InvalidEvent, SettingsError
 from ecr_governance.findings import events as findings_events
+from ecr_governance.findings import finding_events, scan_settings
 from ecr_governance.findings import settings as findings_settings
 from ecr_governance.findings.normalize import Severity
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.location import Location
 from ecr_governance.sweep import settings as sweep_settings
 from ecr_governance_cli.template_env import condition_value, function_spec
 from import_graph import imported_modules
@@ -34,12 +36,20 @@ ENFORCE_EVENTS = sorted((PROJECT_ROOT / "events" / "enforce").glob("*.json"))
 PSEUDO = {"AWS::Region": "ap-southeast-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
 ENFORCE_FUNCTION = "EnforceRepositoryFunction"
 FINDINGS_FUNCTION = "ScanFindingsFunction"
-FINDINGS_EVENTS = sorted((PROJECT_ROOT / "events" / "findings").glob("*.json"))
+INSPECTOR_FUNCTION = "InspectorFindingsFunction"
+# The scan function's samples; inspector2-finding*.json are the Inspector findings function's (events, SQS batches).
+FINDINGS_EVENTS = sorted(
+    path
+    for path in (PROJECT_ROOT / "events" / "findings").glob("*.json")
+    if not path.name.startswith("inspector2-finding")
+)
+INSPECTOR_FINDING_EVENTS = sorted((PROJECT_ROOT / "events" / "findings").glob("inspector2-finding*.json"))
 # Each function's settings module: its SETTINGS_DOCS say what the function's code reads.
 SETTINGS_OF_FUNCTION = {
     ENFORCE_FUNCTION: settings,
     "EnforceMemberFunction": settings,
-    FINDINGS_FUNCTION: findings_settings,
+    FINDINGS_FUNCTION: scan_settings,
+    INSPECTOR_FUNCTION: findings_settings,
     "SweepPlannerFunction": sweep_settings,
     "SweepWorkerFunction": sweep_settings,
 }
@@ -51,6 +61,7 @@ DERIVED_SETTINGS = {
     "REMEDIATION_TOPIC_ARN",
     "ALERTS_TOPIC_ARN",
     "IDEMPOTENCY_TABLE_NAME",
+    "ALERT_LEDGER_TABLE",
     "SWEEP_TOPIC_ARN",
     "SWEEP_QUEUE_URL",
     "SWEEP_RUNS_TABLE",
@@ -342,10 +353,10 @@ def test_the_alerts_topic_and_the_idempotency_table_are_the_stacks_own(template:
     resources = template["Resources"]
     topic = resources[declared["ALERTS_TOPIC_ARN"]["Ref"]]
     assert topic["Type"] == "AWS::SNS::Topic" and "Condition" not in topic  # alerts always have somewhere to go
-    assert topic["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"  # CloudWatch must publish its alarm there
+    assert declared["ALERTS_TOPIC_ARN"] == _declared_variables(template, INSPECTOR_FUNCTION)["ALERTS_TOPIC_ARN"]
     table = resources[declared["IDEMPOTENCY_TABLE_NAME"]["Ref"]]["Properties"]
     # What Powertools' persistence layer writes: partition key `id`, expiry epoch seconds in `expiration`.
-    persistence = IdempotencyTable(object(), "table")
+    persistence = IdempotencyTable(object(), "table").persistence_layer()
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [{"AttributeName": persistence.key_attr, "KeyType": "HASH"}]
     assert table["AttributeDefinitions"] == [{"AttributeName": persistence.key_attr, "AttributeType": "S"}]
@@ -401,9 +412,13 @@ def test_template_defaults_give_the_settings_the_code_defaults_to(template: dict
     assert set(spec.unresolved) == {"GOVERNANCE_ROLE_ARN"}  # the topic is "" while NotifyRemediations=false
     assert settings.EnforceSettings.from_environ(spec.environment) == settings.EnforceSettings.from_environ({})
     spec = function_spec(template, FINDINGS_FUNCTION, pseudo=PSEUDO)
-    assert set(spec.unresolved) == {"ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE_NAME"}  # exist once deployed
-    local = findings_settings.FindingsSettings.from_environ(spec.environment)
-    assert local == findings_settings.FindingsSettings.from_environ({})
+    # exist once deployed
+    assert set(spec.unresolved) == {"ALERTS_TOPIC_ARN", "IDEMPOTENCY_TABLE_NAME", "ALERT_LEDGER_TABLE"}
+    local = scan_settings.ScanFindingsSettings.from_environ(spec.environment)
+    assert local == scan_settings.ScanFindingsSettings.from_environ({})
+    spec = function_spec(template, INSPECTOR_FUNCTION, pseudo=PSEUDO)
+    assert set(spec.unresolved) == {"ALERTS_TOPIC_ARN", "ALERT_LEDGER_TABLE"}
+    assert findings_settings.FindingsSettings.from_environ(spec.environment) == findings_settings.FindingsSettings()
 
 
 @pytest.mark.parametrize(
@@ -420,7 +435,7 @@ def test_findings_parameter_allowed_values_are_exactly_what_the_code_accepts(
     assert set(template["Parameters"][parameter]["AllowedValues"]) == accepted
     for value in accepted:
         spec = function_spec(template, FINDINGS_FUNCTION, overrides={parameter: value}, pseudo=PSEUDO)
-        assert read(findings_settings.FindingsSettings.from_environ(spec.environment)) == value
+        assert read(scan_settings.ScanFindingsSettings.from_environ(spec.environment)) == value
 
 
 def test_the_suppressions_parameter_pattern_is_what_the_code_accepts(template: dict[str, Any]) -> None:
@@ -467,6 +482,13 @@ def _handler_module_object(template: dict[str, Any], logical_id: str) -> Any:
 REPOSITORY_RESOURCE = {"Fn::Sub": "arn:${AWS::Partition}:ecr:${AWS::Region}:${AWS::AccountId}:repository/*"}
 SECURITY_HUB_PRODUCT = {
     "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default"
+}
+# Reading findings is authorized on the account's hub (GetFindings' resource type), importing them on the product.
+SECURITY_HUB_RESOURCES = {
+    "securityhub:BatchImportFindings": SECURITY_HUB_PRODUCT,
+    "securityhub:GetFindings": {
+        "Fn::Sub": "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default"
+    },
 }
 
 
@@ -515,7 +537,7 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
             if p in template["Parameters"]
         )
     if service == "securityhub":
-        return resource == SECURITY_HUB_PRODUCT
+        return resource == SECURITY_HUB_RESOURCES.get(action)
     if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
         return resource == MEMBER_ROLES
     if service == "sqs":  # a queue this template declares (the sweep's, polled by its worker or fed by its planner)
@@ -647,20 +669,90 @@ def test_scan_rules_match_exactly_the_parsed_event_kinds_of_the_functions_own_ac
     assert enhanced["detail"] == {"repository-name": [{"prefix": "arn:"}]}
 
 
-def test_scan_failures_are_kept_alarmed_and_alerted(template: dict[str, Any]) -> None:
+def test_scan_failures_are_kept_and_alarmed_on_the_operations_topic(template: dict[str, Any]) -> None:
     properties = _properties(template, FINDINGS_FUNCTION)
     invoke = properties["EventInvokeConfig"]
     assert invoke["MaximumRetryAttempts"] == 2 and invoke["MaximumEventAgeInSeconds"] <= 6 * 3600
     queue = invoke["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert template["Resources"][queue]["Type"] == "AWS::SQS::Queue"
-    alarms = [
+    (alarm,) = _queue_alarms(template, queue)
+    # An alarm about the alerts must not go through the alerts topic it may be reporting on.
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+
+
+def _queue_alarms(template: dict[str, Any], queue: str) -> list[dict[str, Any]]:
+    return [
         r["Properties"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
         and r["Properties"].get("Dimensions") == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
     ]
-    (alarm,) = alarms
-    assert alarm["AlarmActions"] == [_declared_variables(template, FINDINGS_FUNCTION)["ALERTS_TOPIC_ARN"]]
+
+
+def test_inspector_finding_events_are_batched_from_a_queue_with_a_dead_letter_queue(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    (mapping,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
+        and r["Properties"]["FunctionName"] == {"Ref": INSPECTOR_FUNCTION}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["MaximumBatchingWindowInSeconds"] == {"Ref": "InspectorFindingsBatchWindowSeconds"}
+    window = template["Parameters"]["InspectorFindingsBatchWindowSeconds"]
+    # Lambda refuses a batch size above 10 without a window of at least 1 s.
+    assert mapping["BatchSize"] <= 10 or window["MinValue"] >= 1
+    queue = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    queue_properties = resources[queue]["Properties"]
+    # AWS's advice for a Lambda event source: a visibility timeout of 6 x the function's timeout.
+    assert queue_properties["VisibilityTimeout"] >= 6 * _function_setting(template, INSPECTOR_FUNCTION, "Timeout")
+    dead_letters = queue_properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    (alarm,) = _queue_alarms(template, dead_letters)
+    assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    rule = resources["InspectorFindingsRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert (pattern["source"], pattern["detail-type"]) == ([finding_events.SOURCE], [finding_events.DETAIL_TYPE])
+    assert pattern["account"] == [{"Ref": "AWS::AccountId"}]
+    assert pattern["detail"] == {"resources": {"type": [finding_events.ECR_IMAGE]}}
+    assert rule["Targets"] == [{"Id": queue, "Arn": {"Fn::GetAtt": [queue, "Arn"]}}]
+
+
+OPERATIONS_METRIC_ALARMS = {
+    "EventsRejectedAlarm": "EventsRejected",
+    "AlertLedgerFailuresAlarm": "AlertLedgerFailures",
+    "SuppressionProblemsAlarm": "SuppressionProblems",
+    "SecurityHubImportFailuresAlarm": "SecurityHubImportFailures",
+}
+
+
+def test_operational_alarms_watch_metrics_the_findings_handlers_emit(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    sources = "".join(
+        (FUNCTIONS_DIR / "handlers" / name).read_text()
+        for name in ("scan_findings.py", "inspector_findings.py", "edge.py")
+    )
+    for alarm_id, metric in OPERATIONS_METRIC_ALARMS.items():
+        alarm = resources[alarm_id]["Properties"]
+        assert (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric)
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]  # Powertools' service dimension
+        assert f'"{metric}"' in sources, f"no handler emits {metric}"
+        assert alarm["AlarmActions"] == [{"Ref": "OperationsTopic"}]
+    dropped = resources["AlertsDroppedAlarm"]["Properties"]
+    assert (dropped["Namespace"], dropped["MetricName"]) == ("AWS/SNS", "NumberOfNotificationsFailed")
+    assert dropped["Dimensions"] == [{"Name": "TopicName", "Value": {"Fn::GetAtt": ["AlertsTopic", "TopicName"]}}]
+    assert resources["OperationsTopic"]["Properties"].get("KmsMasterKeyId") != "alias/aws/sns"
+
+
+def test_the_alert_ledger_table_is_what_the_adapter_writes(template: dict[str, Any]) -> None:
+    table = template["Resources"]["AlertLedgerTable"]["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "image", "KeyType": "HASH"},
+        {"AttributeName": "subject", "KeyType": "RANGE"},
+    ]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    for function in (FINDINGS_FUNCTION, INSPECTOR_FUNCTION):
+        assert _declared_variables(template, function)["ALERT_LEDGER_TABLE"] == {"Ref": "AlertLedgerTable"}
 
 
 def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: dict[str, Any]) -> None:
@@ -740,14 +832,26 @@ def test_own_remediation_sample_carries_the_role_arn_the_template_passes_as_gove
     assert not trigger.caused_by(sample["detail"]["userIdentity"]["arn"])  # the assumed-role ARN is not the role
 
 
+LOCAL_LOCATION = Location(PSEUDO["AWS::Partition"], PSEUDO["AWS::AccountId"], PSEUDO["AWS::Region"])
+
+
 @pytest.mark.parametrize("event_file", FINDINGS_EVENTS, ids=[path.name for path in FINDINGS_EVENTS])
 def test_every_findings_sample_event_parses_for_the_account_and_region_local_invokes_use(event_file: Path) -> None:
     try:
-        findings_events.parse_scan_event(
-            json.loads(event_file.read_text()), PSEUDO["AWS::AccountId"], PSEUDO["AWS::Region"]
-        )
+        findings_events.parse_scan_event(json.loads(event_file.read_text()), LOCAL_LOCATION)
     except InvalidEvent as error:
         pytest.fail(f"{event_file.name}: {error}")
+
+
+@pytest.mark.parametrize("event_file", INSPECTOR_FINDING_EVENTS, ids=[path.name for path in INSPECTOR_FINDING_EVENTS])
+def test_every_inspector_finding_sample_parses_as_the_event_or_in_the_sqs_batch_that_carries_it(
+    event_file: Path,
+) -> None:
+    sample = json.loads(event_file.read_text())
+    events_in_it = [json.loads(record["body"]) for record in sample["Records"]] if "Records" in sample else [sample]
+    for event in events_in_it:
+        parsed = finding_events.parse_finding_event(event, LOCAL_LOCATION)
+        assert parsed.images and parsed.finding.id.startswith("CVE-")
 
 
 # ---- 10. docs -------------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import pytest
 from ecr_governance_cli.local_invoke import invoke_function
 from ecr_governance_cli.main import main
 from ecr_governance_cli.scan_samples import demo_basic_findings, queue_scan_findings, scan_findings_response
-from registry_builders import REGION, TEMPLATE, load_event, push_image, topic_with_sqs_subscriber
+from findings_stack import findings_stack, received
+from registry_builders import REGION, TEMPLATE, load_event, push_image
 
 pytestmark = pytest.mark.integration
 REPOSITORY = "mlops/retail-api"
@@ -36,19 +37,7 @@ def scanned_image(ecr, emulator_endpoint: str) -> str:
 
 @pytest.fixture
 def alerts(emulator_endpoint: str) -> dict[str, Any]:
-    """The stack's alerts topic with an SQS subscriber, and its idempotency table (as template.yaml declares it)."""
-    sns = boto3.client("sns", region_name=REGION)
-    sqs = boto3.client("sqs", region_name=REGION)
-    topic_arn, queue_url = topic_with_sqs_subscriber(sns, sqs, "alerts", "security-team")
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="idempotency",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    deployed = {"ALERTS_TOPIC_ARN": topic_arn, "IDEMPOTENCY_TABLE_NAME": "idempotency"}
-    return {"sqs": sqs, "queue_url": queue_url, "deployed": deployed}
+    return findings_stack()
 
 
 def scan_event(digest: str) -> dict[str, Any]:
@@ -61,43 +50,33 @@ def invoke(event: dict[str, Any], deployed: dict[str, str] | None = None, **over
     return invoke_function(str(TEMPLATE), FUNCTION, event, overrides, deployed or {})
 
 
-def received(alerts: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every message the SQS subscriber got: the SNS envelope, its Message parsed (the `sqs` body)."""
-    messages = []
-    while True:
-        batch = alerts["sqs"].receive_message(QueueUrl=alerts["queue_url"], MaxNumberOfMessages=10).get("Messages", [])
-        if not batch:
-            return messages
-        for message in batch:
-            envelope = json.loads(message["Body"])
-            messages.append({**envelope, "Message": json.loads(envelope["Message"])})
-            alerts["sqs"].delete_message(QueueUrl=alerts["queue_url"], ReceiptHandle=message["ReceiptHandle"])
-
-
-def test_a_completed_scan_reaches_an_sqs_subscriber_as_the_machine_body(scanned_image, alerts):
+def test_a_completed_scan_reaches_an_sqs_subscriber_as_an_ocsf_finding(scanned_image, alerts):
     result = invoke(scan_event(scanned_image), alerts["deployed"])
     assert result["status"] == "alerted" and result["findings_alerted"] == 4
     (message,) = received(alerts)
     body = message["Message"]
-    assert body["schema"] == "ecr-governance.scan-findings-alert/v1"
-    assert body["image"]["digest"] == scanned_image and body["image"]["tags"] == ["1.4.2"]
-    assert [f["id"] for f in body["findings"]] == ["CVE-2024-6387", "CVE-2023-4911", "CVE-2023-5363", "CVE-2024-2961"]
-    assert body["counts"]["scan"] == {"CRITICAL": 1, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFORMATIONAL": 1}
+    assert (body["class_uid"], body["metadata"]["version"]) == (2002, "1.4.0")
+    (resource,) = body["resources"]
+    assert resource["data"]["imageDigest"] == scanned_image and resource["data"]["imageTags"] == ["1.4.2"]
+    ids = [vulnerability["cve"]["uid"] for vulnerability in body["vulnerabilities"]]
+    assert ids == ["CVE-2024-6387", "CVE-2023-4911", "CVE-2023-5363", "CVE-2024-2961"]
+    assert body["unmapped"]["counts"]["scan"] == {"CRITICAL": 1, "HIGH": 3, "MEDIUM": 2, "LOW": 1, "INFORMATIONAL": 1}
     assert message["Subject"] == "[CRITICAL] mlops/retail-api:1.4.2 - 1 critical, 3 high"
     attributes = {name: value["Value"] for name, value in message["MessageAttributes"].items()}
-    assert attributes == {"severity": "CRITICAL", "repository": REPOSITORY}
+    assert attributes == {"alert": "scan", "severity": "CRITICAL", "repository": REPOSITORY}
 
 
-def test_the_same_event_twice_sends_one_alert(scanned_image, alerts):
+def test_the_same_event_twice_sends_one_alert_and_a_rescan_repeats_nothing(scanned_image, alerts):
     event = scan_event(scanned_image)
     first = invoke(event, alerts["deployed"])
     second = invoke(event, alerts["deployed"])  # a fresh import: a new execution environment, as a retry may be
     assert first["status"] == "alerted" and second == {**first, "duplicate": True}
     assert len(received(alerts)) == 1
-    # Another scan of the same image (a later completion time) is a new alert.
+    # Another scan of the same image finds the same vulnerabilities: the ledger says they were alerted.
     rescan = {**event, "time": "2026-11-21T02:36:48Z"}
-    assert invoke(rescan, alerts["deployed"]).get("duplicate") is None
-    assert len(received(alerts)) == 1
+    again = invoke(rescan, alerts["deployed"])
+    assert again["status"] == "already_alerted" and again["previously_alerted"] == 4
+    assert received(alerts) == []
 
 
 def test_an_image_deleted_before_its_findings_are_read_is_a_no_op(ecr, scanned_image, alerts):
@@ -117,15 +96,53 @@ def test_suppressions_from_the_ssm_parameter_hold_findings_back(scanned_image, a
     )
     assert result["findings_suppressed"] == 1 and result["highest_severity"] == "HIGH"
     (message,) = received(alerts)
-    assert message["Message"]["suppressions"][0]["reason"] == "SEC-9"
+    assert message["Message"]["unmapped"]["suppressions"][0]["reason"] == "SEC-9"
 
 
-def test_basic_findings_are_imported_into_security_hub_when_enabled(scanned_image, alerts):
+def test_basic_findings_are_imported_into_security_hub_and_archived_once_the_image_is_deleted(
+    ecr, scanned_image, alerts
+):
     result = invoke(scan_event(scanned_image), alerts["deployed"], ImportBasicFindingsToSecurityHub="true")
     assert result["security_hub_imported"] == 4 and result["security_hub_failed"] == 0
-    findings = boto3.client("securityhub", region_name=REGION).get_findings()["Findings"]
+    securityhub = boto3.client("securityhub", region_name=REGION)
+    findings = securityhub.get_findings()["Findings"]
     alerted = ("CVE-2024-6387", "CVE-2023-4911", "CVE-2023-5363", "CVE-2024-2961")
     assert sorted(f["GeneratorId"] for f in findings) == sorted(f"ecr-governance/basic-scan/{cve}" for cve in alerted)
+    ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageDigest": scanned_image}])
+    deleted = copy.deepcopy(load_event("findings/image-deleted.json"))
+    deleted["detail"]["image-digest"] = scanned_image
+    outcome = invoke(deleted, alerts["deployed"], ImportBasicFindingsToSecurityHub="true")
+    assert outcome["status"] == "image_deleted" and outcome["security_hub_archived"] == 4
+    assert {f["RecordState"] for f in securityhub.get_findings()["Findings"]} == {"ARCHIVED"}
+
+
+def test_a_failed_scan_sends_one_not_scanned_notice(ecr, alerts):
+    failed = load_event("findings/basic-scan-failed.json")
+    first = invoke(failed, alerts["deployed"])
+    again = invoke({**failed, "id": "another-delivery"}, alerts["deployed"])  # the same image and reason
+    assert first["status"] == again["status"] == "not_scanned" and first["detail"] == "FAILED"
+    (message,) = received(alerts)
+    assert message["Subject"] == "[NOT SCANNED] team-search/indexer:dev-4 - FAILED"
+    assert message["Message"]["reason"] == "FAILED" and "the scan failed" in message["Message"]["meaning"]
+
+
+def test_a_bad_suppressions_entry_is_named_in_the_alert_and_the_others_apply(scanned_image, alerts):
+    document = [
+        {"id": "CVE-2024-6387", "expires": "2099-12-31", "reason": "SEC-9"},
+        {"id": "CVE-2023-4911", "expires": "2026-13-01", "reason": "typo"},
+    ]
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name="/ecr-governance/suppressions", Type="String", Value=json.dumps(document)
+    )
+    result = invoke(
+        scan_event(scanned_image), alerts["deployed"], SuppressionsParameterName="/ecr-governance/suppressions"
+    )
+    assert result["status"] == "alerted" and result["findings_suppressed"] == 1 and result["suppression_problems"] == 1
+    (message,) = received(alerts)
+    assert message["Message"]["unmapped"]["suppressionProblems"] == [
+        "suppressions parameter /ecr-governance/suppressions: suppressions[1] (id 'CVE-2023-4911'): "
+        "expires '2026-13-01' is not a date"
+    ]
 
 
 def test_without_a_topic_the_alert_is_logged_and_idempotency_is_off(scanned_image, capsys):
@@ -147,17 +164,18 @@ def test_findings_show_prints_the_report_the_alert_carries(scanned_image, emulat
          scanned_image, "--severity", "MEDIUM", "--output", "json"]
     )  # fmt: skip
     document = json.loads(capsys.readouterr().out)
-    assert code == 0 and document["findingsAlerted"] == 6 and document["image"]["tags"] == ["1.4.2"]
+    assert code == 0 and document["unmapped"]["findingsAlerted"] == 6
+    assert document["resources"][0]["data"]["imageTags"] == ["1.4.2"]
 
 
-def test_findings_summary_counts_each_repositorys_newest_image(ecr, scanned_image, emulator_endpoint, capsys):
+def test_findings_summary_counts_each_tagged_image(ecr, scanned_image, emulator_endpoint, capsys):
     ecr.create_repository(repositoryName="team-a/never-scanned")
     push_image(ecr, "team-a/never-scanned", "one", tag="v1")
     ecr.create_repository(repositoryName="team-b/empty")
     code = main(["--endpoint-url", emulator_endpoint, "findings", "summary", "--output", "json"])
-    rows = {row["repository"]: row for row in json.loads(capsys.readouterr().out)["repositories"]}
+    rows = {row["repository"]: row for row in json.loads(capsys.readouterr().out)["images"]}
     assert code == 0
-    assert rows[REPOSITORY]["image"] == "1.4.2" and rows[REPOSITORY]["counts"]["CRITICAL"] == 1
+    assert rows[REPOSITORY]["tags"] == ["1.4.2"] and rows[REPOSITORY]["counts"]["CRITICAL"] == 1
     assert rows[REPOSITORY]["atOrAboveThreshold"] == 4
     assert rows["team-a/never-scanned"]["scanStatus"] == "NOT_SCANNED"
     assert rows["team-b/empty"]["scanStatus"] == "NO_IMAGES"
@@ -169,7 +187,8 @@ def test_findings_summary_counts_each_repositorys_newest_image(ecr, scanned_imag
         ("basic-scan-complete.json", "image_gone"),  # the sample's image is not in the emulator
         ("basic-scan-complete-untagged.json", "image_gone"),
         ("inspector2-scan-complete.json", "image_gone"),
-        ("basic-scan-failed.json", "scan_not_completed"),
+        ("basic-scan-failed.json", "not_scanned"),
+        ("image-deleted.json", "image_deleted"),
     ],
 )
 def test_every_sample_event_runs_through_the_invoke_command(emulator_endpoint, capsys, sample, status):

@@ -30,14 +30,17 @@ class Service:
         return self
 
 
-def samples(folder: str) -> list:
-    return [load_event(f"{folder}/{path.name}") for path in sorted((EVENTS_DIR / folder).glob("*.json"))]
+def samples(folder: str, pattern: str = "*.json", but: str = "\0") -> list:
+    paths = sorted(path for path in (EVENTS_DIR / folder).glob(pattern) if not path.name.startswith(but))
+    return [load_event(f"{folder}/{path.name}") for path in paths]
 
 
 # handler module -> (its sample events, the module attribute that holds its service)
 HANDLERS = {
     "handlers.enforce_repository": (samples("enforce"), "service"),
-    "handlers.scan_findings": (samples("findings"), "alert_once"),
+    "handlers.scan_findings": (samples("findings", but="inspector2-finding"), "handle"),
+    # Its SQS batches; the bare finding event is in the list too, as a batch it is not (a one-line rejection).
+    "handlers.inspector_findings": (samples("findings", "inspector2-finding*.json"), "alerter"),
     "handlers.sweep_planner": ([load_event("sweep/schedule.json")], "planner"),
     "handlers.sweep_worker": (
         [load_event(f"sweep/{name}.json") for name in ("repository-messages", "continuation-part", "deadline")],
@@ -83,6 +86,7 @@ def _edge_test(module_name: str):
 
 test_enforcement_edge = _edge_test("handlers.enforce_repository")
 test_scan_findings_edge = _edge_test("handlers.scan_findings")
+test_inspector_findings_edge = _edge_test("handlers.inspector_findings")
 test_sweep_planner_edge = _edge_test("handlers.sweep_planner")
 test_sweep_worker_edge = _edge_test("handlers.sweep_worker")
 

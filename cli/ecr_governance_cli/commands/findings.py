@@ -1,9 +1,11 @@
-"""`ecr-governance findings show|summary`: the scan-findings capability from the command line.
+"""`ecr-governance findings show|summary|redrive`: the findings capability from the command line.
 
 `show` prints the report the alert for one image would carry (every finding, no byte budget), with the function's
 settings from the environment (ALERT_SEVERITY_THRESHOLD, ALERT_ONLY_FIXABLE, SUPPRESSIONS_PARAMETER_NAME) unless
---severity overrides the threshold. `summary` reads each repository's newest image and its latest scan's counts
-by severity: one DescribeImages listing and one DescribeImageScanFindings page per repository.
+--severity overrides the threshold. `summary` reads every tagged image of each repository and its latest scan's
+counts by severity: one DescribeImages listing per repository and one DescribeImageScanFindings page per tagged image
+(a signature or attestation pushed after an image must not hide that image's findings). `redrive` sends the events
+of a failures queue back through alerting: a dry run that lists them unless --apply.
 """
 
 from __future__ import annotations
@@ -13,30 +15,54 @@ import sys
 from dataclasses import replace
 
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.failures_queue import FailuresQueue
+from ecr_governance.aws.lambda_invoke import LambdaInvoker
 from ecr_governance.aws.ssm import SsmSuppressions
-from ecr_governance.errors import CredentialsMissing, GovernanceError, ImageNotFound, RepositoryNotFound
+from ecr_governance.errors import (
+    CredentialsMissing,
+    GovernanceError,
+    ImageNotFound,
+    InputError,
+    RepositoryNotFound,
+    ScanNotFound,
+)
 from ecr_governance.findings.normalize import SEVERITIES, ScannedImage, Severity
 from ecr_governance.findings.policy import ScanPosture
-from ecr_governance.findings.service import LoggedAlerts, ScanFindingsAlerter
+from ecr_governance.findings.reader import FindingsReader, RulesReader
+from ecr_governance.findings.redrive import Redriver
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.images import iso8601
 
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
-from ecr_governance_cli.render import findings_report, findings_summary_json, findings_summary_table
+from ecr_governance_cli.render import (
+    findings_report,
+    findings_summary_json,
+    findings_summary_table,
+    redrive_json,
+    redrive_table,
+)
 from ecr_governance_cli.target import AwsTarget
 
 PROGRESS_FROM = 10  # repositories: below this, a summary is quick enough to need no progress lines
+REDRIVE_LIMIT = 100
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     findings = subparsers.add_parser(
         "findings",
-        help="scan findings: the report an image's alert carries, the registry's posture",
-        description="Scan findings as the alerting function reads them (basic and enhanced scanning).",
+        help="scan findings: the report an image's alert carries, the registry's posture, redriving failures",
+        description="Scan findings as the alerting functions read them (basic and enhanced scanning).",
     )
     actions = findings.add_subparsers(dest="findings_command", required=True, metavar="ACTION")
-    severities = [str(severity) for severity in SEVERITIES]
+    _register_show(actions)
+    _register_summary(actions)
+    _register_redrive(actions)
 
+
+SEVERITY_CHOICES = [str(severity) for severity in SEVERITIES]
+
+
+def _register_show(actions: argparse._SubParsersAction) -> None:
     show = actions.add_parser(
         "show",
         help="the report the alert for one image would carry",
@@ -46,21 +72,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     image = show.add_mutually_exclusive_group(required=True)
     image.add_argument("--tag", metavar="TAG", help="the image, by one of its tags")
     image.add_argument("--digest", metavar="DIGEST", help="the image, by its digest (sha256:...)")
-    show.add_argument("--severity", choices=severities, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)")
-    show.add_argument("--output", choices=("table", "json"), default="table", help="the alert's text, or its JSON")
+    show.add_argument(
+        "--severity", choices=SEVERITY_CHOICES, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)"
+    )
+    show.add_argument("--output", choices=("table", "json"), default="table", help="the alert's text, or OCSF JSON")
     show.set_defaults(func=run_show)
 
+
+def _register_summary(actions: argparse._SubParsersAction) -> None:
     summary = actions.add_parser(
         "summary",
-        help="each repository's newest image: its latest scan's counts by severity",
-        description="Counts by severity of each repository's newest image (the posture table); progress on stderr.",
+        help="every tagged image: its latest scan's counts by severity",
+        description="Counts by severity of every tagged image, by repository (the posture table); progress on stderr.",
     )
     summary.add_argument(
         "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
     )
-    summary.add_argument("--severity", choices=severities, help="lowest severity shown (default: the threshold)")
-    summary.add_argument("--output", choices=("table", "json"), default="table", help="one row per repository, or JSON")
+    summary.add_argument("--severity", choices=SEVERITY_CHOICES, help="lowest severity shown (default: the threshold)")
+    summary.add_argument("--output", choices=("table", "json"), default="table", help="one row per image, or JSON")
     summary.set_defaults(func=run_summary)
+
+
+def _register_redrive(actions: argparse._SubParsersAction) -> None:
+    redrive = actions.add_parser(
+        "redrive",
+        help="send a failures queue's events back through alerting (a dry run unless --apply)",
+        description=(
+            "Lists the events of ScanFindingsFailures (Lambda failure records: replayed by invoking the function) "
+            "or of InspectorFindingsDeadLetterQueue (finding events: sent to --to-queue-url); --apply replays each "
+            "and deletes it once the replay is accepted; what is not redriven stays in the queue."
+        ),
+    )
+    redrive.add_argument("--queue-url", required=True, metavar="URL", help="the failures or dead-letter queue")
+    redrive.add_argument(
+        "--to-queue-url", metavar="URL", help="where Inspector finding events go back to (InspectorFindingsQueueUrl)"
+    )
+    redrive.add_argument("--apply", action="store_true", help="replay and delete (default: list only)")
+    redrive.add_argument("--max", type=int, default=REDRIVE_LIMIT, metavar="N", help="at most N messages (100)")
+    redrive.add_argument("--output", choices=("table", "json"), default="table", help="one row per message, or JSON")
+    redrive.set_defaults(func=run_redrive)
 
 
 def _settings(args: argparse.Namespace) -> FindingsSettings:
@@ -77,25 +127,31 @@ def run_show(args: argparse.Namespace, target: AwsTarget) -> int:
         if settings.suppressions_parameter_name
         else None
     )
-    # The CLI publishes nothing: LoggedAlerts only satisfies the alerter, report() never publishes.
-    alerter = ScanFindingsAlerter(registry, LoggedAlerts(), settings, suppressions)
+    reader = FindingsReader(registry, RulesReader(settings, suppressions))
     image = registry.scanned_image(args.repository, digest=args.digest, tag=args.tag)
-    print(findings_report(alerter.report(image), args.output))
+    print(findings_report(reader.report(image), args.output))
     return 0
 
 
-def _posture(registry: EcrRegistry, repository_name: str) -> ScanPosture:
+def _postures(registry: EcrRegistry, repository_name: str) -> list[ScanPosture]:
+    """A row per tagged image, newest first; a repository without one is a row saying so."""
     images = list(registry.describe_images(repository_name))
-    if not images:
-        return ScanPosture(repository_name, None, scan_status="NO_IMAGES")
-    newest = max(images, key=lambda image: (image.pushed_at, image.digest))
-    image = ScannedImage(repository_name, newest.digest, newest.tags)
-    pushed_at = iso8601(newest.pushed_at)
-    try:
-        scan = registry.image_scan(repository_name, newest.digest, page_size=1)  # the counts come with any page
-    except ImageNotFound:
-        return ScanPosture(repository_name, image, pushed_at, "NOT_SCANNED")
-    return ScanPosture(repository_name, image, pushed_at, scan.status, scan.severity_counts)
+    tagged = sorted((image for image in images if image.tags), key=lambda i: (i.pushed_at, i.digest), reverse=True)
+    if not tagged:
+        return [ScanPosture(repository_name, None, scan_status="NO_TAGGED_IMAGES" if images else "NO_IMAGES")]
+    postures = []
+    for record in tagged:
+        image = ScannedImage(repository_name, record.digest, record.tags)
+        pushed_at = iso8601(record.pushed_at)
+        try:
+            scan = registry.image_scan(repository_name, record.digest, page_size=1)  # the counts come with any page
+        except ScanNotFound:
+            postures.append(ScanPosture(repository_name, image, pushed_at, "NOT_SCANNED"))
+            continue
+        except ImageNotFound:
+            continue  # deleted since the listing
+        postures.append(ScanPosture(repository_name, image, pushed_at, scan.status, scan.severity_counts))
+    return postures
 
 
 def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
@@ -105,7 +161,7 @@ def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
     postures: list[ScanPosture] = []
     for number, name in enumerate(names, start=1):
         try:
-            postures.append(_posture(registry, name))
+            postures.extend(_postures(registry, name))
         except RepositoryNotFound:
             if args.repository:
                 raise  # a name the user typed must exist
@@ -116,8 +172,16 @@ def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
             postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
         if len(names) >= PROGRESS_FROM and (number % PROGRESS_FROM == 0 or number == len(names)):
             print(f"read {number}/{len(names)} repositories", file=sys.stderr)
-    if args.output == "json":
-        print(findings_summary_json(postures, threshold))
-    else:
-        print(findings_summary_table(postures, threshold))
+    render = findings_summary_json if args.output == "json" else findings_summary_table
+    print(render(postures, threshold))
     return 0
+
+
+def run_redrive(args: argparse.Namespace, target: AwsTarget) -> int:
+    if not 1 <= args.max <= 10_000:
+        raise InputError(f"--max {args.max}: expected 1 to 10000 messages")
+    source = FailuresQueue(target.client("sqs"), args.queue_url)
+    sender = FailuresQueue(target.client("sqs"), args.to_queue_url) if args.to_queue_url else None
+    report = Redriver(source, LambdaInvoker(target.client("lambda")), sender).run(args.apply, args.max)
+    print(redrive_json(report) if args.output == "json" else redrive_table(report))
+    return 1 if report.failed else 0

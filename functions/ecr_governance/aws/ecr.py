@@ -14,7 +14,7 @@ from typing import Any
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
-from ecr_governance.errors import AwsError, ImageNotFound
+from ecr_governance.errors import AwsError, ImageNotFound, RepositoryNotFound
 from ecr_governance.findings.normalize import (
     Finding,
     ImageScan,
@@ -256,6 +256,20 @@ class EcrRegistry:
             yield from map(finding_from_enhanced, scan_findings.get("enhancedFindings") or [])
             with translated("DescribeImageScanFindings", resource=repository_name):
                 page = next(rest, None)
+
+    @requires("ecr:DescribeImages")
+    def image_exists(self, repository_name: str, image_digest: str) -> bool:
+        """Whether the image is still in the repository, archived or not."""
+        try:
+            with translated("DescribeImages", resource=repository_name):
+                self._ecr.describe_images(
+                    repositoryName=repository_name,
+                    imageIds=[{"imageDigest": image_digest}],
+                    filter={"imageStatus": "ANY"},
+                )
+        except (ImageNotFound, RepositoryNotFound):
+            return False
+        return True
 
     @requires("ecr:DescribeImages")
     def scanned_image(self, repository_name: str, *, digest: str | None = None, tag: str | None = None) -> ScannedImage:

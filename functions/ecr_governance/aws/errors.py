@@ -28,6 +28,7 @@ from ecr_governance.errors import (
     EndpointUnreachable,
     ImageNotFound,
     RepositoryNotFound,
+    ScanNotFound,
 )
 
 ACCESS_DENIED_CODES = frozenset(
@@ -79,8 +80,10 @@ def translate(error: Exception, operation: str, service: str = "ecr", resource: 
         message = error.response.get("Error", {}).get("Message", "") or str(error)
         if code == "RepositoryNotFoundException" and resource:
             return RepositoryNotFound(resource, operation)
-        if code in {"ImageNotFoundException", "ScanNotFoundException"}:
+        if code == "ImageNotFoundException":
             return ImageNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
+        if code == "ScanNotFoundException":
+            return ScanNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
         if code in ACCESS_DENIED_CODES:
             return AccessDenied(
                 f"access denied: {operation}{on} needs IAM permission {service}:{operation}",

@@ -1,4 +1,5 @@
-"""Powertools Idempotency's DynamoDB persistence layer, with the IAM action of each call it sends declared.
+"""Powertools Idempotency's DynamoDB persistence layer for a table, built through its public constructor, with the
+IAM actions it needs declared once.
 
 Powertools' documentation lists what its DynamoDB persistence needs: dynamodb:GetItem, PutItem, UpdateItem and
 DeleteItem on the table (PutItem with a condition claims a key; UpdateItem records the result; DeleteItem releases a
@@ -8,29 +9,63 @@ key whose invocation failed, so that a retry runs again; GetItem reads a record 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 
 from ecr_governance.aws.iam import requires
 
 
-class IdempotencyTable(DynamoDBPersistenceLayer):
+class IdempotencyTable:
     def __init__(self, dynamodb_client: Any, table_name: str):
-        super().__init__(table_name=table_name, boto3_client=dynamodb_client)
+        self._client = dynamodb_client
+        self._table_name = table_name
 
-    @requires("dynamodb:PutItem")
-    def save_inprogress(self, data: dict[str, Any], remaining_time_in_millis: int | None = None) -> None:
-        super().save_inprogress(data, remaining_time_in_millis)
+    @requires("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+    def persistence_layer(self) -> DynamoDBPersistenceLayer:
+        """What `idempotent_function(persistence_store=...)` takes; Powertools sends the calls declared here."""
+        return DynamoDBPersistenceLayer(table_name=self._table_name, boto3_client=self._client)
 
-    @requires("dynamodb:UpdateItem")
-    def save_success(self, data: dict[str, Any], result: dict) -> None:
-        super().save_success(data, result)
 
-    @requires("dynamodb:DeleteItem")
-    def delete_record(self, data: dict[str, Any], exception: Exception) -> None:
-        super().delete_record(data, exception)
+class Once:
+    """`function(event)` run at most once per event key (Powertools `idempotent_function`, public API only).
 
-    @requires("dynamodb:GetItem")
-    def get_record(self, data: dict[str, Any]) -> Any:
-        return super().get_record(data)
+    Powertools saves the result after the function returns; when that save fails it raises, although the function -
+    here, an alert - already ran. Raising would fail the invocation into a retry and a false "could not be alerted";
+    so the result is returned instead and `on_unsaved` is told (a redelivery may then run the function again).
+    A failure before the function ran (the key could not be claimed) still raises: nothing was done, a retry is right.
+    """
+
+    def __init__(
+        self,
+        function: Callable[[Any], dict[str, Any]],
+        table: IdempotencyTable,
+        config: IdempotencyConfig,
+        on_unsaved: Callable[[Exception], None],
+    ):
+        self._function = function
+        self._on_unsaved = on_unsaved
+        self._result: dict[str, Any] | None = None
+        self._once = idempotent_function(
+            self._run, data_keyword_argument="event", persistence_store=table.persistence_layer(), config=config
+        )
+
+    def _run(self, event: Any) -> dict[str, Any]:
+        self._result = self._function(event)
+        return self._result
+
+    def __call__(self, event: Any) -> dict[str, Any]:
+        self._result = None
+        try:
+            return self._once(event=event)
+        except IdempotencyPersistenceLayerError as error:
+            if self._result is None:
+                raise
+            self._on_unsaved(error)
+            return self._result

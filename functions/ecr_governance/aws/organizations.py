@@ -19,14 +19,13 @@ class OrganizationsDirectory:
     def __init__(self, organizations_client: Any):
         self._organizations = organizations_client
 
-    @requires(
-        "organizations:ListAccounts",
-        "organizations:ListAccountsForParent",
-        "organizations:ListOrganizationalUnitsForParent",
-    )
-    def accounts(self, parents: Sequence[str] = ()) -> list[Account]:
-        if not parents:
-            return list(self._pages("list_accounts", "Accounts"))
+    @requires("organizations:ListAccounts")
+    def all_accounts(self) -> list[Account]:
+        return list(self._pages("list_accounts", "Accounts"))
+
+    @requires("organizations:ListAccountsForParent", "organizations:ListOrganizationalUnitsForParent")
+    def accounts_under(self, parents: Sequence[str]) -> list[Account]:
+        """The accounts of these OUs (or roots), nested OUs included."""
         found: dict[str, Account] = {}
         pending = list(parents)
         seen: set[str] = set()

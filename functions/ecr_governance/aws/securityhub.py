@@ -1,4 +1,5 @@
-"""The Security Hub adapter: imports ASFF findings, at most 100 a call (BatchImportFindings' limit)."""
+"""The Security Hub adapter: imports ASFF findings, at most 100 a call (BatchImportFindings' limit), and reads back
+the findings this function imported for an image (GetFindings), so that the ones no longer reported are archived."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ecr_governance.aws.iam import requires
 from ecr_governance.findings.asff import FailedImport
 
 MAX_FINDINGS_PER_IMPORT = 100
+MAX_FINDINGS_PAGE = 100  # GetFindings' MaxResults
 
 
 class SecurityHubImporter:
@@ -33,3 +35,20 @@ class SecurityHubImporter:
                 for failed in response.get("FailedFindings") or []
             )
         return failures
+
+    @requires("securityhub:GetFindings")
+    def active_findings(self, product_arn: str, resource_id: str, generator_prefix: str) -> list[dict[str, Any]]:
+        """The ACTIVE findings of `product_arn` on the resource whose generator starts with `generator_prefix`."""
+        filters = {
+            "ProductArn": [{"Value": product_arn, "Comparison": "EQUALS"}],
+            "ResourceId": [{"Value": resource_id, "Comparison": "EQUALS"}],
+            "GeneratorId": [{"Value": generator_prefix, "Comparison": "PREFIX"}],
+            "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+        }
+        found: list[dict[str, Any]] = []
+        with translated("GetFindings", "securityhub"):
+            for page in self._securityhub.get_paginator("get_findings").paginate(
+                Filters=filters, PaginationConfig={"PageSize": MAX_FINDINGS_PAGE}
+            ):
+                found.extend(page.get("Findings", []))
+        return found

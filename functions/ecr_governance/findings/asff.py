@@ -3,17 +3,22 @@
 Only basic scanning's findings: Amazon Inspector already sends enhanced findings to Security Hub, and importing
 them again would duplicate them. Each finding's `Id` is derived from the image and the finding (account, region,
 repository, digest, finding id, package), so a rescan of the same image updates the findings instead of adding
-copies. CreatedAt/UpdatedAt are the scan's completion time.
+copies. CreatedAt/UpdatedAt are the scan's completion time. A finding a rescan no longer reports, or one of an image
+that was deleted, is archived: imported again with `RecordState: ARCHIVED` (`archived`), so it does not stay
+ACTIVE in Security Hub forever.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
+from ecr_governance.findings.ocsf import MAX_TAGS, image_resource_uid
 from ecr_governance.findings.policy import FindingsReport
+from ecr_governance.text import advisory_link
 
 ASFF_SCHEMA_VERSION = "2018-10-08"
 FINDING_TYPE = "Software and Configuration Checks/Vulnerabilities/CVE"
@@ -30,6 +35,24 @@ SEVERITY_LABELS = {
 MAX_TITLE = 256
 MAX_DESCRIPTION = 1024
 MAX_GENERATOR_ID = 512
+GENERATOR_PREFIX = "ecr-governance/basic-scan/"
+# The fields this module writes: what an archived copy of a finding carries again (GetFindings adds others that
+# BatchImportFindings does not take from a finding provider).
+OWN_FIELDS = (
+    "SchemaVersion",
+    "Id",
+    "ProductArn",
+    "GeneratorId",
+    "AwsAccountId",
+    "Types",
+    "CreatedAt",
+    "Severity",
+    "Title",
+    "Description",
+    "Resources",
+    "SourceUrl",
+    "Vulnerabilities",
+)
 
 
 @dataclass(frozen=True)
@@ -50,7 +73,7 @@ def asff_finding_id(image: ScannedImage, finding: Finding) -> str:
     identity = "/".join(
         (image.registry_id, image.region, image.repository_name, image.digest, finding.id, finding.package_name)
     )
-    return f"ecr-governance/basic-scan/{hashlib.sha256(identity.encode()).hexdigest()}"
+    return f"{GENERATOR_PREFIX}{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
 def _asff(report: FindingsReport, finding: Finding) -> dict[str, Any]:
@@ -61,18 +84,18 @@ def _asff(report: FindingsReport, finding: Finding) -> dict[str, Any]:
         "SchemaVersion": ASFF_SCHEMA_VERSION,
         "Id": asff_finding_id(image, finding),
         "ProductArn": product_arn(image),
-        "GeneratorId": f"ecr-governance/basic-scan/{finding.id}"[:MAX_GENERATOR_ID],
+        "GeneratorId": f"{GENERATOR_PREFIX}{finding.id}"[:MAX_GENERATOR_ID],
         "AwsAccountId": image.registry_id,
         "Types": [FINDING_TYPE],
         "CreatedAt": report.completed_at,
         "UpdatedAt": report.completed_at,
-        "Severity": {"Label": SEVERITY_LABELS[finding.severity], "Original": str(finding.severity)},
+        "Severity": {"Label": SEVERITY_LABELS[finding.effective_severity], "Original": str(finding.severity)},
         "Title": title,
         "Description": (finding.description or title)[:MAX_DESCRIPTION],
         "Resources": [
             {
                 "Type": "AwsEcrContainerImage",
-                "Id": f"{image.repository_arn}/{image.digest}",
+                "Id": image_resource_uid(image),
                 "Partition": image.partition,
                 "Region": image.region,
                 "Details": {
@@ -80,15 +103,16 @@ def _asff(report: FindingsReport, finding: Finding) -> dict[str, Any]:
                         "RegistryId": image.registry_id,
                         "RepositoryName": image.repository_name,
                         "ImageDigest": image.digest,
-                        "ImageTags": list(image.tags),
+                        "ImageTags": list(image.tags[:MAX_TAGS]),  # an import call carries 100 findings
                     }
                 },
             }
         ],
         "RecordState": "ACTIVE",
     }
-    if finding.link.startswith(("https://", "http://")):
-        document["SourceUrl"] = finding.link
+    link = advisory_link(finding.link)
+    if link:
+        document["SourceUrl"] = link
     if finding.package_name:
         document["Vulnerabilities"] = [
             {
@@ -102,3 +126,11 @@ def _asff(report: FindingsReport, finding: Finding) -> dict[str, Any]:
 def security_hub_findings(report: FindingsReport) -> list[dict[str, Any]]:
     """The ASFF documents of the findings the alert reports (threshold, only-fixable and suppressions applied)."""
     return [_asff(report, finding) for finding in report.decision.alerted]
+
+
+def archived(findings: Iterable[Mapping[str, Any]], now: str) -> list[dict[str, Any]]:
+    """Findings this module imported earlier (as GetFindings returns them), as imports that archive them."""
+    return [
+        {**{key: finding[key] for key in OWN_FIELDS if key in finding}, "UpdatedAt": now, "RecordState": "ARCHIVED"}
+        for finding in findings
+    ]

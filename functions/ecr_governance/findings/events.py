@@ -1,12 +1,16 @@
-"""Scan-completion events, parsed at the edge into one typed model; anything else is an InvalidEvent naming why.
+"""The scan-findings function's events, parsed at the edge into typed models; anything else is an InvalidEvent
+naming why.
 
-Two shapes (AWS: "Amazon ECR events and EventBridge", "EventBridge events sent for enhanced scanning"):
+Three shapes (AWS: "Amazon ECR events and EventBridge", "EventBridge events sent for enhanced scanning"):
 - `aws.ecr` / `ECR Image Scan` (basic scanning): detail.scan-status (COMPLETE, FAILED, ...), detail.repository-name
   (a name), detail.image-digest, detail.image-tags (may be empty), detail.finding-severity-counts (only the
   severities present; absent on a failed scan); resources = [the repository ARN].
 - `aws.inspector2` / `Inspector2 Scan` (enhanced scanning): the same detail keys, but scan-status is
   INITIAL_SCAN_COMPLETE, repository-name is the repository ARN and the counts add TOTAL.
-The registry is the event's account. Every field is type-checked here, so nothing below ever meets a malformed event.
+- `aws.ecr` / `ECR Image Action` with action-type DELETE and result SUCCESS (routed only when findings are imported
+  into Security Hub): the image's imported findings are archived once it is gone.
+The registry is the event's account, in the function's own partition and region. Every field is type-checked here,
+so nothing below ever meets a malformed event.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.normalize import TOTAL_COUNT, ScannedImage, Severity
 from ecr_governance.images import iso8601
+from ecr_governance.location import Location
+from ecr_governance.text import well_formed
 
 
 class ScanKind(StrEnum):
@@ -33,6 +39,7 @@ EVENT_KINDS: dict[tuple[str, str], ScanKind] = {
     ("aws.ecr", "ECR Image Scan"): ScanKind.BASIC,
     ("aws.inspector2", "Inspector2 Scan"): ScanKind.ENHANCED,
 }
+IMAGE_ACTION = ("aws.ecr", "ECR Image Action")
 COMPLETE_STATUS = {ScanKind.BASIC: "COMPLETE", ScanKind.ENHANCED: "INITIAL_SCAN_COMPLETE"}
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -54,17 +61,19 @@ MAX_TAGS = 1000
 class ScanEvent:
     kind: ScanKind
     event_id: str
-    account: str
-    region: str
-    partition: str
-    repository_name: str
-    image_digest: str
-    image_tags: tuple[str, ...]
+    image: ScannedImage  # in the event's registry: the function's own partition, account and region
     scan_status: str
     completed_at: str  # the event's time (ISO-8601, UTC): when the scan completed
     # Counts the event states, only the severities present; None when the event carries none.
     severity_counts: Mapping[Severity, int] | None = field(default=None)
     total_findings: int | None = None  # Inspector's TOTAL
+    unknown_counts: bool = False  # a count under a name that is no severity we know
+    # What makes a second delivery a duplicate (Powertools Idempotency's key): the scan, not the event.
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        scan = f"{self.kind}/{self.image.repository_name}@{self.image.digest}/{self.completed_at}"
+        object.__setattr__(self, "key", scan)
 
     @property
     def completed(self) -> bool:
@@ -79,26 +88,39 @@ class ScanEvent:
             return None
         return sum(self.severity_counts.values())
 
-    @property
-    def image(self) -> ScannedImage:
-        return ScannedImage(
-            repository_name=self.repository_name,
-            digest=self.image_digest,
-            tags=self.image_tags,
-            registry_id=self.account,
-            region=self.region,
-            partition=self.partition,
-        )
+    def worth_reading(self, threshold: Severity) -> bool:
+        """Whether the findings must be read: the counts show something at or above the threshold, or something
+        they cannot settle - no counts, a name we do not know, a TOTAL the listed counts do not add up to, or
+        UNTRIAGED findings (ranked by their score, which only the findings carry)."""
+        counts = self.severity_counts
+        if counts is None or self.unknown_counts or counts.get(Severity.UNTRIAGED):
+            return True
+        if self.total_findings is not None and self.total_findings != sum(counts.values()):
+            return True
+        return any(count and severity.at_least(threshold) for severity, count in counts.items())
+
+
+@dataclass(frozen=True)
+class ImageDeletedEvent:
+    """An image ECR reports deleted (it may still exist under another tag: the service checks)."""
+
+    event_id: str
+    image: ScannedImage
+    deleted_at: str
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"deleted/{self.image.repository_name}@{self.image.digest}/{self.deleted_at}")
 
 
 # ---- field readers: each raises InvalidEvent naming the field -------------------------------------------------
-def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+def mapping_field(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidEvent(f"{what} is missing or not an object")
     return value
 
 
-def _string(container: Mapping[str, Any], key: str, what: str, pattern: re.Pattern[str] | None = None) -> str:
+def string_field(container: Mapping[str, Any], key: str, what: str, pattern: re.Pattern[str] | None = None) -> str:
     value = container.get(key)
     if not isinstance(value, str) or not value:
         raise InvalidEvent(f"{what} is missing or not a string")
@@ -107,8 +129,8 @@ def _string(container: Mapping[str, Any], key: str, what: str, pattern: re.Patte
     return value
 
 
-def _time(event: Mapping[str, Any]) -> str:
-    text = _string(event, "time", "time")
+def event_time(event: Mapping[str, Any]) -> str:
+    text = string_field(event, "time", "time")
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
@@ -121,26 +143,41 @@ def _time(event: Mapping[str, Any]) -> str:
         raise InvalidEvent(f"time {text[:64]!r} is out of range") from error
 
 
-def _tags(detail: Mapping[str, Any]) -> tuple[str, ...]:
-    tags = detail.get("image-tags")
+def event_id_of(event: Mapping[str, Any]) -> str:
+    """The event's id as every log line carries it: bounded and well-formed (EventBridge's are UUIDs)."""
+    event_id = event.get("id", "")
+    if not isinstance(event_id, str):
+        raise InvalidEvent("id is not a string")
+    return well_formed(event_id[:128])
+
+
+def tags_field(tags: Any, what: str) -> tuple[str, ...]:
     if tags is None:
         return ()
     if not isinstance(tags, list) or len(tags) > MAX_TAGS:
-        raise InvalidEvent("detail.image-tags is not a list of tags")
+        raise InvalidEvent(f"{what} is not a list of tags")
     for tag in tags:
         if not isinstance(tag, str) or not TAG.match(tag):
-            raise InvalidEvent(f"detail.image-tags holds an invalid tag {str(tag)[:140]!r}")
+            raise InvalidEvent(f"{what} holds an invalid tag {str(tag)[:140]!r}")
     return tuple(dict.fromkeys(tags))
 
 
-def _counts(detail: Mapping[str, Any]) -> tuple[dict[Severity, int] | None, int | None]:
+@dataclass(frozen=True)
+class _Counts:
+    by_severity: dict[Severity, int] | None = None
+    total: int | None = None
+    unknown: bool = False
+
+
+def _counts(detail: Mapping[str, Any]) -> _Counts:
     raw = detail.get("finding-severity-counts")
     if raw is None:
-        return None, None
+        return _Counts()
     if not isinstance(raw, Mapping):
         raise InvalidEvent("detail.finding-severity-counts is not an object")
     counts: dict[Severity, int] = {}
     total: int | None = None
+    unknown = False
     for name, count in raw.items():
         if not isinstance(name, str) or not SEVERITY_COUNT_KEY.match(name):
             raise InvalidEvent(f"detail.finding-severity-counts has an invalid key {str(name)[:40]!r}")
@@ -150,14 +187,15 @@ def _counts(detail: Mapping[str, Any]) -> tuple[dict[Severity, int] | None, int 
             total = count
         elif name in Severity.__members__:
             counts[Severity(name)] = count
-        # A severity AWS adds later is type-checked above and otherwise ignored: the findings carry it.
-    return counts, total
+        else:  # a severity AWS adds later: not understood, so the findings are read (they carry it)
+            unknown = unknown or count > 0
+    return _Counts(counts, total, unknown)
 
 
 def _repository(detail: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[str, re.Match[str] | None]:
     """(repository name, the repository ARN when the event names one, matched). Inspector names the repository by
     ARN; ECR by name, with the ARN in `resources`."""
-    value = _string(detail, "repository-name", "detail.repository-name")
+    value = string_field(detail, "repository-name", "detail.repository-name")
     arn_match = REPOSITORY_ARN.match(value)
     name = arn_match.group("name") if arn_match else value
     if not (2 <= len(name) <= 256 and REPOSITORY_NAME.match(name)):
@@ -176,46 +214,60 @@ def _repository(detail: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[st
     return name, arn
 
 
-def parse_scan_event(event: Any, own_account: str, own_region: str) -> ScanEvent:
-    """The typed scan event, or InvalidEvent: malformed, not a scan event, or from another account or region than
-    the function's (an image there is not ours to read)."""
-    event = _mapping(event, "event")
+def _envelope(event: Any, own: Location) -> tuple[Mapping[str, Any], tuple[str, str]]:
+    """The event as a mapping and its (source, detail-type), once its account and region are the function's own."""
+    event = mapping_field(event, "event")
     source, detail_type = event.get("source"), event.get("detail-type")
-    kind = EVENT_KINDS.get((source, detail_type)) if isinstance(source, str) and isinstance(detail_type, str) else None
-    if kind is None:
-        expected = " or ".join(f"{s} / {t}" for s, t in EVENT_KINDS)
+    kind = (source, detail_type) if isinstance(source, str) and isinstance(detail_type, str) else ("", "")
+    if kind not in EVENT_KINDS and kind != IMAGE_ACTION:
+        expected = " or ".join(f"{s} / {t}" for s, t in (*EVENT_KINDS, IMAGE_ACTION))
         raise InvalidEvent(f"unexpected source / detail-type {source!r} / {detail_type!r}: expected {expected}")
-    account = _string(event, "account", "account", ACCOUNT_ID)
-    region = _string(event, "region", "region", REGION)
-    if account != own_account or region != own_region:
-        raise InvalidEvent(
-            f"event from account {account} in {region}: this function reads only {own_account} in {own_region}"
-        )
-    event_id = event.get("id", "")
-    if not isinstance(event_id, str):
-        raise InvalidEvent("id is not a string")
-    completed_at = _time(event)
-    detail = _mapping(event.get("detail"), "detail")
+    own.check(string_field(event, "account", "account", ACCOUNT_ID), string_field(event, "region", "region", REGION))
+    event_id_of(event)
+    return event, kind
+
+
+def _image(detail: Mapping[str, Any], event: Mapping[str, Any], own: Location, tags: tuple[str, ...]) -> ScannedImage:
     repository_name, arn = _repository(detail, event)
-    partition = "aws"
     if arn is not None:
-        if (arn.group("account"), arn.group("region")) != (account, region):
-            raise InvalidEvent(
-                f"repository {arn.group(0)[:300]!r} is not in the event's registry ({account}, {region})"
-            )
-        partition = arn.group("partition")
-    counts, total = _counts(detail)
-    return ScanEvent(
-        kind=kind,
-        event_id=event_id,
-        account=account,
-        region=region,
-        partition=partition,
+        own.check(arn.group("account"), arn.group("region"), arn.group("partition"), what=arn.group(0)[:300])
+    return ScannedImage(
         repository_name=repository_name,
-        image_digest=_string(detail, "image-digest", "detail.image-digest", DIGEST),
-        image_tags=_tags(detail),
-        scan_status=_string(detail, "scan-status", "detail.scan-status", SCAN_STATUS),
-        completed_at=completed_at,
-        severity_counts=counts,
-        total_findings=total,
+        digest=string_field(detail, "image-digest", "detail.image-digest", DIGEST),
+        tags=tags,
+        registry_id=own.account,
+        region=own.region,
+        partition=own.partition,
     )
+
+
+def parse_scan_event(event: Any, own: Location) -> ScanEvent | ImageDeletedEvent:
+    """The typed event, or InvalidEvent: malformed, not one of the three kinds, or from another account, region or
+    partition than the function's (an image there is not ours to read)."""
+    event, kind = _envelope(event, own)
+    detail = mapping_field(event.get("detail"), "detail")
+    if kind == IMAGE_ACTION:
+        return _image_deleted(event, detail, own)
+    image = _image(detail, event, own, tags_field(detail.get("image-tags"), "detail.image-tags"))
+    counts = _counts(detail)
+    return ScanEvent(
+        kind=EVENT_KINDS[kind],
+        event_id=event_id_of(event),
+        image=image,
+        scan_status=string_field(detail, "scan-status", "detail.scan-status", SCAN_STATUS),
+        completed_at=event_time(event),
+        severity_counts=counts.by_severity,
+        total_findings=counts.total,
+        unknown_counts=counts.unknown,
+    )
+
+
+def _image_deleted(event: Mapping[str, Any], detail: Mapping[str, Any], own: Location) -> ImageDeletedEvent:
+    action, result = detail.get("action-type"), detail.get("result")
+    if (action, result) != ("DELETE", "SUCCESS"):
+        raise InvalidEvent(
+            f"ECR Image Action {str(action)[:20]!r} / {str(result)[:20]!r}: only a DELETE that succeeded"
+        )
+    tag = detail.get("image-tag")
+    image = _image(detail, event, own, tags_field([tag] if tag else None, "detail.image-tag"))
+    return ImageDeletedEvent(event_id=event_id_of(event), image=image, deleted_at=event_time(event))

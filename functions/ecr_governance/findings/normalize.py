@@ -16,6 +16,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from ecr_governance.text import MAX_LINK_CHARACTERS, advisory_link, bounded, well_formed
+
 
 class Severity(StrEnum):
     """ECR's and Inspector's severities, most severe first (UNTRIAGED: Inspector has not rated it yet)."""
@@ -38,6 +40,8 @@ class Severity(StrEnum):
 
 
 SEVERITIES: tuple[Severity, ...] = tuple(Severity)
+# CVSS v3 qualitative bands (lower bound of each), to rank a finding Inspector has not rated yet by its score.
+SCORE_BANDS = ((9.0, Severity.CRITICAL), (7.0, Severity.HIGH), (4.0, Severity.MEDIUM), (0.1, Severity.LOW))
 
 
 def severity_of(value: Any) -> Severity:
@@ -71,6 +75,14 @@ class Finding:
     @property
     def fixable(self) -> bool:
         return bool(self.fix_available)
+
+    @property
+    def effective_severity(self) -> Severity:
+        """What the threshold and the order compare: the severity, or for an UNTRIAGED finding with a score the
+        severity its score's CVSS band gives (an untriaged 9.8 ranks with the critical ones, not below INFO)."""
+        if self.severity is not Severity.UNTRIAGED or self.score is None:
+            return self.severity
+        return next((severity for floor, severity in SCORE_BANDS if self.score >= floor), Severity.INFORMATIONAL)
 
 
 @dataclass(frozen=True)
@@ -107,8 +119,24 @@ class ImageScan:
 
 
 # ---- normalizing ----------------------------------------------------------------------------------------------
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+# Bounds on what a scanner's document may hand on (AWS's own limits are lower; a forged event's are not).
+MAX_FIELD_CHARACTERS = 512
+MAX_ID_CHARACTERS = 128  # a finding id is also part of the alert ledger's key
+MAX_DESCRIPTION_CHARACTERS = 2048
+MAX_PACKAGES = 50
+
+
+def _text(value: Any, limit: int = MAX_FIELD_CHARACTERS) -> str:
+    """A scanner's string, well-formed (no lone surrogate) and bounded; anything else is empty. Escaping for a
+    medium happens where it is written (ecr_governance.text)."""
+    return bounded(well_formed(value).strip(), limit) if isinstance(value, str) else ""
+
+
+def _link(candidates: list[Any]) -> str:
+    """The first link that may be printed as one (ecr_governance.text.advisory_link), else the first given (it is
+    shown as text)."""
+    links = [link for link in (_text(candidate, MAX_LINK_CHARACTERS) for candidate in candidates) if link]
+    return next((link for link in links if advisory_link(link)), links[0] if links else "")
 
 
 def _score(value: Any) -> float | None:
@@ -147,7 +175,7 @@ def finding_from_basic(raw: Mapping[str, Any]) -> Finding:
     if score is None:
         score = _score(attributes.get("CVSS2_SCORE"))
     return Finding(
-        id=_text(raw.get("name")) or "(unnamed)",
+        id=_text(raw.get("name"), MAX_ID_CHARACTERS) or "(unnamed)",
         severity=severity_of(raw.get("severity")),
         score=score,
         package_name=attributes.get("package_name", ""),
@@ -155,8 +183,8 @@ def finding_from_basic(raw: Mapping[str, Any]) -> Finding:
         fixed_in_version="",
         fix_available=None,
         exploit_available=None,
-        link=_text(raw.get("uri")),
-        description=_text(raw.get("description")),
+        link=_link([raw.get("uri")]),
+        description=_text(raw.get("description"), MAX_DESCRIPTION_CHARACTERS),
     )
 
 
@@ -168,7 +196,7 @@ def finding_from_enhanced(raw: Mapping[str, Any]) -> Finding:
     """An enhanced-scanning finding (`imageScanFindings.enhancedFindings[]`, from Amazon Inspector)."""
     details = raw.get("packageVulnerabilityDetails")
     details = details if isinstance(details, Mapping) else {}
-    packages = _mappings(details.get("vulnerablePackages"))
+    packages = _mappings(details.get("vulnerablePackages"))[:MAX_PACKAGES]
     first = packages[0] if packages else {}
     fixed_in = _text(first.get("fixedInVersion"))
     if fixed_in == NO_FIXED_VERSION:
@@ -178,12 +206,17 @@ def finding_from_enhanced(raw: Mapping[str, Any]) -> Finding:
     if version and release:
         version = f"{version}-{release}"
     names = list(dict.fromkeys(name for name in (_text(p.get("name")) for p in packages) if name))
-    reference_urls = details.get("referenceUrls")
-    first_reference = reference_urls[0] if isinstance(reference_urls, list) and reference_urls else None
     remediation = raw.get("remediation")
     recommendation = remediation.get("recommendation") if isinstance(remediation, Mapping) else None
-    recommendation_url = recommendation.get("url") if isinstance(recommendation, Mapping) else None
-    score = _score(raw.get("score"))
+    reference_urls = details.get("referenceUrls")
+    links = [
+        details.get("sourceUrl"),
+        *(reference_urls[:MAX_PACKAGES] if isinstance(reference_urls, list) else ()),
+        recommendation.get("url") if isinstance(recommendation, Mapping) else None,
+    ]
+    score = _score(raw.get("score"))  # DescribeImageScanFindings says `score`, an Inspector2 Finding event
+    if score is None:  # `inspectorScore`
+        score = _score(raw.get("inspectorScore"))
     if score is None:
         scores = [_score(entry.get("baseScore")) for entry in _mappings(details.get("cvss"))]
         score = max((s for s in scores if s is not None), default=None)
@@ -191,16 +224,18 @@ def finding_from_enhanced(raw: Mapping[str, Any]) -> Finding:
     if fix_available is None and packages:
         fix_available = bool(fixed_in)
     return Finding(
-        id=_text(details.get("vulnerabilityId")) or _text(raw.get("title")) or "(unnamed)",
+        id=_text(details.get("vulnerabilityId"), MAX_ID_CHARACTERS)
+        or _text(raw.get("title"), MAX_ID_CHARACTERS)
+        or "(unnamed)",
         severity=severity_of(raw.get("severity")),
         score=score,
-        package_name=", ".join(names),
+        package_name=bounded(", ".join(names), MAX_FIELD_CHARACTERS),
         package_version=version,
         fixed_in_version=fixed_in,
         fix_available=fix_available,
         exploit_available=_yes_no(raw.get("exploitAvailable")),
-        link=_text(details.get("sourceUrl")) or _text(first_reference) or _text(recommendation_url),
-        description=_text(raw.get("description")) or _text(raw.get("title")),
+        link=_link(links),
+        description=_text(raw.get("description"), MAX_DESCRIPTION_CHARACTERS) or _text(raw.get("title")),
     )
 
 

@@ -10,8 +10,9 @@ Suppressions are a JSON document (an SSM parameter):
 (a bare list of entries works too). `id` is the finding's id (case-insensitive), `repositories` WILDCARD patterns
 (`*` matches any run of characters, `/` included; default: every repository), `expires` a date (YYYY-MM-DD, UTC: the
 suppression holds through that day) and `reason` why the finding is accepted - both required. An expired suppression
-suppresses nothing; the alert lists it so someone renews it or fixes the finding. A document that breaks these rules
-fails loudly with a message naming the entry.
+suppresses nothing; the alert lists it so someone renews it or fixes the finding. An entry that breaks these rules is
+skipped with a problem naming it (the others still apply; the alert and an ERROR line say so); a document that is
+not JSON at all suppresses nothing, with the same problem line - a broken document never stops an alert.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
+from ecr_governance.text import well_formed
 from ecr_governance.wildcard import suppression_pattern_matches
 
 SUPPRESSION_FIELDS = ("id", "repositories", "expires", "reason")
@@ -90,18 +93,24 @@ def _suppression(index: int, raw: Any, source: str) -> Suppression:
                 index, raw, f"repositories: {pattern!r} is not a repository pattern (a-z 0-9 . _ / - and *)", source
             )
     return Suppression(
-        finding_id=finding_id.strip(),
+        finding_id=well_formed(finding_id.strip()),  # JSON may hold a lone surrogate ("\ud800"): never raise later
         expires=expires,
-        reason=reason.strip(),
+        reason=well_formed(reason.strip()),
         repositories=tuple(repositories),
         entry=index,
     )
 
 
-def parse_suppressions(text: str, source: str = "suppressions") -> tuple[Suppression, ...]:
-    """Every entry of a suppressions document; SettingsError naming `source` and the entry when one is invalid."""
-    if not text.strip():
-        return ()
+@dataclass(frozen=True)
+class Suppressions:
+    """The valid entries of a suppressions document, and a problem line per entry (or document) that is not."""
+
+    entries: tuple[Suppression, ...] = ()
+    problems: tuple[str, ...] = ()
+
+
+def _entries(text: str, source: str) -> list[Any]:
+    """The document's list of entries; SettingsError when the document itself is not one."""
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
@@ -113,14 +122,34 @@ def parse_suppressions(text: str, source: str = "suppressions") -> tuple[Suppres
         document = document.get("suppressions", [])
     if not isinstance(document, list):
         raise SettingsError(f'{source} must be {{"suppressions": [...]}} or a list of suppressions')
-    return tuple(_suppression(index, raw, source) for index, raw in enumerate(document))
+    return document
+
+
+def parse_suppressions(text: str, source: str = "suppressions") -> Suppressions:
+    """Every valid entry of a suppressions document; each invalid one (or an invalid document) is a problem line
+    naming `source` and the entry, and suppresses nothing."""
+    if not text.strip():
+        return Suppressions()
+    try:
+        raw_entries = _entries(text, source)
+    except SettingsError as error:
+        return Suppressions(problems=(str(error),))
+    entries: list[Suppression] = []
+    problems: list[str] = []
+    for index, raw in enumerate(raw_entries):
+        try:
+            entries.append(_suppression(index, raw, source))
+        except SettingsError as error:
+            problems.append(str(error))
+    return Suppressions(tuple(entries), tuple(problems))
 
 
 # ---- deciding -------------------------------------------------------------------------------------------------
 def alert_order(finding: Finding) -> tuple[Any, ...]:
-    """Most severe first, then highest score, then fixable first; ties broken by id and package for stable output."""
+    """Most severe first (an untriaged finding by its score's band), then highest score, then fixable first; ties
+    broken by id and package for stable output."""
     score = finding.score if finding.score is not None else -1.0
-    return (-finding.severity.rank, -score, not finding.fixable, finding.id, finding.package_name)
+    return (-finding.effective_severity.rank, -score, not finding.fixable, finding.id, finding.package_name)
 
 
 @dataclass(frozen=True)
@@ -139,6 +168,8 @@ class AlertDecision:
     expired: tuple[SuppressionUse, ...] = ()  # expired suppressions that matched findings (alerted anyway)
     below_threshold: int = 0
     not_fixable: int = 0
+    suppression_problems: tuple[str, ...] = ()  # entries of the suppressions document that were skipped
+    previously_alerted: int = 0  # at or above the threshold, but already alerted (an earlier scan, a finding event)
 
     @property
     def should_alert(self) -> bool:
@@ -146,11 +177,11 @@ class AlertDecision:
 
     @property
     def highest_severity(self) -> Severity | None:
-        return self.alerted[0].severity if self.alerted else None
+        return self.alerted[0].effective_severity if self.alerted else None
 
     @property
     def alerted_counts(self) -> dict[Severity, int]:
-        return dict(Counter(finding.severity for finding in self.alerted))
+        return dict(Counter(finding.effective_severity for finding in self.alerted))
 
     @property
     def fixable_count(self) -> int:
@@ -165,50 +196,75 @@ class AlertDecision:
         return sum(self.counts.values())
 
 
-def decide(
-    findings: Iterable[Finding],
-    repository_name: str,
-    threshold: Severity,
-    only_fixable: bool,
-    suppressions: Sequence[Suppression],
-    today: date,
-) -> AlertDecision:
-    """Threshold, then only-fixable (a finding whose fix is unknown is kept), then suppressions."""
-    by_id: dict[str, list[Suppression]] = {}
-    for suppression in suppressions:
-        if suppression.covers_repository(repository_name):
-            by_id.setdefault(suppression.finding_id.upper(), []).append(suppression)
+class Outcome(StrEnum):
+    """What the rules make of one finding."""
+
+    ALERT = "alert"
+    BELOW_THRESHOLD = "below_threshold"
+    NOT_FIXABLE = "not_fixable"
+    SUPPRESSED = "suppressed"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    suppression: Suppression | None = None  # the active suppression holding it back
+    expired: tuple[Suppression, ...] = ()  # expired suppressions that name it (it is alerted anyway)
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """The threshold, the only-fixable option and the suppressions, as of `today`: what both alert paths apply."""
+
+    threshold: Severity
+    only_fixable: bool
+    suppressions: Suppressions = field(default_factory=Suppressions)
+    today: date = date.min
+
+    def verdict(self, finding: Finding, repository_name: str) -> Verdict:
+        """Threshold, then only-fixable (a finding whose fix is unknown is kept), then suppressions."""
+        if not finding.effective_severity.at_least(self.threshold):
+            return Verdict(Outcome.BELOW_THRESHOLD)
+        if self.only_fixable and finding.fix_available is False:
+            return Verdict(Outcome.NOT_FIXABLE)
+        matching = [
+            s
+            for s in self.suppressions.entries
+            if s.finding_id.upper() == finding.id.upper() and s.covers_repository(repository_name)
+        ]
+        holding = next((s for s in matching if s.active_on(self.today)), None)
+        if holding is not None:
+            return Verdict(Outcome.SUPPRESSED, suppression=holding)
+        return Verdict(Outcome.ALERT, expired=tuple(matching))
+
+
+def decide(findings: Iterable[Finding], repository_name: str, rules: AlertRules) -> AlertDecision:
+    """Every finding of one image through the rules: what is alerted (in alert order), and why the rest is not."""
     counts: Counter[Severity] = Counter()
+    outcomes: Counter[Outcome] = Counter()
     suppressed: Counter[Suppression] = Counter()
     expired: Counter[Suppression] = Counter()
     alerted: list[Finding] = []
-    below_threshold = not_fixable = 0
     for finding in findings:
         counts[finding.severity] += 1
-        if not finding.severity.at_least(threshold):
-            below_threshold += 1
-            continue
-        if only_fixable and finding.fix_available is False:
-            not_fixable += 1
-            continue
-        matching = by_id.get(finding.id.upper(), [])
-        holding = next((s for s in matching if s.active_on(today)), None)
-        if holding is not None:
-            suppressed[holding] += 1
-            continue
-        for suppression in matching:
-            expired[suppression] += 1
-        alerted.append(finding)
+        verdict = rules.verdict(finding, repository_name)
+        outcomes[verdict.outcome] += 1
+        if verdict.suppression is not None:
+            suppressed[verdict.suppression] += 1
+        expired.update(verdict.expired)
+        if verdict.outcome is Outcome.ALERT:
+            alerted.append(finding)
     alerted.sort(key=alert_order)
     return AlertDecision(
-        threshold=threshold,
-        only_fixable=only_fixable,
+        threshold=rules.threshold,
+        only_fixable=rules.only_fixable,
         alerted=tuple(alerted),
         counts=dict(counts),
         suppressed=_uses(suppressed),
         expired=_uses(expired),
-        below_threshold=below_threshold,
-        not_fixable=not_fixable,
+        below_threshold=outcomes[Outcome.BELOW_THRESHOLD],
+        not_fixable=outcomes[Outcome.NOT_FIXABLE],
+        suppression_problems=rules.suppressions.problems,
     )
 
 

@@ -1,65 +1,66 @@
-"""The alert a security team reads (pure formatting): one Notice with a body per SNS protocol.
+"""The alert for one scanned image (pure formatting): one Notice with a body per SNS protocol.
 
 - `default` (e-mail and every protocol without a body of its own): readable plain text;
 - `https`: an AWS Chatbot (Amazon Q Developer in chat applications) custom notification;
-- `sqs` and `lambda`: a machine JSON document, `schema` naming its version.
+- `sqs` and `lambda`: an OCSF Vulnerability Finding (findings/ocsf.py).
 The whole message - every body, the subject and the attributes - stays within SNS's 256 KB, counted in UTF-8 bytes
 as SNS counts them. When the findings do not all fit, the most severe are kept (they come first in alert order) and
-the text says `... and N more` with the console link; the chat message always lists only the few most severe.
+the text says `... and N more` with the console link; the chat message lists only the few most severe. Every other
+part is bounded (render_parts.py), so the head alone always fits: an alert always goes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, SEVERITIES, Finding, ScannedImage, Severity
+from ecr_governance.findings import ocsf
+from ecr_governance.findings.normalize import READABLE_SCAN_STATUSES, SEVERITIES, Severity
 from ecr_governance.findings.policy import FindingsReport, SuppressionUse
+from ecr_governance.findings.render_parts import (
+    LIST_CHARACTERS,
+    MAX_LISTED_SUPPRESSIONS,
+    MAX_PROBLEM_LINES,
+    PROBLEM_CHARACTERS,
+    REASON_CHARACTERS,
+    VERSION_CHARACTERS,
+    bounded_list,
+    chat_message,
+    console_url,
+    counts_text,
+    finding_chat_line,
+    finding_text,
+    fix_reported,
+    image_reference,
+    largest_fitting,
+    problem_lines,
+    shorten_middle,
+    splice_last,
+    suppression_lines,
+)
 from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARACTERS, Notice, message_size_bytes
+from ecr_governance.text import bounded, chat, chat_code, plain, well_formed
 
-MACHINE_SCHEMA = "ecr-governance.scan-findings-alert/v1"
 CHAT_EVENT_TYPE = "ecr-governance.ScanFindingsAlert"
 # The chat message is a summary: a few findings, a bounded description (chat clients truncate long messages).
 CHAT_MAX_FINDINGS = 10
 CHAT_MAX_NEXT_STEPS = 4
 CHAT_DESCRIPTION_MAX_CHARACTERS = 3500
-CHAT_TITLE_MAX_CHARACTERS = 250
-SHORT_DIGEST = 19  # "sha256:" + 12 hex digits
-CONSOLE_DOMAINS = {"aws": "console.aws.amazon.com", "aws-cn": "console.amazonaws.cn"}
+MAX_UPGRADE_VERSIONS = 5
 SCAN_KIND_NAMES = {"basic": "basic scanning (Amazon ECR)", "enhanced": "enhanced scanning (Amazon Inspector)"}
 
 
-# ---- small pieces ---------------------------------------------------------------------------------------------
-def console_url(image: ScannedImage) -> str:
-    """The image's scan results in the ECR console."""
-    domain = CONSOLE_DOMAINS.get(image.partition, "console.aws.amazon.com")
-    return (
-        f"https://{image.region}.{domain}/ecr/repositories/private/{image.registry_id}/{image.repository_name}"
-        f"/_/image/{image.digest}/scan-results?region={image.region}"
-    )
+@dataclass(frozen=True)
+class Written:
+    """The text's head, each finding's text lines and OCSF vulnerability, the chat body: written once, listed in
+    every notice the search for the largest one that fits builds."""
 
-
-def image_reference(image: ScannedImage) -> str:
-    """`repository:tag` (the first tag), or `repository@sha256:0123456789ab` for an untagged image."""
-    if image.tags:
-        return f"{image.repository_name}:{image.tags[0]}"
-    return f"{image.repository_name}@{image.digest[:SHORT_DIGEST]}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    keep = max(limit - 3, 2)
-    return text[: keep - keep // 2] + "..." + text[len(text) - keep // 2 :]
-
-
-def _counts_text(counts: dict[Severity, int]) -> list[str]:
-    return [f"{counts[severity]} {severity.lower()}" for severity in SEVERITIES if counts.get(severity)]
-
-
-def _fix_reported(findings: Sequence[Finding]) -> bool:
-    return any(finding.fix_available is not None for finding in findings)
+    head: list[str]
+    lines: list[str]
+    vulnerabilities: list[str]
+    chat: str
 
 
 def subject(report: FindingsReport) -> str:
@@ -69,104 +70,56 @@ def subject(report: FindingsReport) -> str:
     if not decision.should_alert:
         head, tail = "[OK] ", f" - nothing at or above {decision.threshold}"
     else:
-        parts = _counts_text(decision.alerted_counts)
+        parts = counts_text(decision.alerted_counts)
         if len(parts) > 3:
             parts = [*parts[:3], "..."]
-        fixable = f" ({decision.fixable_count} fixable)" if _fix_reported(decision.alerted) else ""
+        fixable = f" ({decision.fixable_count} fixable)" if fix_reported(decision.alerted) else ""
         head, tail = f"[{decision.highest_severity}] ", f" - {', '.join(parts)}{fixable}"
     room = SUBJECT_MAX_CHARACTERS - len(head) - len(tail)
-    return head + _shorten(image_reference(report.image), room) + tail
-
-
-def _fix_text(finding: Finding) -> str:
-    if finding.fixed_in_version:
-        return f"fixed in {finding.fixed_in_version}"
-    if finding.fix_available is False:
-        return "no fix yet"
-    if finding.fix_available:
-        return "fix available"
-    return ""  # the scanner does not say (basic scanning): the head of the alert says so once
-
-
-def _with_fix(text: str, finding: Finding) -> str:
-    fix = _fix_text(finding)
-    return f"{text} - {fix}" if fix else text
-
-
-def _package_text(finding: Finding) -> str:
-    package = " ".join(part for part in (finding.package_name, finding.package_version) if part)
-    return package or "(package not reported)"
-
-
-def _score_text(finding: Finding) -> str:
-    return f"{finding.score:.1f}" if finding.score is not None else "-"
-
-
-def _finding_text(finding: Finding) -> str:
-    exploit = "  EXPLOIT AVAILABLE" if finding.exploit_available else ""
-    line = _with_fix(
-        f"  {finding.severity:<13} {_score_text(finding):>4}  {finding.id}  {_package_text(finding)}", finding
-    )
-    line += exploit
-    return f"{line}\n{' ' * 22}{finding.link}" if finding.link else line
-
-
-def _finding_document(finding: Finding) -> dict[str, Any]:
-    return {
-        "id": finding.id,
-        "severity": str(finding.severity),
-        "score": finding.score,
-        "package": finding.package_name,
-        "installedVersion": finding.package_version,
-        "fixedInVersion": finding.fixed_in_version or None,
-        "fixAvailable": finding.fix_available,
-        "exploitAvailable": finding.exploit_available,
-        "link": finding.link or None,
-    }
-
-
-def _use_document(use: SuppressionUse) -> dict[str, Any]:
-    suppression = use.suppression
-    return {
-        "id": suppression.finding_id,
-        "repositories": list(suppression.repositories),
-        "expires": suppression.expires.isoformat(),
-        "reason": suppression.reason,
-        "findings": use.findings,
-    }
-
-
-def _ordered_counts(counts: dict[Severity, int]) -> dict[str, int]:
-    return {str(severity): counts[severity] for severity in SEVERITIES if counts.get(severity)}
+    return head + shorten_middle(plain(image_reference(report.image), 400), room) + tail
 
 
 # ---- the plain-text body --------------------------------------------------------------------------------------
-def _text_head(report: FindingsReport) -> list[str]:
-    image, decision = report.image, report.decision
+def _image_lines(report: FindingsReport) -> list[str]:
+    image = report.image
     scan = SCAN_KIND_NAMES.get(report.scan_kind, report.scan_kind)
     completed = f", completed {report.completed_at}" if report.completed_at else ""
     if report.scan_status not in READABLE_SCAN_STATUSES:
-        completed += f", status {report.scan_status}: no findings to read"
+        completed += f", status {plain(report.scan_status, 64)}: no findings to read"
+    tags = bounded_list([plain(tag, 128) for tag in image.tags]) or "<untagged>"
+    return [
+        "Image",
+        f"  Repository:  {plain(image.repository_name, 256)}",
+        f"  Tags:        {tags}",
+        f"  Digest:      {plain(image.digest, 128)}",
+        f"  Registry:    {image.registry_id} ({image.region})",
+        f"  Scan:        {scan}{completed}",
+    ]
+
+
+def _text_head(report: FindingsReport) -> list[str]:
+    decision = report.decision
     all_counts = " | ".join(f"{s} {decision.counts[s]}" for s in SEVERITIES if decision.counts.get(s)) or "none"
-    fixable = f" ({decision.fixable_count} fixable)" if _fix_reported(decision.alerted) else ""
+    fixable = f" ({decision.fixable_count} fixable)" if fix_reported(decision.alerted) else ""
     only_fixable = ", only fixable ones" if decision.only_fixable else ""
     lines = [
         subject(report),
         "",
-        "Image",
-        f"  Repository:  {image.repository_name}",
-        f"  Tags:        {', '.join(image.tags) or '<untagged>'}",
-        f"  Digest:      {image.digest}",
-        f"  Registry:    {image.registry_id} ({image.region})",
-        f"  Scan:        {scan}{completed}",
+        *_image_lines(report),
         "",
         f"Findings by severity (the whole scan, {decision.total_findings}): {all_counts}",
         f"Alerted: {len(decision.alerted)} at or above {decision.threshold}{only_fixable}{fixable}; "
         f"{decision.suppressed_count} suppressed, {decision.below_threshold} below the threshold"
         + (f", {decision.not_fixable} without a fix" if decision.only_fixable else ""),
-        "",
     ]
-    if decision.alerted and not _fix_reported(decision.alerted):
+    if decision.previously_alerted:
+        lines.append(
+            f"Not repeated: {decision.previously_alerted} at or above {decision.threshold} already alerted for this "
+            "image (an earlier scan or an Inspector finding event)"
+        )
+    lines += problem_lines(decision.suppression_problems)
+    lines.append("")
+    if decision.alerted and not fix_reported(decision.alerted):
         lines += ["This scanner does not report fixed versions: each finding's link says where it is fixed.", ""]
     if decision.alerted:
         lines.append(f"Findings at or above {decision.threshold}, most severe first:")
@@ -180,44 +133,49 @@ def _text_tail(report: FindingsReport, omitted: int) -> list[str]:
         lines.append(f"  ... and {omitted} more: see the scan results in the console (link below)")
     if decision.suppressed:
         lines += ["", f"Suppressed findings ({decision.suppressed_count}), by suppression:"]
-        lines += [
-            f"  {u.suppression.describe()} until {u.suppression.expires} ({u.findings}): {u.suppression.reason}"
-            for u in decision.suppressed
-        ]
+        lines += suppression_lines(decision.suppressed, expired=False)
     if decision.expired:
         lines += ["", "EXPIRED suppressions - they suppress nothing now: renew them or fix the findings:"]
-        lines += [
-            f"  {u.suppression.describe()} expired {u.suppression.expires} ({u.findings} alerted above): "
-            f"{u.suppression.reason}"
-            for u in decision.expired
-        ]
-    lines += ["", "Scan results in the console:", f"  {console_url(report.image)}", "", "-- ecr-governance"]
-    return lines
+        lines += suppression_lines(decision.expired, expired=True)
+    link = console_url(report.image)
+    if link:
+        lines += ["", "Scan results in the console:", f"  {link}"]
+    return [*lines, "", "-- ecr-governance"]
 
 
-def alert_text(report: FindingsReport, listed: int | None = None) -> str:
-    """The readable report; `listed` limits how many findings it lists (None: all)."""
+def alert_text(report: FindingsReport, listed: int | None = None, written: Written | None = None) -> str:
+    """The readable report (also what `findings show` prints); `listed` limits how many findings it lists."""
     findings = report.decision.alerted
-    shown = findings if listed is None else findings[:listed]
-    return "\n".join([*_text_head(report), *map(_finding_text, shown), *_text_tail(report, len(findings) - len(shown))])
+    shown = len(findings) if listed is None else min(listed, len(findings))
+    head = written.head if written else _text_head(report)
+    lines = written.lines[:shown] if written else [finding_text(finding) for finding in findings[:shown]]
+    return "\n".join([*head, *lines, *_text_tail(report, len(findings) - shown)])
 
 
-# ---- the machine body -----------------------------------------------------------------------------------------
-def machine_head(report: FindingsReport, included: int) -> dict[str, Any]:
-    image, decision = report.image, report.decision
+# ---- the machine body (OCSF) ----------------------------------------------------------------------------------
+def _use_document(use: SuppressionUse) -> dict[str, Any]:
+    suppression = use.suppression
     return {
-        "schema": MACHINE_SCHEMA,
-        "image": {
-            "repositoryName": image.repository_name,
-            "repositoryArn": image.repository_arn,
-            "digest": image.digest,
-            "tags": list(image.tags),
-            "registryId": image.registry_id,
-            "region": image.region,
-        },
+        "id": well_formed(suppression.finding_id),
+        "repositories": list(suppression.repositories),
+        "expires": suppression.expires.isoformat(),
+        "reason": bounded(well_formed(suppression.reason), REASON_CHARACTERS),
+        "findings": use.findings,
+    }
+
+
+def _ordered_counts(counts: dict[Severity, int]) -> dict[str, int]:
+    return {str(severity): counts[severity] for severity in SEVERITIES if counts.get(severity)}
+
+
+def machine_head(report: FindingsReport, included: int) -> dict[str, Any]:
+    """The OCSF finding without its vulnerabilities; `unmapped` carries what OCSF has no attribute for."""
+    image, decision = report.image, report.decision
+    uses = slice(0, MAX_LISTED_SUPPRESSIONS)  # as many as the text lists
+    unmapped = {
+        "alert": "scan",
         "scan": {"kind": report.scan_kind, "status": report.scan_status, "completedAt": report.completed_at or None},
         "policy": {"threshold": str(decision.threshold), "onlyFixable": decision.only_fixable},
-        "highestSeverity": str(decision.highest_severity) if decision.highest_severity else None,
         "counts": {
             "scan": _ordered_counts(dict(decision.counts)),
             "alerted": _ordered_counts(decision.alerted_counts),
@@ -225,127 +183,128 @@ def machine_head(report: FindingsReport, included: int) -> dict[str, Any]:
             "suppressed": decision.suppressed_count,
             "belowThreshold": decision.below_threshold,
             "notFixable": decision.not_fixable,
+            "previouslyAlerted": decision.previously_alerted,
         },
-        "suppressions": [_use_document(use) for use in decision.suppressed],
-        "expiredSuppressions": [_use_document(use) for use in decision.expired],
-        "consoleUrl": console_url(image),
+        "suppressions": [_use_document(use) for use in decision.suppressed[uses]],
+        "expiredSuppressions": [_use_document(use) for use in decision.expired[uses]],
+        "suppressionProblems": [
+            bounded(well_formed(problem), PROBLEM_CHARACTERS)
+            for problem in decision.suppression_problems[:MAX_PROBLEM_LINES]
+        ],
         "findingsAlerted": len(decision.alerted),
         "findingsIncluded": included,
         "findingsOmitted": len(decision.alerted) - included,
     }
-
-
-def _machine_json(report: FindingsReport, finding_documents: Sequence[str]) -> str:
-    """The document with the already-serialized findings spliced in as its last field."""
-    head = json.dumps(machine_head(report, len(finding_documents)), ensure_ascii=False)
-    return f'{head[:-1]}, "findings": [{",".join(finding_documents)}]}}'
+    scan_uid = f"{ocsf.image_resource_uid(image)}/scan/{report.completed_at}"
+    return ocsf.finding_document(
+        uid=f"ecr-governance:{scan_uid}",
+        title=subject(report),
+        severity=decision.highest_severity,
+        closed=False,
+        time=report.completed_at,
+        image=image,
+        console_url=console_url(image),
+        resources=[ocsf.resource(image, image_reference(image))],
+        unmapped=unmapped,
+    )
 
 
 def machine_document(report: FindingsReport) -> dict[str, Any]:
-    """The machine document with every alerted finding (the CLI's JSON; the alert's body may hold fewer)."""
+    """The OCSF finding with every alerted finding (the CLI's JSON; the alert's body may hold fewer)."""
+    findings = report.decision.alerted
     return {
-        **machine_head(report, len(report.decision.alerted)),
-        "findings": list(map(_finding_document, report.decision.alerted)),
+        **machine_head(report, len(findings)),
+        "vulnerabilities": [ocsf.vulnerability(finding, report.scan_kind) for finding in findings],
     }
 
 
 # ---- the chat body --------------------------------------------------------------------------------------------
+def _upgrade_step(package: str, versions: list[str], ids: list[str]) -> str:
+    shown_versions = bounded_list([chat_code(v, VERSION_CHARACTERS) for v in versions[:MAX_UPGRADE_VERSIONS]], 300)
+    more = f" (+{len(versions) - MAX_UPGRADE_VERSIONS} more)" if len(versions) > MAX_UPGRADE_VERSIONS else ""
+    shown_ids = ", ".join(chat_code(finding_id, 64) for finding_id in ids[:3]) + (", ..." if len(ids) > 3 else "")
+    return f"Upgrade {chat_code(package, 200)}: fixed in {shown_versions}{more} ({shown_ids})"
+
+
 def _next_steps(report: FindingsReport) -> list[str]:
     """The fixes of the most severe findings first, then expired suppressions, then the console (always last)."""
-    upgrades: dict[str, tuple[list[str], list[str]]] = {}  # package -> (fixed-in versions, finding ids)
+    upgrades: dict[str, tuple[dict[str, None], list[str]]] = {}  # package -> (fixed-in versions, finding ids)
     for finding in report.decision.alerted:
         if finding.fixed_in_version and finding.package_name:
-            versions, ids = upgrades.setdefault(finding.package_name, ([], []))
-            versions.extend([finding.fixed_in_version] if finding.fixed_in_version not in versions else [])
+            versions, ids = upgrades.setdefault(finding.package_name, ({}, []))
+            versions[finding.fixed_in_version] = None
             ids.append(finding.id)
     room = CHAT_MAX_NEXT_STEPS - 1 - (1 if report.decision.expired else 0)
-    steps = [
-        f"Upgrade {package}: fixed in {', '.join(versions)} ({', '.join(ids[:3])}{', ...' if len(ids) > 3 else ''})"
-        for package, (versions, ids) in list(upgrades.items())[:room]
-    ]
+    steps = [_upgrade_step(package, list(versions), ids) for package, (versions, ids) in list(upgrades.items())[:room]]
     if report.decision.expired:
         steps.append(f"Renew or remove {len(report.decision.expired)} expired suppression(s)")
-    steps.append(f"Review the scan results: {console_url(report.image)}")
+    link = console_url(report.image)
+    steps.append(f"Review the scan results: {link}" if link else "Review the scan results in the ECR console")
     return steps
 
 
-def chat_message(report: FindingsReport) -> dict[str, Any]:
-    """An AWS Chatbot custom notification (anything else Chatbot drops silently)."""
+def _chat_description(report: FindingsReport) -> str:
     image, decision = report.image, report.decision
     lines = [
-        f"*{image_reference(image)}* `{image.digest[:SHORT_DIGEST]}` ({report.scan_kind} scan)",
-        f"{', '.join(_counts_text(decision.alerted_counts)) or 'nothing'} at or above {decision.threshold}"
-        + (f", {decision.fixable_count} fixable" if _fix_reported(decision.alerted) else "")
+        f"*{chat(image_reference(image), 400)}* {chat_code(image.digest[:19], 19)} ({report.scan_kind} scan)",
+        f"{', '.join(counts_text(decision.alerted_counts)) or 'nothing'} at or above {decision.threshold}"
+        + (f", {decision.fixable_count} fixable" if fix_reported(decision.alerted) else "")
         + (f"; {decision.suppressed_count} suppressed" if decision.suppressed_count else ""),
+        *map(finding_chat_line, decision.alerted[:CHAT_MAX_FINDINGS]),
     ]
-    for finding in decision.alerted[:CHAT_MAX_FINDINGS]:
-        exploit = " :warning: exploit available" if finding.exploit_available else ""
-        text = f"• *{finding.severity}* {_score_text(finding)} `{finding.id}` {_package_text(finding)}"
-        lines.append(_with_fix(text, finding) + exploit)
     if len(decision.alerted) > CHAT_MAX_FINDINGS:
         lines.append(f"_... and {len(decision.alerted) - CHAT_MAX_FINDINGS} more_")
     if decision.expired:
         lines.append(f"*{len(decision.expired)} expired suppression(s)* no longer suppress anything")
+    if decision.suppression_problems:
+        lines.append(f"*{len(decision.suppression_problems)} invalid suppression(s) skipped*: fix the document")
     description = "\n".join(lines)
-    if len(description) > CHAT_DESCRIPTION_MAX_CHARACTERS:
-        description = description[: CHAT_DESCRIPTION_MAX_CHARACTERS - 4].rstrip() + "\n..."
-    title = subject(report)
-    return {
-        "version": "1.0",
-        "source": "custom",
-        "content": {
-            "textType": "client-markdown",
-            "title": f":rotating_light: {title}"[:CHAT_TITLE_MAX_CHARACTERS],
-            "description": description,
-            "nextSteps": _next_steps(report),
-            "keywords": [str(decision.highest_severity or "OK"), image.repository_name, "ecr-governance"],
-        },
-        "metadata": {"summary": title, "eventType": CHAT_EVENT_TYPE},
-    }
+    if len(description) > CHAT_DESCRIPTION_MAX_CHARACTERS:  # cut at a line: never inside a code span or entity
+        description = description[:CHAT_DESCRIPTION_MAX_CHARACTERS].rsplit("\n", 1)[0] + "\n..."
+    return description
+
+
+def chat_body(report: FindingsReport) -> str:
+    return chat_message(
+        icon=":rotating_light:",
+        summary=subject(report),
+        description=_chat_description(report),
+        next_steps=_next_steps(report),
+        keywords=[str(report.decision.highest_severity or "OK"), report.image.repository_name, "ecr-governance"],
+        event_type=CHAT_EVENT_TYPE,
+    )
 
 
 # ---- the notice, within SNS's byte limit ----------------------------------------------------------------------
-def _envelope_bytes(piece: str) -> int:
-    """Bytes `piece` adds inside the MessageStructure=json envelope (JSON string escaping, UTF-8)."""
-    return len(json.dumps(piece, ensure_ascii=False).encode()) - 2
+def alert_notice(report: FindingsReport, max_message_bytes: int = SNS_MESSAGE_MAX_BYTES) -> Notice:
+    """The alert, listing as many of the most severe findings as fit in `max_message_bytes` (SNS's limit).
+
+    Each finding is written (its text lines, its OCSF vulnerability) only while the bytes it adds at the least - in
+    the text and in the two machine bodies - still fit: 10,000 findings never become a 10 MB message to measure."""
+    written = Written(head=_text_head(report), lines=[], vulnerabilities=[], chat=chat_body(report))
+    room = max_message_bytes - message_size_bytes(notice_listing(report, written, 0))
+    for finding in report.decision.alerted:
+        line = finding_text(finding)
+        vulnerability = json.dumps(ocsf.vulnerability(finding, report.scan_kind), ensure_ascii=False)
+        room -= len(line.encode()) + 1 + 2 * (len(vulnerability.encode()) + 1)
+        if room < 0:
+            break
+        written.lines.append(line)
+        written.vulnerabilities.append(vulnerability)
+    return largest_fitting(len(written.lines), partial(notice_listing, report, written), max_message_bytes)
 
 
-def _notice(report: FindingsReport, finding_documents: Sequence[str], chat: str, listed: int) -> Notice:
-    machine = _machine_json(report, finding_documents[:listed])
-    decision = report.decision
+def notice_listing(report: FindingsReport, written: Written, listed: int) -> Notice:
+    """The alert listing the first `listed` findings."""
+    machine = splice_last(machine_head(report, listed), "vulnerabilities", written.vulnerabilities[:listed])
+    attributes = {
+        "alert": "scan",
+        "severity": str(report.decision.highest_severity or "NONE"),
+        "repository": bounded(report.image.repository_name, LIST_CHARACTERS),
+    }
     return Notice(
         subject=subject(report),
-        text=alert_text(report, listed),
-        bodies={"https": chat, "sqs": machine, "lambda": machine},
-        attributes={
-            "severity": str(decision.highest_severity or "NONE"),
-            "repository": report.image.repository_name,
-        },
+        text=alert_text(report, listed, written),
+        bodies={"https": written.chat, "sqs": machine, "lambda": machine},
+        attributes=attributes,
     )
-
-
-def alert_notice(report: FindingsReport, max_message_bytes: int = SNS_MESSAGE_MAX_BYTES) -> Notice:
-    """The alert, listing as many of the most severe findings as fit in `max_message_bytes` (SNS's limit)."""
-    findings = report.decision.alerted
-    finding_documents = [json.dumps(_finding_document(f), ensure_ascii=False) for f in findings]
-    chat = json.dumps(chat_message(report), ensure_ascii=False)
-    # What each listed finding adds: its text lines in `default`, its document in `sqs` and in `lambda`.
-    costs = (
-        _envelope_bytes(_finding_text(finding) + "\n") + 2 * (_envelope_bytes(document) + 1)
-        for finding, document in zip(findings, finding_documents, strict=True)
-    )
-    budget = max_message_bytes - message_size_bytes(_notice(report, finding_documents, chat, 0))
-    listed = 0
-    for cost in costs:
-        if cost > budget:
-            break
-        budget -= cost
-        listed += 1
-    # The "... and N more" line and the counts change with `listed`: measure the real message, step back if needed.
-    while True:
-        notice = _notice(report, finding_documents, chat, listed)
-        if message_size_bytes(notice) <= max_message_bytes:
-            return notice
-        if listed == 0:
-            raise ValueError(f"the alert exceeds {max_message_bytes} bytes even without findings")
-        listed -= 1

@@ -1,4 +1,5 @@
-"""Scan-findings alerting's typed settings, parsed once from the environment.
+"""Findings alerting's typed settings, parsed once from the environment: what both alert paths (a scan's alert, an
+advisory from Inspector's finding events) share. The scan path's own two are in scan_settings.py.
 
 Every setting has a template Parameter (template.yaml), an environment variable, a default and a doc line; a contract
 test holds the three together. A bad value fails at start-up with a message naming the environment variable.
@@ -11,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ecr_governance.config import SettingDoc, arn_setting, bool_setting, enum_setting, text_setting
+from ecr_governance.config import SettingDoc, arn_setting, bool_setting, enum_setting, int_setting, text_setting
 from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Severity
 
@@ -40,25 +41,26 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "suppressions. Read with Powertools Parameters, cached for 5 minutes.",
     ),
     SettingDoc(
-        "IMPORT_FINDINGS_TO_SECURITY_HUB",
-        "ImportBasicFindingsToSecurityHub",
-        "false",
-        "`true` imports the alerted basic-scan findings into Security Hub (BatchImportFindings); enhanced findings "
-        "already reach it through Amazon Inspector.",
+        "ALERT_MEMORY_DAYS",
+        "AlertMemoryDays",
+        "30",
+        "Days the alert ledger remembers that a vulnerability was alerted for an image (1-365): within them neither "
+        "path alerts it again; a vulnerability still open after them is alerted again at its next scan or finding "
+        "event, as a reminder.",
     ),
     SettingDoc(
         "ALERTS_TOPIC_ARN",
         "(the stack's alerts topic)",
         "",
-        "SNS topic that receives one alert per scanned image; AlertNotificationEmail optionally subscribes an "
-        "address. Empty (a local run) = the alert is logged instead.",
+        "SNS topic that receives the alerts and notices; AlertNotificationEmail optionally subscribes an address. "
+        "Empty (a local run) = the alert is logged instead.",
     ),
     SettingDoc(
-        "IDEMPOTENCY_TABLE_NAME",
-        "(the stack's idempotency table)",
+        "ALERT_LEDGER_TABLE",
+        "(the stack's alert ledger table)",
         "",
-        "DynamoDB table of Powertools Idempotency records (one alert per scan). Empty (a local run) = idempotency "
-        "off, with a WARNING line.",
+        "DynamoDB table recording what was alerted per image and vulnerability (TTL). Empty (a local run) = nothing "
+        "recorded: every event alerts.",
     ),
 )
 
@@ -68,24 +70,28 @@ class FindingsSettings:
     severity_threshold: Severity = Severity.HIGH
     only_fixable: bool = False
     suppressions_parameter_name: str = ""
-    import_to_security_hub: bool = False
+    alert_memory_days: int = 30
     alerts_topic_arn: str = ""
-    idempotency_table_name: str = ""
+    alert_ledger_table: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> FindingsSettings:
-        environ = os.environ if environ is None else environ
-        parameter_name = text_setting(environ, "SUPPRESSIONS_PARAMETER_NAME", "")
-        if parameter_name and not SSM_PARAMETER_NAME.match(parameter_name):
-            raise SettingsError(
-                f"SUPPRESSIONS_PARAMETER_NAME={parameter_name!r} is not valid: expected an SSM parameter path "
-                "starting with / (letters, digits, _ . - /)"
-            )
-        return cls(
-            severity_threshold=enum_setting(environ, "ALERT_SEVERITY_THRESHOLD", "HIGH", Severity),
-            only_fixable=bool_setting(environ, "ALERT_ONLY_FIXABLE", "false"),
-            suppressions_parameter_name=parameter_name,
-            import_to_security_hub=bool_setting(environ, "IMPORT_FINDINGS_TO_SECURITY_HUB", "false"),
-            alerts_topic_arn=arn_setting(environ, "ALERTS_TOPIC_ARN", "sns"),
-            idempotency_table_name=text_setting(environ, "IDEMPOTENCY_TABLE_NAME", ""),
+        return cls(**common_settings(os.environ if environ is None else environ))
+
+
+def common_settings(environ: Mapping[str, str]) -> dict[str, object]:
+    """The shared settings' values by field name (scan_settings.py adds its own two)."""
+    parameter_name = text_setting(environ, "SUPPRESSIONS_PARAMETER_NAME", "")
+    if parameter_name and not SSM_PARAMETER_NAME.match(parameter_name):
+        raise SettingsError(
+            f"SUPPRESSIONS_PARAMETER_NAME={parameter_name!r} is not valid: expected an SSM parameter path "
+            "starting with / (letters, digits, _ . - /)"
         )
+    return {
+        "severity_threshold": enum_setting(environ, "ALERT_SEVERITY_THRESHOLD", "HIGH", Severity),
+        "only_fixable": bool_setting(environ, "ALERT_ONLY_FIXABLE", "false"),
+        "suppressions_parameter_name": parameter_name,
+        "alert_memory_days": int_setting(environ, "ALERT_MEMORY_DAYS", "30", 1, 365),
+        "alerts_topic_arn": arn_setting(environ, "ALERTS_TOPIC_ARN", "sns"),
+        "alert_ledger_table": text_setting(environ, "ALERT_LEDGER_TABLE", ""),
+    }

@@ -42,9 +42,16 @@ class Target:
 class OrganizationDirectory(Protocol):
     """What the hub reads from AWS Organizations (the adapter serves it; tests use an in-memory one)."""
 
-    def accounts(self, parents: Sequence[str] = ()) -> list[Account]:
-        """Every account of the organization, or of these OUs (nested OUs included)."""
+    def all_accounts(self) -> list[Account]: ...
+
+    def accounts_under(self, parents: Sequence[str]) -> list[Account]:
+        """The accounts of these OUs (or roots), nested OUs included."""
         ...
+
+
+def governed_accounts(directory: OrganizationDirectory, parents: Sequence[str]) -> list[Account]:
+    """Every account of the organization, or of the configured OUs."""
+    return directory.accounts_under(parents) if parents else directory.all_accounts()
 
 
 @dataclass(frozen=True)
@@ -148,6 +155,6 @@ class CachedMembership:
     def current(self) -> Membership:
         now = self._clock()
         if self._cached is None or now - self._cached[1] > self._ttl:
-            accounts = self._directory.accounts(self._units)
+            accounts = governed_accounts(self._directory, self._units)
             self._cached = (Membership.of(accounts, self._regions, self._role), now)
         return self._cached[0]

@@ -17,7 +17,13 @@ from aws_lambda_powertools import Logger
 from ecr_governance import SERVICE_NAME
 from ecr_governance.errors import Failure, FatalAwsError, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, ExemptionSettings, exemption_by_name, exemption_by_tags
-from ecr_governance.organization.membership import MemberAccess, Membership, OrganizationDirectory, onboarded
+from ecr_governance.organization.membership import (
+    MemberAccess,
+    Membership,
+    OrganizationDirectory,
+    governed_accounts,
+    onboarded,
+)
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.ledger import RunStart, RunStarter, UnitRef
 from ecr_governance.sweep.messages import (
@@ -180,7 +186,7 @@ class SweepPlanner:
     ) -> LaunchReport:
         """One target message per reachable member account-region; an account whose role cannot be assumed is named
         once (a log line, the run's summary) and the others go on."""
-        membership = Membership.of(scope.directory.accounts(scope.organizational_units), scope.regions)
+        membership = Membership.of(governed_accounts(scope.directory, scope.organizational_units), scope.regions)
         reachable, missing = onboarded(membership, scope.access)
         for account in missing:
             logger.error(

@@ -17,20 +17,26 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
+from ecr_governance.aws.alert_ledger import DynamoAlertLedger
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.failures_queue import FailuresQueue
 from ecr_governance.aws.iam import actions_declared_by, declared_actions
 from ecr_governance.aws.idempotency import IdempotencyTable
 from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.lambda_invoke import LambdaInvoker
+from ecr_governance.aws.organizations import OrganizationsDirectory
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.sns import SnsPublisher
-from ecr_governance.aws.sqs import SqsQueue
+from ecr_governance.aws.sqs import FifoWorkQueue, SqsQueue
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.aws.tagging import TaggingApi
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
+from ecr_governance.findings.ledger import EntryState, LedgerEntry
+from ecr_governance.findings.redrive import QueuedMessage
 from ecr_governance.notice import Notice
+from ecr_governance.organization.work import WorkMessage
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.ledger import DeletionCall, RunStart, UnitRef
 from ecr_governance.sweep.plan import PlannedDeletion
@@ -99,6 +105,19 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "account_id": "123456789012",
     "since": datetime(2026, 5, 1, tzinfo=UTC),
     "delay_seconds": 900,
+    "parents": ["ou-ab12-cdefghij"],
+    "messages": [WorkMessage("111111111111-0", "event-1", "{}")],
+    # The alert ledger and Security Hub's read-back.
+    "entries": [LedgerEntry("team/app@sha256:" + "b" * 64, "vulnerability#CVE-1", EntryState.ACTIVE, "2026-11-20")],
+    "owner": "scan:event-1",
+    "product_arn": "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default",
+    "resource_id": "arn:aws:ecr:ap-southeast-1:123456789012:repository/team/app/sha256:" + "b" * 64,
+    "generator_prefix": "ecr-governance/basic-scan/",
+    # A failures queue being redriven.
+    "max_messages": 10,
+    "hold_seconds": 60,
+    "message": QueuedMessage("m-1", "receipt-1", "{}"),
+    "body": "{}",
 }
 
 
@@ -136,12 +155,15 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         (lambda client: SnsPublisher(client, TOPIC), "sns"),
         (lambda client: SsmSuppressions(client, "/ecr-governance/suppressions", max_age_seconds=0), "ssm"),
         (SecurityHubImporter, "securityhub"),
-        (lambda client: _configured(IdempotencyTable(client, "idempotency")), "dynamodb"),
+        (lambda client: DynamoAlertLedger(client, "alert-ledger", retention_seconds=86400), "dynamodb"),
         (TaggingApi, "resourcegroupstaggingapi"),
         (LambdaInvoker, "lambda"),
         (lambda client: SqsQueue(client, QUEUE), "sqs"),
         (lambda client: DynamoRunLedger(client, "runs"), "dynamodb"),
         (InspectorUsage, "inspector2"),
+        (lambda client: FailuresQueue(client, QUEUE), "sqs"),
+        (OrganizationsDirectory, "organizations"),
+        (lambda client: FifoWorkQueue(client, QUEUE + ".fifo"), "sqs"),
     )
     for factory, service in factories:
         recorder = OperationRecorder(session.client(service))
@@ -150,12 +172,6 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         for name, member in vars(type(adapter)).items():
             if inspect.isfunction(member) and not name.startswith("_"):
                 yield f"{type(adapter).__name__}.{name}", getattr(adapter, name), recorder
-
-
-def _configured(table: IdempotencyTable) -> IdempotencyTable:
-    """The persistence layer as Powertools' idempotent_function sets it up before calling it."""
-    table.configure(IdempotencyConfig(event_key_jmespath="digest"), function_name="handlers.scan_findings._alert")
-    return table
 
 
 ADAPTER_METHODS = list(_adapters())
@@ -181,6 +197,21 @@ def test_each_adapter_method_sends_exactly_the_operations_it_declares(name, meth
             list(result)
     assert recorder.actions, f"{name} sent no AWS request"
     assert recorder.actions == declared_actions(method), name
+
+
+def test_the_idempotency_tables_declaration_covers_every_call_powertools_sends():
+    """Powertools Idempotency drives the persistence layer (claim, record, release, read back): run each of its
+    calls through the recorder and compare with what IdempotencyTable.persistence_layer declares."""
+    recorder = OperationRecorder(boto3.session.Session(region_name="ap-southeast-1").client("dynamodb"))
+    layer = IdempotencyTable(recorder.client, "idempotency").persistence_layer()
+    layer.configure(IdempotencyConfig(event_key_jmespath="digest"), function_name="handlers.scan_findings.handle")
+    data = SAMPLE_ARGUMENTS["data"]
+    layer.save_inprogress(data, remaining_time_in_millis=60_000)
+    layer.save_success(data, result={"status": "alerted"})
+    layer.delete_record(data, exception=RuntimeError("publish failed"))
+    with contextlib.suppress(IdempotencyItemNotFoundError):
+        layer.get_record(data)
+    assert recorder.actions == declared_actions(IdempotencyTable.persistence_layer)
 
 
 def test_actions_declared_by_an_adapter_a_library_drives_are_its_own_methods_union():

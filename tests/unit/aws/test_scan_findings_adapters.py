@@ -7,14 +7,20 @@ import json
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
+from ecr_governance.aws.alert_ledger import DynamoAlertLedger
 from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.aws.idempotency import IdempotencyTable, Once
 from ecr_governance.aws.securityhub import SecurityHubImporter
 from ecr_governance.aws.ssm import SsmSuppressions
-from ecr_governance.errors import AccessDenied, AwsError, ImageNotFound, RepositoryNotFound, SettingsError
+from ecr_governance.errors import AccessDenied, AwsError, ImageNotFound, RepositoryNotFound, ScanNotFound, SettingsError
+from ecr_governance.findings.ledger import EntryState, LedgerEntry
 from ecr_governance.findings.normalize import Severity
+from ecr_governance_cli.local_invoke import LocalLambdaContext
 from ecr_governance_cli.scan_samples import scan_findings_response, synthetic_basic_findings
 from findings_builders import asff_documents
 
@@ -66,7 +72,7 @@ def test_enhanced_findings_are_read_too(stubbed):
     ("code", "error_type"),
     [
         ("ImageNotFoundException", ImageNotFound),
-        ("ScanNotFoundException", ImageNotFound),
+        ("ScanNotFoundException", ScanNotFound),  # never scanned: an "image not scanned" notice, not a gone image
         ("RepositoryNotFoundException", RepositoryNotFound),
     ],
 )
@@ -196,3 +202,113 @@ def test_findings_are_imported_100_a_call_and_refusals_are_reported():
         failures = SecurityHubImporter(client).import_findings(documents)
         stubber.assert_no_pending_responses()
     assert [(f.finding_id, f.code) for f in failures] == [(documents[150]["Id"], "InvalidInput")]
+
+
+@pytest.mark.parametrize(
+    ("error", "exists"), [(None, True), ("ImageNotFoundException", False), ("RepositoryNotFoundException", False)]
+)
+def test_whether_an_image_still_exists_archived_or_not(stubbed, error, exists):
+    registry, stubber = stubbed
+    request = {"repositoryName": REPOSITORY, "imageIds": [{"imageDigest": DIGEST}], "filter": {"imageStatus": "ANY"}}
+    if error:
+        stubber.add_client_error("describe_images", error, "gone", expected_params=request)
+    else:
+        stubber.add_response("describe_images", {"imageDetails": [{"imageDigest": DIGEST}]}, request)
+    assert registry.image_exists(REPOSITORY, DIGEST) is exists
+
+
+def test_the_findings_imported_for_an_image_are_read_back_page_by_page():
+    client = boto3.client("securityhub", region_name="ap-southeast-1")
+    product = "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default"
+    resource = f"arn:aws:ecr:ap-southeast-1:123456789012:repository/{REPOSITORY}/{DIGEST}"
+    filters = {
+        "ProductArn": [{"Value": product, "Comparison": "EQUALS"}],
+        "ResourceId": [{"Value": resource, "Comparison": "EQUALS"}],
+        "GeneratorId": [{"Value": "ecr-governance/basic-scan/", "Comparison": "PREFIX"}],
+        "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
+    }
+    documents = asff_documents(3)
+    with Stubber(client) as stubber:
+        stubber.add_response(
+            "get_findings", {"Findings": documents[:2], "NextToken": "t1"}, {"Filters": filters, "MaxResults": 100}
+        )
+        stubber.add_response(
+            "get_findings", {"Findings": documents[2:]}, {"Filters": filters, "MaxResults": 100, "NextToken": "t1"}
+        )
+        found = SecurityHubImporter(client).active_findings(product, resource, "ecr-governance/basic-scan/")
+    assert [f["Id"] for f in found] == [d["Id"] for d in documents]
+
+
+# ---- the alert ledger (its conditions are evaluated by the emulator in tests/integration) ---------------------
+ENTRY = LedgerEntry(f"{REPOSITORY}@{DIGEST}", "vulnerability#CVE-1", EntryState.ACTIVE, "2026-11-20T02:36:48Z")
+
+
+@pytest.fixture
+def dynamodb():
+    client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    with Stubber(client) as stubber:
+        yield DynamoAlertLedger(client, "ledger", retention_seconds=86400), stubber
+        stubber.assert_no_pending_responses()
+
+
+def test_an_entry_held_or_alerted_elsewhere_is_not_claimed(dynamodb):
+    ledger, stubber = dynamodb
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException", "held")
+    assert ledger.claim([ENTRY], "scan:event-1") == []
+
+
+def test_a_claim_the_table_refuses_is_an_error_the_service_decides_on(dynamodb):
+    ledger, stubber = dynamodb
+    stubber.add_client_error("update_item", "AccessDeniedException", "no")
+    with pytest.raises(AccessDenied, match="dynamodb:UpdateItem"):
+        ledger.claim([ENTRY], "scan:event-1")
+
+
+def test_a_record_sends_unprocessed_items_again_then_gives_up_loudly(dynamodb, monkeypatch):
+    ledger, stubber = dynamodb
+    monkeypatch.setattr("time.sleep", lambda seconds: None)
+    unprocessed = {"ledger": [{"PutRequest": {"Item": {"image": {"S": ENTRY.image}}}}]}
+    stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
+    stubber.add_response("batch_write_item", {"UnprocessedItems": {}})
+    ledger.confirm([ENTRY])  # the second call took the rest
+    for _ in range(4):
+        stubber.add_response("batch_write_item", {"UnprocessedItems": unprocessed})
+    with pytest.raises(AwsError, match="1 item\\(s\\) still unprocessed"):
+        ledger.confirm([ENTRY])
+
+
+def test_releasing_a_claim_another_owner_holds_now_is_not_an_error(dynamodb):
+    ledger, stubber = dynamodb
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException", "not yours")
+    ledger.release([ENTRY], "scan:event-1")
+
+
+# ---- Powertools Idempotency through its public API: an alert that went out is never a failed invocation ---------
+def _once(stubber_client, ran: list, unsaved: list) -> Once:
+    def alert(event: dict) -> dict:
+        ran.append(event)
+        return {"status": "alerted"}
+
+    config = IdempotencyConfig(event_key_jmespath="key", raise_on_no_idempotency_key=True)
+    config.register_lambda_context(LocalLambdaContext("ScanFindingsFunction"))
+    return Once(alert, IdempotencyTable(stubber_client, "idempotency"), config, unsaved.append)
+
+
+def test_a_record_not_saved_after_the_alert_returns_the_alerts_result_and_says_so():
+    client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    ran, unsaved = [], []
+    with Stubber(client) as stubber:
+        stubber.add_response("put_item", {})  # the key claimed
+        stubber.add_client_error("update_item", "ProvisionedThroughputExceededException", "throttled")  # not saved
+        assert _once(client, ran, unsaved)(event={"key": "scan/1"}) == {"status": "alerted"}
+    assert len(ran) == 1 and len(unsaved) == 1
+
+
+def test_a_key_that_cannot_be_claimed_fails_before_anything_is_sent():
+    client = boto3.client("dynamodb", region_name="ap-southeast-1")
+    ran, unsaved = [], []
+    with Stubber(client) as stubber:
+        stubber.add_client_error("put_item", "InternalServerError", "down", http_status_code=500)
+        with pytest.raises(IdempotencyPersistenceLayerError):
+            _once(client, ran, unsaved)(event={"key": "scan/1"})
+    assert ran == [] and unsaved == []  # retried as a whole: nothing went out

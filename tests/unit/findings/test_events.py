@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from ecr_governance.errors import InvalidEvent
-from ecr_governance.findings.events import ScanKind, parse_scan_event
+from ecr_governance.findings.events import ImageDeletedEvent, ScanKind, parse_scan_event
 from ecr_governance.findings.normalize import Severity
+from ecr_governance.location import Location
 from event_mutations import DROP, with_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,21 +18,27 @@ from registry_builders import EVENTS_DIR, load_event
 
 ACCOUNT = "123456789012"
 REGION = "ap-southeast-1"
-SAMPLES = sorted(path.name for path in (EVENTS_DIR / "findings").glob("*.json"))
+# The scan function's samples (the Inspector findings function's are inspector2-finding*.json).
+SAMPLES = sorted(
+    path.name for path in (EVENTS_DIR / "findings").glob("*.json") if not path.name.startswith("inspector2-finding")
+)
+OWN = Location("aws", ACCOUNT, REGION)
 
 
 def parse(event: Any):
-    return parse_scan_event(event, own_account=ACCOUNT, own_region=REGION)
+    return parse_scan_event(event, OWN)
 
 
 def sample(name: str) -> dict[str, Any]:
     return copy.deepcopy(load_event(f"findings/{name}"))
 
 
-def test_the_samples_cover_basic_complete_untagged_failed_and_inspector():
+def test_the_samples_cover_basic_complete_untagged_failed_inspector_and_a_deleted_image():
     scans = {name: parse(sample(name)) for name in SAMPLES}
-    assert scans["basic-scan-complete.json"].completed and scans["basic-scan-complete.json"].image_tags == ("1.4.2",)
-    assert scans["basic-scan-complete-untagged.json"].image_tags == ()
+    deleted = scans.pop("image-deleted.json")
+    assert isinstance(deleted, ImageDeletedEvent) and deleted.image.tags == ("1.4.1",)
+    assert scans["basic-scan-complete.json"].completed and scans["basic-scan-complete.json"].image.tags == ("1.4.2",)
+    assert scans["basic-scan-complete-untagged.json"].image.tags == ()
     assert not scans["basic-scan-failed.json"].completed
     inspector = scans["inspector2-scan-complete.json"]
     assert inspector.kind is ScanKind.ENHANCED and inspector.completed
@@ -40,7 +47,7 @@ def test_the_samples_cover_basic_complete_untagged_failed_and_inspector():
 def test_basic_scan_reads_the_repository_counts_and_the_registry():
     scan = parse(sample("basic-scan-complete.json"))
     assert scan.kind is ScanKind.BASIC
-    assert scan.repository_name == "mlops/retail-api"
+    assert scan.image.repository_name == "mlops/retail-api"
     assert scan.severity_counts == {Severity.CRITICAL: 2, Severity.HIGH: 5, Severity.MEDIUM: 9}
     assert scan.finding_count == 16
     assert scan.image.repository_arn == "arn:aws:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api"
@@ -49,7 +56,7 @@ def test_basic_scan_reads_the_repository_counts_and_the_registry():
 
 def test_inspector_names_the_repository_by_arn_and_counts_a_total():
     scan = parse(sample("inspector2-scan-complete.json"))
-    assert scan.repository_name == "mlops/retail-api"  # not the ARN: that is what DescribeImageScanFindings takes
+    assert scan.image.repository_name == "mlops/retail-api"  # not the ARN: that is what DescribeImageScanFindings takes
     assert scan.total_findings == 14
     assert scan.finding_count == 14  # TOTAL, not the sum of the severities listed (LOW is not listed)
     assert Severity.UNDEFINED not in scan.severity_counts
@@ -58,7 +65,7 @@ def test_inspector_names_the_repository_by_arn_and_counts_a_total():
 def test_absent_tags_are_an_untagged_image():
     event = sample("basic-scan-complete.json")
     del event["detail"]["image-tags"]
-    assert parse(event).image_tags == ()
+    assert parse(event).image.tags == ()
 
 
 def test_missing_counts_mean_unknown_and_empty_counts_mean_nothing_found():
@@ -69,13 +76,37 @@ def test_missing_counts_mean_unknown_and_empty_counts_mean_nothing_found():
     assert parse(event).finding_count == 0
 
 
-def test_a_severity_aws_adds_later_is_type_checked_and_ignored():
+def test_a_severity_aws_adds_later_is_type_checked_and_makes_the_findings_worth_reading():
     event = sample("basic-scan-complete.json")
-    event["detail"]["finding-severity-counts"]["SEVERE_NEW_LEVEL"] = 3
-    assert parse(event).finding_count == 16
-    event["detail"]["finding-severity-counts"]["SEVERE_NEW_LEVEL"] = "3"
-    with pytest.raises(InvalidEvent, match="SEVERE_NEW_LEVEL is not a whole number"):
+    event["detail"]["finding-severity-counts"] = {"NEW_SEVERITY": 3}
+    scan = parse(event)
+    assert scan.finding_count == 0 and scan.unknown_counts
+    assert scan.worth_reading(Severity.CRITICAL)  # it might be a CRITICAL: read, never skip
+    event["detail"]["finding-severity-counts"]["NEW_SEVERITY"] = "3"
+    with pytest.raises(InvalidEvent, match="NEW_SEVERITY is not a whole number"):
         parse(event)
+
+
+@pytest.mark.parametrize(
+    ("counts", "worth_reading"),
+    [
+        ({"MEDIUM": 4, "LOW": 1}, False),
+        ({"MEDIUM": 4, "HIGH": 1}, True),
+        ({"HIGH": 0, "LOW": 2}, False),
+        ({}, False),
+        ({"UNTRIAGED": 1}, True),  # ranked by its score, which only the findings carry
+        ({"MEDIUM": 2, "TOTAL": 3}, True),  # a TOTAL the listed counts do not add up to
+        ({"MEDIUM": 2, "TOTAL": 2}, False),
+        (None, True),  # no counts at all
+    ],
+)
+def test_the_counts_skip_reading_only_when_they_settle_it(counts, worth_reading):
+    event = sample("basic-scan-complete.json")
+    if counts is None:
+        del event["detail"]["finding-severity-counts"]
+    else:
+        event["detail"]["finding-severity-counts"] = counts
+    assert parse(event).worth_reading(Severity.HIGH) is worth_reading
 
 
 def _mutated(name: str, path: tuple[str, ...], value: Any) -> dict[str, Any]:
@@ -91,7 +122,8 @@ INSPECTOR = "inspector2-scan-complete.json"
     ("event", "reason"),
     [
         ([], "event is missing or not an object"),
-        (_mutated(BASIC, ("detail-type",), "ECR Image Action"), "unexpected source / detail-type"),
+        (_mutated(BASIC, ("detail-type",), "ECR Replication Action"), "unexpected source / detail-type"),
+        (_mutated("image-deleted.json", ("detail", "action-type"), "PUSH"), "only a DELETE that succeeded"),
         (_mutated(BASIC, ("source",), "aws.inspector2"), "unexpected source / detail-type"),
         (_mutated(BASIC, ("detail",), DELETE), "detail is missing or not an object"),
         (_mutated(BASIC, ("detail", "repository-name"), 42), "detail.repository-name is missing or not a string"),
@@ -124,18 +156,23 @@ def test_malformed_events_are_rejected_with_a_reason(event, reason):
 @pytest.mark.parametrize(
     ("path", "value", "reason"),
     [
-        (("account",), "210987654321", "from account 210987654321 in ap-southeast-1"),
-        (("region",), "us-east-1", "from account 123456789012 in us-east-1"),
+        (("account",), "210987654321", "event is from aws account 210987654321 in ap-southeast-1"),
+        (("region",), "us-east-1", "event is from aws account 123456789012 in us-east-1"),
         (("account",), "not-an-account", "account 'not-an-account' is not valid"),
         (
             ("detail", "repository-name"),
             "arn:aws:ecr:ap-southeast-1:210987654321:repository/mlops/retail-api",
-            "is not in the event's registry",
+            "is from aws account 210987654321 in ap-southeast-1: this function acts only on aws account 123456789012",
         ),
         (
             ("detail", "repository-name"),
             "arn:aws:ecr:us-east-1:123456789012:repository/mlops/retail-api",
-            "is not in the event's registry",
+            "is from aws account 123456789012 in us-east-1",
+        ),
+        (
+            ("detail", "repository-name"),
+            "arn:aws-cn:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api",
+            "is from aws-cn account 123456789012 in ap-southeast-1",  # another partition, like another account
         ),
     ],
 )
@@ -216,6 +253,8 @@ def test_parsing_never_raises_anything_but_invalid_event(event):
     except InvalidEvent:
         return
     # What it accepts is fully typed.
-    assert isinstance(scan.repository_name, str) and isinstance(scan.image_digest, str)
-    assert all(isinstance(tag, str) for tag in scan.image_tags)
+    assert isinstance(scan.image.repository_name, str) and isinstance(scan.key, str)
+    assert isinstance(scan.image.digest, str) and all(isinstance(tag, str) for tag in scan.image.tags)
+    if isinstance(scan, ImageDeletedEvent):
+        return
     assert scan.finding_count is None or (isinstance(scan.finding_count, int) and scan.finding_count >= 0)

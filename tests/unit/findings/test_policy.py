@@ -1,4 +1,5 @@
-"""What is worth an alert: threshold, only-fixable, suppressions (active, expired, pattern-scoped, invalid)."""
+"""What is worth an alert: threshold (an untriaged finding by its score), only-fixable, suppressions (active,
+expired, pattern-scoped), and a suppressions document's invalid entries skipped while the others apply."""
 
 from __future__ import annotations
 
@@ -6,14 +7,15 @@ import json
 from datetime import date
 
 import pytest
-from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Severity
 from ecr_governance.findings.policy import Suppression, parse_suppressions
 from findings_builders import TODAY, finding, report_of
 
 
 def suppressions(*entries: dict) -> tuple[Suppression, ...]:
-    return parse_suppressions(json.dumps({"suppressions": list(entries)}), "test document")
+    parsed = parse_suppressions(json.dumps({"suppressions": list(entries)}), "test document")
+    assert parsed.problems == ()
+    return parsed.entries
 
 
 def entry(finding_id="CVE-2024-0001", expires="2026-12-31", reason="accepted (SEC-1)", **extra) -> dict:
@@ -28,11 +30,18 @@ def test_the_threshold_keeps_findings_at_or_above_it_in_alert_order():
         finding("CVE-HIGH-FIX", Severity.HIGH, 7.5, fixed_in="3.0.10"),
         finding("CVE-HIGH-TOP", Severity.HIGH, 8.8),
         finding("CVE-UNTRIAGED", Severity.UNTRIAGED, None),
+        finding("CVE-UNTRIAGED-9.8", Severity.UNTRIAGED, 9.8, exploit=True),
     ]
     decision = report_of(findings).decision
-    # Severity, then score, then fixable first.
-    assert [f.id for f in decision.alerted] == ["CVE-CRIT", "CVE-HIGH-TOP", "CVE-HIGH-FIX", "CVE-HIGH-NOFIX"]
-    assert decision.below_threshold == 2 and decision.total_findings == 6
+    # Severity (an untriaged finding by its score's CVSS band), then score, then fixable first.
+    assert [f.id for f in decision.alerted] == [
+        "CVE-UNTRIAGED-9.8",
+        "CVE-CRIT",
+        "CVE-HIGH-TOP",
+        "CVE-HIGH-FIX",
+        "CVE-HIGH-NOFIX",
+    ]
+    assert decision.below_threshold == 2 and decision.total_findings == 7
     assert decision.highest_severity is Severity.CRITICAL
     assert decision.counts[Severity.LOW] == 1
     assert [f.id for f in report_of(findings, Severity.UNDEFINED).decision.alerted][-1] == "CVE-UNTRIAGED"
@@ -115,13 +124,30 @@ def test_a_suppression_below_the_threshold_is_neither_used_nor_expired():
         (json.dumps([entry(expiry="2026-12-31")]), "unknown field(s) expiry"),
     ],
 )
-def test_an_invalid_document_fails_loudly_naming_the_entry(document, message):
-    with pytest.raises(SettingsError) as raised:
-        parse_suppressions(document, "test document")
-    assert message in str(raised.value)
+def test_an_invalid_entry_or_document_is_a_problem_naming_it(document, message):
+    parsed = parse_suppressions(document, "test document")
+    assert any(message in problem for problem in parsed.problems), parsed.problems
+
+
+def test_an_invalid_entry_is_skipped_and_the_others_still_apply():
+    document = json.dumps([entry("CVE-2024-0001"), entry("CVE-2", expires="2026-13-01"), entry("CVE-2024-0003")])
+    parsed = parse_suppressions(document, "test document")
+    assert [s.finding_id for s in parsed.entries] == ["CVE-2024-0001", "CVE-2024-0003"]
+    (problem,) = parsed.problems
+    assert problem == "test document: suppressions[1] (id 'CVE-2'): expires '2026-13-01' is not a date"
+    findings = [finding("CVE-2024-0001"), finding("CVE-2"), finding("CVE-2024-0003")]
+    decision = report_of(findings, suppressions=parsed.entries).decision
+    assert [f.id for f in decision.alerted] == ["CVE-2"] and decision.suppressed_count == 2
+
+
+def test_an_untriaged_finding_with_a_score_meets_the_threshold_of_its_band():
+    findings = [finding("CVE-U-8", Severity.UNTRIAGED, 8.0), finding("CVE-U-5", Severity.UNTRIAGED, 5.0)]
+    decision = report_of(findings, Severity.HIGH).decision
+    assert [f.id for f in decision.alerted] == ["CVE-U-8"] and decision.highest_severity is Severity.HIGH
+    assert decision.alerted_counts == {Severity.HIGH: 1}
 
 
 def test_a_bare_list_and_an_empty_parameter_are_accepted():
-    (parsed,) = parse_suppressions(json.dumps([entry(repositories=["mlops/*"])]))
+    (parsed,) = parse_suppressions(json.dumps([entry(repositories=["mlops/*"])])).entries
     assert parsed == Suppression("CVE-2024-0001", date(2026, 12, 31), "accepted (SEC-1)", ("mlops/*",), 0)
-    assert parse_suppressions("  ") == ()
+    assert parse_suppressions("  ").entries == ()

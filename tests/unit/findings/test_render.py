@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-from ecr_governance.findings import render
+import pytest
+from ecr_governance.findings import ocsf, render
 from ecr_governance.findings.normalize import SEVERITIES, Severity
 from ecr_governance.findings.policy import parse_suppressions
 from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, message_size_bytes
@@ -57,7 +58,7 @@ def test_the_subject_is_always_at_most_99_characters_and_keeps_the_worst_severit
     findings = [finding(f"CVE-{i}", severity, fixed_in="1.0") for i, severity in enumerate(severities)]
     report = report_of(findings, threshold=Severity.UNDEFINED, image=image)
     subject = render.subject(report)
-    worst = min(severities, key=SEVERITIES.index)
+    worst = min((f.effective_severity for f in findings), key=SEVERITIES.index)  # an untriaged 7.5 is HIGH
     assert len(subject) <= 99 and subject.startswith(f"[{worst}] ")
     assert "\n" not in subject
 
@@ -93,7 +94,7 @@ def test_the_text_lists_suppressed_and_expired_suppressions():
             {"id": "CVE-2024-6387", "repositories": ["mlops/*"], "expires": "2026-01-31", "reason": "waiting on base"},
         ]
     )
-    text = render.alert_text(report_of(RETAIL_API_FINDINGS, suppressions=parse_suppressions(document)))
+    text = render.alert_text(report_of(RETAIL_API_FINDINGS, suppressions=parse_suppressions(document).entries))
     assert (
         "Suppressed findings (1), by suppression:\n  CVE-2023-4911 on * until 2026-12-31 (1): no setuid binary (SEC-12)"
         in text
@@ -111,38 +112,47 @@ def test_the_chat_body_is_a_chatbot_custom_notification():
     assert set(content) == {"textType", "title", "description", "nextSteps", "keywords"}
     assert content["textType"] == "client-markdown"
     assert content["title"].endswith(notice.subject) and len(content["title"]) <= 250
-    assert "`CVE-2024-45492`" in content["description"]
+    assert "`CVE-2024-45492` `libexpat1` `2.5.0` - fixed in `2.5.0-1+deb12u1`" in content["description"]
     assert all(isinstance(step, str) for step in content["nextSteps"]) and len(content["nextSteps"]) <= 4
-    assert content["nextSteps"][0] == "Upgrade libexpat1: fixed in 2.5.0-1+deb12u1 (CVE-2024-45492)"
+    assert content["nextSteps"][0] == "Upgrade `libexpat1`: fixed in `2.5.0-1+deb12u1` (`CVE-2024-45492`)"
     assert (
         content["nextSteps"][2]
-        == "Upgrade glibc: fixed in 2.36-9+deb12u3, 2.36-9+deb12u7 (CVE-2023-4911, CVE-2024-2961)"
+        == "Upgrade `glibc`: fixed in `2.36-9+deb12u3`, `2.36-9+deb12u7` (`CVE-2023-4911`, `CVE-2024-2961`)"
     )
     assert content["nextSteps"][-1].startswith("Review the scan results: https://ap-southeast-1.console.aws")
     assert content["keywords"] == ["CRITICAL", "mlops/retail-api", "ecr-governance"]
     assert chat["metadata"] == {"summary": notice.subject, "eventType": "ecr-governance.ScanFindingsAlert"}
 
 
-def test_the_machine_body_names_its_schema_and_carries_every_finding_that_fits():
+def test_the_machine_body_is_an_ocsf_vulnerability_finding_with_every_finding_that_fits():
     notice = render.alert_notice(report_of(RETAIL_API_FINDINGS))
     assert notice.bodies["sqs"] == notice.bodies["lambda"]
     document = json.loads(notice.bodies["sqs"])
-    assert document["schema"] == "ecr-governance.scan-findings-alert/v1"
-    assert document["image"]["digest"] == IMAGE.digest and document["image"]["tags"] == ["1.4.2"]
-    assert document["counts"]["alerted"] == {"CRITICAL": 2, "HIGH": 5}
-    assert document["findingsIncluded"] == 7 and document["findingsOmitted"] == 0
-    assert document["findings"][0] == {
-        "id": "CVE-2024-45492",
-        "severity": "CRITICAL",
-        "score": 9.8,
-        "package": "libexpat1",
-        "installedVersion": "2.5.0",
-        "fixedInVersion": "2.5.0-1+deb12u1",
-        "fixAvailable": True,
-        "exploitAvailable": None,
-        "link": "https://nvd.nist.gov/vuln/detail/CVE-2024-45492",
+    assert (document["class_uid"], document["category_uid"], document["type_uid"]) == (2002, 2, 200201)
+    assert document["metadata"]["version"] == "1.4.0" and document["severity_id"] == 5
+    assert document["status_id"] == 1 and document["finding_info"]["title"] == notice.subject
+    assert document["cloud"] == {
+        "provider": "AWS",
+        "region": "ap-southeast-1",
+        "cloud_partition": "aws",
+        "account": {"uid": "123456789012", "type": "AWS Account", "type_id": 10},
     }
-    assert notice.attributes == {"severity": "CRITICAL", "repository": "mlops/retail-api"}
+    (resource,) = document["resources"]
+    assert resource["uid"] == f"arn:aws:ecr:ap-southeast-1:123456789012:repository/mlops/retail-api/{IMAGE.digest}"
+    assert resource["data"]["imageTags"] == ["1.4.2"]
+    unmapped = document["unmapped"]
+    assert unmapped["counts"]["alerted"] == {"CRITICAL": 2, "HIGH": 5}
+    assert unmapped["findingsIncluded"] == 7 and unmapped["findingsOmitted"] == 0
+    assert document["vulnerabilities"][0] == {
+        "title": "CVE-2024-45492 - libexpat1",
+        "severity": "CRITICAL",
+        "cve": {"uid": "CVE-2024-45492", "cvss": [{"base_score": 9.8, "version": "3.x"}]},
+        "vendor_name": "Amazon ECR",
+        "affected_packages": [{"name": "libexpat1", "version": "2.5.0", "fixed_in_version": "2.5.0-1+deb12u1"}],
+        "is_fix_available": True,
+        "references": ["https://nvd.nist.gov/vuln/detail/CVE-2024-45492"],
+    }
+    assert notice.attributes == {"alert": "scan", "severity": "CRITICAL", "repository": "mlops/retail-api"}
 
 
 def _many_findings(count: int) -> list:
@@ -161,36 +171,100 @@ def _many_findings(count: int) -> list:
     ]
 
 
+def _fits(notice) -> bool:
+    return message_size_bytes(notice) <= SNS_MESSAGE_MAX_BYTES and all(
+        len(body.encode("utf-8")) <= SNS_MESSAGE_MAX_BYTES for body in (notice.text, *notice.bodies.values())
+    )
+
+
 def test_ten_thousand_findings_fit_sns_keeping_the_most_severe_and_saying_how_many_more():
     report = report_of(_many_findings(10_000), threshold=Severity.UNDEFINED)
     notice = render.alert_notice(report)
-    assert message_size_bytes(notice) <= SNS_MESSAGE_MAX_BYTES
-    for body in (notice.text, *notice.bodies.values()):
-        assert len(body.encode("utf-8")) <= SNS_MESSAGE_MAX_BYTES
+    assert _fits(notice)
     document = json.loads(notice.bodies["sqs"])
-    listed = document["findingsIncluded"]
-    assert 0 < listed < 10_000 and document["findingsOmitted"] == 10_000 - listed
+    listed = document["unmapped"]["findingsIncluded"]
+    assert 0 < listed < 10_000 and document["unmapped"]["findingsOmitted"] == 10_000 - listed
     # The listed findings are the first in alert order: no omitted finding is more severe than a listed one.
-    assert [f["id"] for f in document["findings"]] == [f.id for f in report.decision.alerted[:listed]]
+    assert [v["cve"]["uid"] for v in document["vulnerabilities"]] == [f.id for f in report.decision.alerted[:listed]]
     assert f"  ... and {10_000 - listed} more: see the scan results in the console" in notice.text
-    assert notice.text.count("\n  CRITICAL ") + notice.text.startswith("  CRITICAL") == min(
-        listed, report.decision.alerted_counts[Severity.CRITICAL]
-    )
 
 
 def test_the_cut_is_at_the_byte_limit_not_before_it():
     report = report_of(_many_findings(300), threshold=Severity.UNDEFINED)
     limit = 40_000
     notice = render.alert_notice(report, max_message_bytes=limit)
-    listed = json.loads(notice.bodies["sqs"])["findingsIncluded"]
+    listed = json.loads(notice.bodies["sqs"])["unmapped"]["findingsIncluded"]
     assert message_size_bytes(notice) <= limit
-    finding_documents = [json.dumps(render._finding_document(f), ensure_ascii=False) for f in report.decision.alerted]
-    chat = notice.bodies["https"]
-    one_more = render._notice(report, finding_documents, chat, listed + 1)
+    alerted = report.decision.alerted
+    written = render.Written(
+        head=render._text_head(report),
+        lines=[render.finding_text(f) for f in alerted],
+        vulnerabilities=[json.dumps(ocsf.vulnerability(f, "basic"), ensure_ascii=False) for f in alerted],
+        chat=notice.bodies["https"],
+    )
+    one_more = render.notice_listing(report, written, listed + 1)
     assert message_size_bytes(one_more) > limit  # the next finding would not have fitted
 
 
 def test_every_finding_is_listed_when_they_fit():
     notice = render.alert_notice(report_of(RETAIL_API_FINDINGS))
     assert message_size_bytes(notice) < SNS_MESSAGE_MAX_BYTES
-    assert json.loads(notice.bodies["sqs"])["findingsOmitted"] == 0
+    assert json.loads(notice.bodies["sqs"])["unmapped"]["findingsOmitted"] == 0
+
+
+# ---- the worst cases a registry can produce: every one of them still alerts -----------------------------------
+LONG_TAGS = tuple(f"{i:03d}-" + "t" * 124 for i in range(700))  # 700 tags of 128 characters
+
+
+def test_an_image_with_700_tags_of_128_characters_alerts():
+    report = report_of(RETAIL_API_FINDINGS, image=replace(IMAGE, tags=LONG_TAGS))
+    notice = render.alert_notice(report)
+    assert _fits(notice) and "(+" in notice.text  # the tags line is bounded: "(+N more)"
+    machine = json.loads(notice.bodies["sqs"])
+    assert machine["unmapped"]["findingsOmitted"] == 0
+    image = machine["resources"][0]["data"]
+    assert (len(image["imageTags"]), image["imageTagCount"]) == (20, 700)  # the first ones, and how many
+    assert message_size_bytes(notice) < 32 * 1024  # tags no longer crowd out findings
+
+
+def test_twelve_thousand_findings_of_one_package_with_different_fixed_versions_alert():
+    findings = [
+        finding(f"CVE-2026-{i:05d}", Severity.CRITICAL, 9.0, "libfoo", "1.0", fixed_in=f"1.{i}.0")
+        for i in range(12_000)
+    ]
+    notice = render.alert_notice(report_of(findings, image=replace(IMAGE, tags=LONG_TAGS)))
+    assert _fits(notice)
+    steps = json.loads(notice.bodies["https"])["content"]["nextSteps"]
+    assert steps[0].startswith("Upgrade `libfoo`: fixed in `1.0.0`") and "(+11995 more)" in steps[0]
+
+
+def test_hundreds_of_long_suppressions_and_problems_still_alert():
+    entries = [
+        {"id": f"CVE-{i}", "expires": "2020-01-01" if i % 2 else "2030-01-01", "reason": "r" * 5000} for i in range(400)
+    ]
+    entries += [{"id": f"CVE-BAD-{i}", "expires": "never", "reason": "x" * 5000} for i in range(400)]
+    parsed = parse_suppressions(json.dumps(entries), "suppressions parameter /s")
+    findings = [finding(f"CVE-{i}", Severity.HIGH, package="p" * 512) for i in range(400)]
+    report = report_of(findings, suppressions=parsed.entries, image=replace(IMAGE, tags=LONG_TAGS))
+    report = replace(report, decision=replace(report.decision, suppression_problems=parsed.problems))
+    notice = render.alert_notice(report)
+    assert _fits(notice) and notice.text.count("  ... and 180 more") == 2  # suppressed, expired: 20 listed each
+
+
+@pytest.mark.parametrize(
+    ("partition", "console"),
+    [
+        ("aws", "https://ap-southeast-1.console.aws.amazon.com/ecr/"),
+        ("aws-cn", "https://ap-southeast-1.console.amazonaws.cn/ecr/"),
+        ("aws-us-gov", "https://ap-southeast-1.console.amazonaws-us-gov.com/ecr/"),
+        ("aws-iso", None),  # no public console: no link rather than a wrong one
+    ],
+)
+def test_console_links_follow_the_images_partition(partition, console):
+    image = replace(IMAGE, partition=partition)
+    url = render.console_url(image)
+    text = render.alert_text(report_of(RETAIL_API_FINDINGS, image=image))
+    if console is None:
+        assert url == "" and "Scan results in the console" not in text
+    else:
+        assert url.startswith(console) and url in text

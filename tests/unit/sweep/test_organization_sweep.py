@@ -68,7 +68,8 @@ class Organization:
 
 class Directory:
     def __init__(self, organization: Organization):
-        self.accounts = organization.accounts_of
+        self.all_accounts = organization.accounts_of
+        self.accounts_under = organization.accounts_of
 
 
 def test_an_organization_run_sweeps_every_reachable_member_account_region_and_adds_up_per_account():

@@ -1,0 +1,45 @@
+"""The scan-findings function's settings: the shared ones (settings.py) and the two only the scan path reads."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ecr_governance.config import SettingDoc, bool_setting, text_setting
+from ecr_governance.findings import settings as shared
+from ecr_governance.findings.settings import FindingsSettings, common_settings
+
+SETTINGS_DOCS: tuple[SettingDoc, ...] = (
+    *shared.SETTINGS_DOCS,
+    SettingDoc(
+        "IMPORT_FINDINGS_TO_SECURITY_HUB",
+        "ImportBasicFindingsToSecurityHub",
+        "false",
+        "`true` imports the alerted basic-scan findings into Security Hub (BatchImportFindings) after the alert, "
+        "and archives the ones a rescan no longer reports or whose image was deleted; enhanced findings already "
+        "reach it through Amazon Inspector.",
+    ),
+    SettingDoc(
+        "IDEMPOTENCY_TABLE_NAME",
+        "(the stack's idempotency table)",
+        "",
+        "DynamoDB table of Powertools Idempotency records (a scan event delivered twice is handled once). Empty (a "
+        "local run) = idempotency off, with a WARNING line.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ScanFindingsSettings(FindingsSettings):
+    import_to_security_hub: bool = False
+    idempotency_table_name: str = ""
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> ScanFindingsSettings:
+        environ = os.environ if environ is None else environ
+        return cls(
+            **common_settings(environ),
+            import_to_security_hub=bool_setting(environ, "IMPORT_FINDINGS_TO_SECURITY_HUB", "false"),
+            idempotency_table_name=text_setting(environ, "IDEMPOTENCY_TABLE_NAME", ""),
+        )
