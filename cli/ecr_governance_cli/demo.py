@@ -168,7 +168,7 @@ def main() -> int:
     log = io.StringIO()
     try:
         with emulator_environment(emulator.endpoint_url, REGION):
-            settings = EnforceSettings.from_environ({})
+            settings = EnforceSettings.from_environ()  # the emulator's environment: REGISTRY_API=core
             ecr = make_client("ecr")
             seed_registry(ecr, settings.standard_lifecycle_policy)
             enforcement_demo(ecr, settings, log)

@@ -49,6 +49,11 @@ class AccessDenied(AwsError):
     """The caller's credentials lack an IAM permission; names the action."""
 
 
+class ManagedByOrganization(AwsError):
+    """The organization governs this setting (BlockedByOrganizationPolicyException, e.g. an Amazon Inspector
+    organization policy owns registry scanning): reported as managed, never a failure to retry."""
+
+
 class FatalAwsError(AwsError):
     """No AWS call can succeed (no credentials, no endpoint): recording it against one repository and going on to
     the next would only repeat it. Services catch GovernanceError per repository but let these end the run."""

@@ -62,6 +62,9 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     "repositories": frozenset(),
     "schedule": frozenset(),
     "exemptions": frozenset({"config", "errors", "wildcard"}),
+    # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).
+    "pull_through_cache": frozenset(),
+    "signing": frozenset({"wildcard"}),
 }
 SHARED_ROOMS = frozenset(SHARED_ROOMS_IMPORTS)
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {

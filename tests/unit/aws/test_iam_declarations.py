@@ -26,6 +26,7 @@ from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.registry_model import CreationTemplate
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.notice import Notice
@@ -43,6 +44,19 @@ ACTION_OF_OPERATION: dict[str, frozenset[str]] = {
     "sqs:SendMessageBatch": frozenset({"sqs:SendMessage"}),
     "dynamodb:TransactWriteItems": frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem"}),
     "lambda:Invoke": frozenset({"lambda:InvokeFunction"}),
+    # A creation template with a lifecycle policy is authorized as the repositories it creates (ECR's user guide);
+    # the first one creates ECR's service-linked role for templates.
+    "ecr:CreateRepositoryCreationTemplate": frozenset(
+        {
+            "ecr:CreateRepositoryCreationTemplate",
+            "ecr:CreateRepository",
+            "ecr:PutLifecyclePolicy",
+            "iam:CreateServiceLinkedRole",
+        }
+    ),
+    "ecr:UpdateRepositoryCreationTemplate": frozenset(
+        {"ecr:UpdateRepositoryCreationTemplate", "ecr:CreateRepository", "ecr:PutLifecyclePolicy"}
+    ),
 }
 # Services whose IAM prefix differs from their signing name.
 IAM_PREFIX_OF_SIGNING_NAME = {"tagging": "tag"}
@@ -75,6 +89,8 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "count": 2,
     "unit_id": "repository/team/app",
     "counts": {"deleted": 1},
+    "template": CreationTemplate("ROOT", ("CREATE_ON_PUSH",), "IMMUTABLE", lifecycle_policy='{"rules": []}'),
+    "principal_arn": "arn:aws:iam::123456789012:role/scanner",
 }
 
 
