@@ -2,7 +2,7 @@
 
 Baseline ("minimal"): computed here from the seeded state alone, without reading the enforcer's own counters:
   ceil(N / 1000) DescribeRepositories pages
-  + 1 GetRegistryScanningConfiguration
+  + 1 GetRegistryScanningConfiguration, 1 GetRegistryPolicy (the registry policy aspect)
   + 1 ListTagsForResource per repository (tags are the only way to learn a tag exemption, and a name exemption
     covers tag mutability and lifecycle only: a tag may still exempt it from scan on push). The emulator does not
     serve the Resource Groups Tagging API for ECR, so this is the per-repository path; bench_enforce_scale.py
@@ -45,7 +45,12 @@ SCANNED_PREFIX = "mlops/*"  # the registry's one partial BASIC scan-on-push rule
 EXEMPT_PATTERN = "sandbox/*"
 EXEMPT_TAG = {"Key": "ecr-governance:exempt", "Value": "true"}
 ALLOWED_FILTER = "sha256-*"
-SETTINGS = {"EXEMPT_REPOSITORY_PATTERNS": EXEMPT_PATTERN, "ALLOWED_EXCLUSION_FILTERS": ALLOWED_FILTER}
+# The emulator serves ECR's core API only (RegistryApi=core): the registry settings ECR added in 2025 are not read.
+SETTINGS = {
+    "EXEMPT_REPOSITORY_PATTERNS": EXEMPT_PATTERN,
+    "ALLOWED_EXCLUSION_FILTERS": ALLOWED_FILTER,
+    "REGISTRY_API": "core",
+}
 CUSTOM_POLICY = {
     "rules": [
         {
@@ -64,6 +69,7 @@ WRITE_OPERATIONS = (
 OPERATIONS = (
     "DescribeRepositories",
     "GetRegistryScanningConfiguration",
+    "GetRegistryPolicy",
     "ListTagsForResource",
     "GetLifecyclePolicy",
     *WRITE_OPERATIONS,
@@ -143,7 +149,9 @@ def seed(ecr: Any, plan: list[SeededRepository], standard_policy: dict[str, Any]
 def minimal_calls(plan: list[SeededRepository]) -> Counter[str]:
     """The fewest ECR calls that can read and remediate the seeded state (see the module docstring)."""
     minimal: Counter[str] = Counter(
-        DescribeRepositories=math.ceil(len(plan) / MAX_REPOSITORIES_PAGE), GetRegistryScanningConfiguration=1
+        DescribeRepositories=math.ceil(len(plan) / MAX_REPOSITORIES_PAGE),
+        GetRegistryScanningConfiguration=1,
+        GetRegistryPolicy=1,
     )
     uncovered = False
     for repository in plan:

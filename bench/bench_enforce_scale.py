@@ -7,7 +7,7 @@ response parsing are botocore's own; maxResults is honoured, unlike moto) and sl
 same reconcile with ReconcileConcurrency=8 (the default) and =1 (the baseline).
 
 Targets (issue "Enforcement at registry scale"): wall time with 8 <= 1/6 of the time with 1; calls per reconcile
-<= 1.05 x (DescribeRepositories pages + one GetLifecyclePolicy per repository + tagging pages + 2).
+<= 1.05 x (DescribeRepositories pages + one GetLifecyclePolicy per repository + tagging pages + 5 registry reads).
 
 Run: .venv/bin/python bench/bench_enforce_scale.py [--repositories 10000] [--latency-ms 30]
 (about 5 minutes at the defaults, most of it the sequential baseline).
@@ -26,8 +26,10 @@ from typing import Any
 import boto3
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.creation_templates import standard_template
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
+from ecr_governance_cli.registry_stand_in import answer_in_memory
 
 REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
@@ -52,19 +54,13 @@ class SimulatedRegistry:
         self._lock = threading.Lock()
 
     def attach(self, client: Any) -> Any:
-        client.meta.events.register("before-parameter-build.*.*", self._remember_parameters)
-        client.meta.events.register_first("before-call.*.*", self.answer)
-        return client
+        return answer_in_memory(client, self.answer)
 
-    @staticmethod
-    def _remember_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        context["api_parameters"] = dict(params)  # before-call sees the serialized request, not the parameters
-
-    def answer(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[Response, dict[str, Any]]:
+    def answer(self, operation_name: str, params: dict[str, Any]) -> tuple[Response, dict[str, Any]]:
         with self._lock:
-            self.calls[model.name] += 1
+            self.calls[operation_name] += 1
         time.sleep(self.latency)
-        return Response(), getattr(self, f"_{model.name}")(context["api_parameters"])
+        return Response(), getattr(self, f"_{operation_name}")(params)
 
     def _page(self, items: list[Any], params: dict[str, Any], token_key: str, size_key: str, default: int):
         start = int(params.get(token_key) or 0)
@@ -88,6 +84,19 @@ class SimulatedRegistry:
     def _GetLifecyclePolicy(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"repositoryName": params["repositoryName"], "lifecyclePolicyText": self.policy}
 
+    # The registry settings ECR added in 2025-26: no cache rule, our ROOT template, no exclusion, no registry policy.
+    def _DescribePullThroughCacheRules(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pullThroughCacheRules": []}
+
+    def _DescribeRepositoryCreationTemplates(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"repositoryCreationTemplates": [_root_template_of(EnforceSettings.from_environ({}))]}
+
+    def _ListPullTimeUpdateExclusions(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pullTimeUpdateExclusions": []}
+
+    def _GetRegistryPolicy(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"registryId": ACCOUNT, "policyText": ""}
+
     def _GetRegistryScanningConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
         rule = {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}
         return {"registryId": ACCOUNT, "scanningConfiguration": {"scanType": "BASIC", "rules": [rule]}}
@@ -103,6 +112,17 @@ class SimulatedRegistry:
             for name in page
         ]
         return {"ResourceTagMappingList": mappings, "PaginationToken": token or ""}
+
+
+def _root_template_of(settings: EnforceSettings) -> dict[str, Any]:
+    template = standard_template(settings)
+    return {
+        "prefix": template.prefix,
+        "description": template.description,
+        "appliedFor": list(template.applied_for),
+        "imageTagMutability": template.tag_mutability,
+        "lifecyclePolicy": template.lifecycle_policy,
+    }
 
 
 def reconcile(count: int, latency: float, concurrency: int) -> tuple[float, Counter[str], dict[str, int], int]:
@@ -135,7 +155,8 @@ def main() -> int:
         math.ceil(args.repositories / 1000)  # DescribeRepositories pages
         + (args.repositories - exempt)  # one GetLifecyclePolicy per repository not exempt from lifecycle
         + max(1, math.ceil(exempt / 100))  # tagging pages
-        + 2
+        + 2  # registry scanning, the registry policy
+        + 3  # cache rules, creation templates, pull-time update exclusions
     )
     total = sum(calls.values())
     print(f"  calls {total:,} against the bound's base {bound:,}: {total / bound:.3f} (target <= 1.05)")

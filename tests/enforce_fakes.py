@@ -9,12 +9,16 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 
+from ecr_governance.enforce.creation_templates import standard_template
+from ecr_governance.enforce.registry_model import CreationTemplate, RegistryPolicy
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
 from ecr_governance.repositories import Repository
+from ecr_governance.signing import SigningRule
 
-STANDARD = json.dumps(EnforceSettings.from_environ({}).standard_lifecycle_policy)
+DEFAULTS = EnforceSettings.from_environ({})
+STANDARD = json.dumps(DEFAULTS.standard_lifecycle_policy)
 
 
 class InMemoryRegistry:
@@ -23,6 +27,13 @@ class InMemoryRegistry:
         self.tags: dict[str, dict[str, str]] = {}
         self.policies: dict[str, str] = {}
         self.scanning = scanning or RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("*",)),))
+        # The registry settings ECR added in 2025-26 (the emulator has none of them but the registry policy).
+        self.cache_prefixes: tuple[str, ...] = ()
+        self.signing: tuple[SigningRule, ...] = ()
+        # A registry starts compliant: our ROOT creation template carries the default standard.
+        self.templates: dict[str, CreationTemplate] = {"ROOT": standard_template(DEFAULTS)}
+        self.exclusions: list[str] = []
+        self.registry_policy: RegistryPolicy | None = None
         self.calls: Counter[str] = Counter()
         self.scanning_reads = 0
         self.fail_on: dict[tuple[str, str], Exception] = {}
@@ -31,9 +42,9 @@ class InMemoryRegistry:
         self.throttled: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None):
+    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None, **more):
         self.repositories[name] = Repository(
-            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push
+            name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push, **more
         )
         self.tags[name] = tags or {}
         if policy is not None:
@@ -89,6 +100,41 @@ class InMemoryRegistry:
     def put_lifecycle_policy(self, repository_name, policy):
         self._call("put_lifecycle_policy", repository_name)
         self.policies[repository_name] = json.dumps(policy)
+
+    def pull_through_cache_prefixes(self):
+        self._call("pull_through_cache_prefixes")
+        return self.cache_prefixes
+
+    def signing_rules(self):
+        self._call("signing_rules")
+        return self.signing
+
+    def list_creation_templates(self):
+        self._call("list_creation_templates")
+        return list(self.templates.values())
+
+    def create_creation_template(self, template):
+        self._call("put_creation_template", template.prefix)
+        if template.prefix in self.templates:
+            raise AwsError("template exists", code="TemplateAlreadyExistsException")
+        self.templates[template.prefix] = template
+
+    def update_creation_template(self, template):
+        self._call("put_creation_template", template.prefix)
+        self.templates[template.prefix] = template
+
+    def pull_time_update_exclusions(self):
+        self._call("pull_time_update_exclusions")
+        return tuple(self.exclusions)
+
+    def register_pull_time_update_exclusion(self, principal_arn):
+        self._call("put_pull_time_update_exclusion", principal_arn)
+        if principal_arn not in self.exclusions:
+            self.exclusions.append(principal_arn)
+
+    def get_registry_policy(self):
+        self._call("get_registry_policy")
+        return self.registry_policy
 
     @property
     def writes(self):

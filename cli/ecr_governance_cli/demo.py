@@ -14,6 +14,7 @@ import copy
 import hashlib
 import io
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,8 @@ from typing import Any
 
 from ecr_governance.aws.clients import make_client
 from ecr_governance.aws.ecr import EcrRegistry
+from ecr_governance.enforce.model import EnforcementReport
+from ecr_governance.enforce.reconcile import ReconcileScope
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import STANDARD_LIFECYCLE_PACKAGE, STANDARD_LIFECYCLE_RESOURCE, EnforceSettings
 from ecr_governance.images import OCI_INDEX, OCI_MANIFEST
@@ -31,6 +34,7 @@ from ecr_governance_cli.callcount import EcrCallCounter, counting_new_clients
 from ecr_governance_cli.emulator import emulator_environment, start_emulator
 from ecr_governance_cli.local_invoke import invoke_function, read_event
 from ecr_governance_cli.main import main as cli_main
+from ecr_governance_cli.registry_stand_in import RegistrySettingsStandIn
 from ecr_governance_cli.render import enforcement_table
 from ecr_governance_cli.sample_registry import image_manifest, push_images, seed_registry
 from ecr_governance_cli.scan_samples import demo_basic_findings, queue_scan_findings, scan_findings_response
@@ -144,6 +148,44 @@ def enforcement_demo(ecr: Any, settings: EnforceSettings, log: io.StringIO) -> N
     print(f"ECR calls: {dict(sorted(counter.calls.items()))}; writes: {sum(counter.writes.values())}")
 
 
+THEIR_TEMPLATE = {
+    "prefix": "vendor",
+    "description": "the platform team's template for vendor images",
+    "appliedFor": ["PULL_THROUGH_CACHE"],
+    "imageTagMutability": "MUTABLE",
+}
+
+
+def creation_template_demo(log: io.StringIO) -> None:
+    """The ROOT creation template, end to end through the real adapter and service; moto lacks the API, so an
+    in-memory stand-in answers it (and the other 2025 registry settings) while moto serves the rest."""
+    stand_in = RegistrySettingsStandIn(cache_prefixes=("docker-hub",))
+    stand_in.templates["vendor"] = THEIR_TEMPLATE
+    settings = EnforceSettings.from_environ({**os.environ, "REGISTRY_API": "aws"})
+    enforcer = Enforcer(EcrRegistry(stand_in.attach(make_client("ecr"))), settings)
+
+    def templates(report: EnforcementReport) -> None:
+        for decision in (d for d in report.decisions if d.aspect == "creation_template"):
+            change = f"{decision.before} -> {decision.after}" if decision.after else decision.before
+            print(f"  {change} ({decision.action}){': ' + decision.detail if decision.detail else ''}")
+
+    _heading("Repository creation templates (moto lacks the API: an in-memory stand-in answers it, the rest is moto)")
+    print("Audit: repositories ECR creates itself (pull-through cache, replication, create on push) start from them")
+    with contextlib.redirect_stderr(log):
+        templates(enforcer.apply(enforcer.assess(), dry_run=True))
+    print("Enforce: the ROOT template is created with the standard; the platform team's is reported, never overwritten")
+    with contextlib.redirect_stderr(log):
+        templates(enforcer.reconcile(ReconcileScope()))
+    root = stand_in.templates["ROOT"]
+    print(
+        f"  written: ROOT {root['imageTagMutability']}, applied for {', '.join(root['appliedFor'])}, the standard"
+        f" lifecycle policy ({len(json.loads(root['lifecyclePolicy'])['rules'])} rules)"
+    )
+    print("A second audit: ROOT is compliant")
+    with contextlib.redirect_stderr(log):
+        templates(enforcer.apply(enforcer.assess(), dry_run=True))
+
+
 def lifecycle_preview_demo(ecr: Any, endpoint_url: str) -> None:
     _heading("Blast radius of the standard lifecycle policy in 30 days (offline evaluation, no deletes)")
     push_images(ecr)
@@ -168,10 +210,11 @@ def main() -> int:
     log = io.StringIO()
     try:
         with emulator_environment(emulator.endpoint_url, REGION):
-            settings = EnforceSettings.from_environ({})
+            settings = EnforceSettings.from_environ()  # the emulator's environment: REGISTRY_API=core
             ecr = make_client("ecr")
             seed_registry(ecr, settings.standard_lifecycle_policy)
             enforcement_demo(ecr, settings, log)
+            creation_template_demo(log)
             lifecycle_preview_demo(ecr, emulator.endpoint_url)
             _heading("A release of mlops/retail-api is pushed; its scan completes with findings (ECR Image Scan)")
             scan_findings_demo(ecr, emulator.endpoint_url, log)

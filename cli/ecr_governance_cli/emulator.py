@@ -70,12 +70,14 @@ def emulator_client(emulator: Emulator, service: str, region: str = "ap-southeas
 
 @contextlib.contextmanager
 def emulator_environment(endpoint_url: str, region: str = "ap-southeast-1") -> Iterator[None]:
-    """Point every boto3 client created inside the block at the emulator (AWS_ENDPOINT_URL), then restore."""
+    """Point every boto3 client created inside the block at the emulator (AWS_ENDPOINT_URL), and say it serves
+    ECR's core API only (REGISTRY_API), then restore."""
     wanted = {
         **EMULATOR_CREDENTIALS,
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
+        "REGISTRY_API": "core",  # enforcement's setting: the emulator serves ECR's core API only
     }
     saved = {name: os.environ.get(name) for name in [*wanted, "AWS_PROFILE", "AWS_SESSION_TOKEN"]}
     os.environ.pop("AWS_PROFILE", None)

@@ -60,6 +60,9 @@ COLUMNS = (
     (Aspect.REPOSITORY_SCAN_ON_PUSH, "SCAN ON PUSH (REPO)"),
     (Aspect.LIFECYCLE_POLICY, "LIFECYCLE POLICY"),
 )
+# Shown only when a run checked them (RepositoryEncryption, SignedRepositoryPatterns).
+OPTIONAL_COLUMNS = ((Aspect.ENCRYPTION, "ENCRYPTION"), (Aspect.SIGNING, "SIGNING"))
+REGISTRY_NOTES = (Action.FAILED, Action.NOT_REMEDIABLE, Action.DETECTED, Action.MANAGED)
 
 
 def _cell(decision: Decision | None) -> str:
@@ -78,7 +81,8 @@ def _cell(decision: Decision | None) -> str:
     return f"{decision.before} ({decision.action})"
 
 
-def enforcement_table(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
+def _by_repository(report: EnforcementReport) -> tuple[dict[str, dict[str, Decision]], dict[str, str], list[str]]:
+    """(repository -> aspect -> decision, exemption reasons, repositories deleted before they were assessed)."""
     by_repository: dict[str, dict[str, Decision]] = defaultdict(dict)
     exemption_reasons: dict[str, str] = {}
     gone: list[str] = []
@@ -93,43 +97,65 @@ def enforcement_table(report: EnforcementReport, effective_scanning: dict[str, s
             if decision.aspect == Aspect.REGISTRY_SCANNING:  # the repository-level flag goes with it
                 by_repository[decision.repository][str(Aspect.REPOSITORY_SCAN_ON_PUSH)] = decision
         by_repository[decision.repository][decision.aspect] = decision
-    extra = ("ECR SAYS (SCANNING)",) if effective_scanning is not None else ()
-    rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT", *extra)]
-    for repository in sorted(by_repository):
-        decisions = by_repository[repository]
-        if "repository" in decisions:  # could not be read
-            verdict = "unknown"
-        elif all(d.action is Action.EXEMPT for d in decisions.values()):
-            verdict = "exempt"
-        else:
-            compliant = all(
-                d.status != Status.VIOLATION or d.action in (Action.REMEDIATED, Action.EXEMPT)
-                for d in decisions.values()
-            )
-            verdict = "yes" if compliant else "NO"
-        if "repository" in decisions:
-            cells = (_cell(decisions["repository"]), "", "", "")
-        else:
-            cells = tuple(_cell(decisions.get(str(aspect))) for aspect, _ in COLUMNS)
-        said = (effective_scanning.get(repository, "-"),) if effective_scanning is not None else ()
-        rows.append((repository, *cells, verdict, *said))
-    lines = table(rows)
-    for repository in gone:
-        lines.append(f"{repository}: deleted before it could be assessed (no-op)")
-    for repository, reason in sorted(exemption_reasons.items()):
-        lines.append(f"{repository}: exempt ({reason})")
+    return by_repository, exemption_reasons, gone
+
+
+def _verdict(decisions: dict[str, Decision]) -> str:
+    if "repository" in decisions:  # could not be read
+        return "unknown"
+    if all(d.action is Action.EXEMPT for d in decisions.values()):
+        return "exempt"
+    compliant = all(
+        d.status != Status.VIOLATION or d.action in (Action.REMEDIATED, Action.EXEMPT, Action.MANAGED)
+        for d in decisions.values()
+    )
+    return "yes" if compliant else "NO"
+
+
+def _registry_line(decision: Decision) -> str:
+    """One audit line per registry-level decision (scanning, creation templates, exclusions, the policy)."""
+    aspect = decision.aspect.replace("_", " ")
+    change = f"{decision.before} -> {decision.after}" if decision.after else decision.before
+    line = f"{aspect}: {change} ({decision.action})"
+    return f"{line}: {decision.detail}" if decision.detail and decision.action in REGISTRY_NOTES else line
+
+
+def _notes(report: EnforcementReport) -> list[str]:
+    lines = []
     for decision in report.decisions:
         if decision.repository == REGISTRY:
-            lines.append(f"registry scanning: {decision.before} -> {decision.after} ({decision.action})")
-        elif decision.action in (Action.FAILED, Action.NOT_REMEDIABLE):
+            lines.append(_registry_line(decision))
+        elif decision.action in (Action.FAILED, Action.NOT_REMEDIABLE, Action.DETECTED):
             lines.append(f"{decision.repository}: {decision.aspect} {decision.action}: {decision.detail}")
         elif decision.status == Status.CUSTOM and decision.detail not in ("", "kept"):
             lines.append(f"{decision.repository}: custom lifecycle policy {decision.detail}")
+    return lines
+
+
+def enforcement_table(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
+    by_repository, exemption_reasons, gone = _by_repository(report)
+    checked = {d.aspect for d in report.decisions}
+    columns = (*COLUMNS, *((aspect, title) for aspect, title in OPTIONAL_COLUMNS if aspect in checked))
+    extra = ("ECR SAYS (SCANNING)",) if effective_scanning is not None else ()
+    rows = [("REPOSITORY", *(title for _, title in columns), "COMPLIANT", *extra)]
+    for repository in sorted(by_repository):
+        decisions = by_repository[repository]
+        if "repository" in decisions:
+            cells = (_cell(decisions["repository"]), *("" for _ in columns[1:]))
+        else:
+            cells = tuple(_cell(decisions.get(str(aspect))) for aspect, _ in columns)
+        said = (effective_scanning.get(repository, "-"),) if effective_scanning is not None else ()
+        rows.append((repository, *cells, _verdict(decisions), *said))
+    lines = table(rows)
+    lines.extend(f"{repository}: deleted before it could be assessed (no-op)" for repository in gone)
+    lines.extend(f"{repository}: exempt ({reason})" for repository, reason in sorted(exemption_reasons.items()))
+    lines.extend(_notes(report))
     summary = report.summary()
     lines.append(
         f"{plural(summary['repositories'], 'repository')}: {summary['exempt_repositories']} exempt, "
         f"{summary['non_compliant_after']} non-compliant, {plural(summary['remediated'], 'setting')} remediated, "
-        f"{summary['would_remediate']} would be remediated, {summary['failed']} failed"
+        f"{summary['would_remediate']} would be remediated, {summary['failed']} failed; registry: "
+        f"{summary['registry_non_compliant']} non-compliant, {summary['registry_failed']} failed"
     )
     return "\n".join(lines)
 

@@ -58,6 +58,11 @@ class MemberUnreachable(AwsError):
     hub): that account is `not-onboarded`, the others go on."""
 
 
+class ManagedByOrganization(AwsError):
+    """The organization governs this setting (BlockedByOrganizationPolicyException, e.g. an Amazon Inspector
+    organization policy owns registry scanning): reported as managed, never a failure to retry."""
+
+
 class FatalAwsError(AwsError):
     """No AWS call can succeed (no credentials, no endpoint): recording it against one repository and going on to
     the next would only repeat it. Services catch GovernanceError per repository but let these end the run."""

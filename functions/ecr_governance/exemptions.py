@@ -3,8 +3,8 @@
 A repository tagged `ExemptTagKey=true` (the `ExemptTagValue` word), or named by `ExemptRepositoryPatterns`, is exempt
 from what a team relies on: tag mutability and lifecycle expiry (the sweep leaves it alone too). Scanning on push
 changes nothing a team relies on, so it is exempt from scan on push only when asked: the tag's value can list aspects
-(`tag-mutability`, `lifecycle`, `scan-on-push`, separated by spaces - tag values cannot hold commas), and
-`ScanExemptRepositoryPatterns` names repositories left out of scan on push.
+(`tag-mutability`, `lifecycle`, `scan-on-push`, `encryption`, `signing`, separated by spaces - tag values cannot
+hold commas), and `ScanExemptRepositoryPatterns` names repositories left out of scan on push.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class ExemptAspect(StrEnum):
     TAG_MUTABILITY = "tag-mutability"
     LIFECYCLE = "lifecycle"
     SCAN_ON_PUSH = "scan-on-push"
+    ENCRYPTION = "encryption"
+    SIGNING = "signing"
 
 
 # What the plain exemption (the tag's `true`, a name pattern) exempts from.
@@ -37,7 +39,8 @@ EXEMPTION_SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "ExemptTagValue",
         "true",
         "Value of the exempt tag (case-insensitive) that exempts a repository from tag mutability and lifecycle; "
-        "the tag may instead list aspects: tag-mutability, lifecycle, scan-on-push (space-separated).",
+        "the tag may instead list aspects: tag-mutability, lifecycle, scan-on-push, encryption, signing "
+        "(space-separated).",
     ),
     SettingDoc(
         "EXEMPT_REPOSITORY_PATTERNS",

@@ -16,6 +16,8 @@ class Repository:
     exclusion_filters: tuple[str, ...] = ()
     scan_on_push: bool = False
     uri: str = ""
+    encryption_type: str = "AES256"  # AES256 | KMS | KMS_DSSE, fixed when the repository is created
+    kms_key: str = ""  # the KMS key ARN when encrypted with KMS
 
     @property
     def account(self) -> str:

@@ -1,9 +1,10 @@
 """ECR's WILDCARD rules, one implementation, named for what each use matches.
 
 `*` stands for any run of characters (none included) and everything else is literal; the whole text must match -
-for exemption patterns and tag-mutability exclusion filters (`wildcard_match`) and lifecycle tagPatternList entries
-(`tag_pattern_regex`, one tag per line). Registry scanning filters differ (ECR user guide, "Filters for scanning"):
-a filter WITHOUT `*` matches every repository whose name CONTAINS it; with `*`, the whole name must match.
+for exemption patterns, tag-mutability exclusion filters and managed-signing filters (`wildcard_match`) and
+lifecycle tagPatternList entries (`tag_pattern_regex`, one tag per line). Registry scanning filters differ (ECR user
+guide, "Filters for scanning"): a filter WITHOUT `*` matches every repository whose name CONTAINS it; with `*`, the
+whole name must match.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ def is_valid_scanning_filter(scanning_filter: str) -> bool:
     return 0 < len(scanning_filter) <= SCANNING_FILTER_MAX_LENGTH and bool(
         SCANNING_FILTER_SYNTAX.match(scanning_filter)
     )
+
+
+def signing_filter_matches(signing_filter: str, repository_name: str) -> bool:
+    """A managed-signing rule's repository filter (WILDCARD_MATCH) against a repository name: whole-name match."""
+    return wildcard_match(signing_filter, repository_name)
 
 
 def suppression_pattern_matches(pattern: str, repository_name: str) -> bool:

@@ -67,6 +67,9 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     "location": frozenset({"errors"}),
     # Who an organization hub governs and how its settings read: every capability may work in a member account.
     "organization": frozenset({"config", "errors"}),
+    # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).
+    "pull_through_cache": frozenset(),
+    "signing": frozenset({"wildcard"}),
 }
 SHARED_ROOMS = frozenset(SHARED_ROOMS_IMPORTS)
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {

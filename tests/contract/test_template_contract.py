@@ -78,6 +78,20 @@ RESOURCE_STAR_ACTIONS = {
     "organizations:ListAccounts",  # neither have Organizations' list actions
     "organizations:ListAccountsForParent",
     "organizations:ListOrganizationalUnitsForParent",
+    # The registry settings ECR added in 2025-26 (templates, cache rules, pull-time exclusions, signing, policy).
+    "ecr:DescribeRepositoryCreationTemplates",
+    "ecr:CreateRepositoryCreationTemplate",
+    "ecr:UpdateRepositoryCreationTemplate",
+    "ecr:DescribePullThroughCacheRules",
+    "ecr:ListPullTimeUpdateExclusions",
+    "ecr:RegisterPullTimeUpdateExclusion",
+    "ecr:GetSigningConfiguration",
+    "ecr:GetRegistryPolicy",
+}
+# The one service-linked role a function may create: ECR's for repository creation templates.
+TEMPLATE_SERVICE_LINKED_ROLE = {
+    "Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/ecr.amazonaws.com/"
+    "AWSServiceRoleForECRTemplate"
 }
 MEMBER_ROLES = {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"}
 # The helpers of ecr_governance.config that read the environment: (environ, "NAME", ...).
@@ -522,6 +536,8 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
         }
     if service == "ecr":
         return resource == REPOSITORY_RESOURCE
+    if action == "iam:CreateServiceLinkedRole":
+        return resource == TEMPLATE_SERVICE_LINKED_ROLE
     if service == "sns":
         target = resource.get("Ref") if isinstance(resource, dict) else None
         return resources.get(target, {}).get("Type") == "AWS::SNS::Topic" and target in named

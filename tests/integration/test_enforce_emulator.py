@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 ACCOUNT = "123456789012"
 OWN_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecr-governance-EnforceRepositoryFunctionRole"
 CORE_API = {"RegistryApi": "core"}
+CORE_API_ENVIRONMENT = {"REGISTRY_API": "core"}
 STANDARD = EnforceSettings.from_environ({}).standard_lifecycle_policy
 CUSTOM = {
     "rules": [
@@ -121,10 +122,14 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
     summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
     assert summary["remediated"] == 0
     assert handler_calls.writes == Counter()
-    # Reads: one page of repositories, the registry scanning configuration, tags per repository, and a lifecycle
-    # policy read per non-exempt repository - nothing else.
+    # Reads: one page of repositories, the registry scanning configuration and policy, tags per repository, and a
+    # lifecycle policy read per non-exempt repository - nothing else.
     assert handler_calls.calls == Counter(
-        DescribeRepositories=1, GetRegistryScanningConfiguration=1, ListTagsForResource=6, GetLifecyclePolicy=5
+        DescribeRepositories=1,
+        GetRegistryScanningConfiguration=1,
+        GetRegistryPolicy=1,
+        ListTagsForResource=6,
+        GetLifecyclePolicy=5,
     )
 
 
@@ -287,7 +292,7 @@ def test_a_person_changing_registry_scanning_during_a_reconcile_keeps_their_chan
 
     create_repository(ecr, "team/app", "IMMUTABLE", scan_on_push=True, lifecycle_policy=STANDARD)
     create_repository(ecr, "prod/api", "IMMUTABLE", scan_on_push=True, lifecycle_policy=STANDARD)
-    enforcer = Enforcer(EcrRegistry(make_client("ecr")), EnforceSettings.from_environ({}))
+    enforcer = Enforcer(EcrRegistry(make_client("ecr")), EnforceSettings.from_environ(CORE_API_ENVIRONMENT))
     plan = enforcer.assess()
     ecr.put_registry_scanning_configuration(
         scanType="ENHANCED",

@@ -33,7 +33,7 @@ def test_name_patterns_exempt_from_tag_mutability_and_lifecycle_not_from_scannin
         ("", set()),
         ("lifecycle", {ExemptAspect.LIFECYCLE}),
         ("scan-on-push lifecycle", {ExemptAspect.SCAN_ON_PUSH, ExemptAspect.LIFECYCLE}),
-        ("tag-mutability lifecycle scan-on-push", set(ExemptAspect)),
+        ("tag-mutability lifecycle scan-on-push encryption signing", set(ExemptAspect)),
     ],
 )
 def test_the_tag_value_is_the_exemption_word_or_a_list_of_aspects(value, aspects):
@@ -48,8 +48,9 @@ def test_an_unknown_word_exempts_from_nothing_and_is_reported():
 
 def test_other_tags_exempt_nothing_and_exemptions_combine():
     assert not exemption_by_tags({"owner": "true"}, SETTINGS)
-    combined = exemption_by_name("sandbox/x", SETTINGS) | exemption_by_tags({KEY: "scan-on-push"}, SETTINGS)
-    assert combined.complete and len(combined.reasons) == 2
+    combined = exemption_by_name("sandbox/x", SETTINGS) | exemption_by_tags({KEY: "scan-on-push signing"}, SETTINGS)
+    assert not combined.complete and len(combined.reasons) == 2
+    assert (combined | exemption_by_tags({KEY: "encryption"}, SETTINGS)).complete
 
 
 @pytest.mark.parametrize("value", ["", "false", "lifecycle"])

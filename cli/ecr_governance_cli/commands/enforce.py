@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ecr_governance.aws.ecr import EcrRegistry
@@ -40,13 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             command.add_argument(
                 "--fail-on-violation",
                 action="store_true",
-                help=f"exit {EXIT_VIOLATIONS} when a repository is non-compliant (for CI gates)",
+                help=f"exit {EXIT_VIOLATIONS} when a repository or a registry setting is non-compliant (for CI gates)",
             )
         command.set_defaults(func=run, dry_run=name == "audit")
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
-    settings = EnforceSettings.from_environ()
+    environ = dict(os.environ)
+    if target.effective_endpoint:  # an AWS-compatible endpoint serves ECR's core API only, unless told otherwise
+        environ.setdefault("REGISTRY_API", "core")
+    settings = EnforceSettings.from_environ(environ)
     bind_log_handlers_to(sys.stderr)  # decision logs (if a logger is configured) never mix into the report
     registry = EcrRegistry(target.client("ecr"))
     enforcer = Enforcer(registry, settings)
@@ -62,6 +66,8 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
         print("GOVERNANCE_MODE=audit: nothing was written (unset it, or set enforce, to remediate)", file=sys.stderr)
     elif args.command == "enforce" and args.dry_run:
         print("--dry-run: nothing was written", file=sys.stderr)
-    if getattr(args, "fail_on_violation", False) and report.summary()["non_compliant_after"]:
+    summary = report.summary()
+    non_compliant = summary["non_compliant_after"] + summary["registry_non_compliant"]
+    if getattr(args, "fail_on_violation", False) and non_compliant:
         return EXIT_VIOLATIONS
     return 0

@@ -13,6 +13,7 @@ from typing import Any
 
 from ecr_governance.aws.errors import translated
 from ecr_governance.aws.iam import requires
+from ecr_governance.enforce.registry_model import CreationTemplate, RegistryPolicy
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import AwsError, ImageNotFound, RepositoryNotFound
 from ecr_governance.findings.normalize import (
@@ -34,6 +35,7 @@ from ecr_governance.images import (
     parse_timestamp,
 )
 from ecr_governance.repositories import Repository
+from ecr_governance.signing import ImageSigningStatus, SigningRule
 from ecr_governance.sweep.deletion import IMAGE_NOT_FOUND, BatchDeleteResult, DeleteFailure
 
 # ECR's maximum page sizes (DescribeRepositories / DescribeImages: 1000) and batch size (BatchGetImage: 100 ids).
@@ -42,6 +44,7 @@ MAX_IMAGES_PAGE = 1000
 MAX_IMAGE_IDS_PER_BATCH = 100
 MAX_SCANNING_CONFIGURATION_NAMES = 25  # BatchGetRepositoryScanningConfiguration
 MAX_SCAN_FINDINGS_PAGE = 1000  # DescribeImageScanFindings' maxResults
+MAX_SETTINGS_PAGE = 1000  # DescribeRepositoryCreationTemplates, DescribePullThroughCacheRules, ListPullTimeUpdate...
 
 
 def batches[T](items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -326,6 +329,113 @@ class EcrRegistry:
         with translated("PutLifecyclePolicy", resource=repository_name):
             self._ecr.put_lifecycle_policy(repositoryName=repository_name, lifecyclePolicyText=json.dumps(policy))
 
+    # ---- the registry settings ECR added in 2025-26 (moto serves none of them but the registry policy) --------
+    @requires("ecr:DescribePullThroughCacheRules")
+    def pull_through_cache_prefixes(self) -> tuple[str, ...]:
+        """The ECR repository prefix of every pull-through cache rule (a repository under one is a cache)."""
+        with translated("DescribePullThroughCacheRules"):
+            pages = self._ecr.get_paginator("describe_pull_through_cache_rules").paginate(
+                PaginationConfig={"PageSize": MAX_SETTINGS_PAGE}
+            )
+            return tuple(
+                rule["ecrRepositoryPrefix"] for page in pages for rule in page.get("pullThroughCacheRules", [])
+            )
+
+    @requires("ecr:GetSigningConfiguration")
+    def signing_rules(self) -> tuple[SigningRule, ...]:
+        """The managed signing rules; none when the registry has no signing configuration."""
+        try:
+            with translated("GetSigningConfiguration"):
+                configuration = self._ecr.get_signing_configuration().get("signingConfiguration") or {}
+        except AwsError as error:
+            if error.code == "SigningConfigurationNotFoundException":
+                return ()
+            raise
+        return tuple(
+            SigningRule(
+                signing_profile_arn=rule["signingProfileArn"],
+                filters=tuple(f["filter"] for f in rule.get("repositoryFilters", []) or []),
+            )
+            for rule in configuration.get("rules", [])
+        )
+
+    @requires("ecr:DescribeImageSigningStatus")
+    def image_signing_statuses(self, repository_name: str, digest: str) -> tuple[ImageSigningStatus, ...]:
+        """An image's signing status per signing profile (for the findings alert path: alert when FAILED)."""
+        with translated("DescribeImageSigningStatus", resource=repository_name):
+            response = self._ecr.describe_image_signing_status(
+                repositoryName=repository_name, imageId={"imageDigest": digest}
+            )
+        return tuple(
+            ImageSigningStatus(
+                signing_profile_arn=str(status.get("signingProfileArn", "")),
+                status=str(status.get("status", "")),
+                failure_code=str(status.get("failureCode", "")),
+                failure_reason=str(status.get("failureReason", "")),
+            )
+            for status in response.get("signingStatuses", [])
+        )
+
+    @requires("ecr:DescribeRepositoryCreationTemplates")
+    def list_creation_templates(self) -> list[CreationTemplate]:
+        with translated("DescribeRepositoryCreationTemplates"):
+            pages = self._ecr.get_paginator("describe_repository_creation_templates").paginate(
+                PaginationConfig={"PageSize": MAX_SETTINGS_PAGE}
+            )
+            return [_template(raw) for page in pages for raw in page.get("repositoryCreationTemplates", [])]
+
+    # Creating a template with a lifecycle policy needs CreateRepository and PutLifecyclePolicy too (ECR's user guide,
+    # "IAM permissions for creating repository creation templates"), and the first one creates ECR's service-linked
+    # role AWSServiceRoleForECRTemplate.
+    @requires(
+        "ecr:CreateRepositoryCreationTemplate",
+        "ecr:CreateRepository",
+        "ecr:PutLifecyclePolicy",
+        "iam:CreateServiceLinkedRole",
+    )
+    def create_creation_template(self, template: CreationTemplate) -> None:
+        with translated("CreateRepositoryCreationTemplate", resource=f"template {template.prefix}"):
+            self._ecr.create_repository_creation_template(**_template_request(template))
+
+    @requires("ecr:UpdateRepositoryCreationTemplate", "ecr:CreateRepository", "ecr:PutLifecyclePolicy")
+    def update_creation_template(self, template: CreationTemplate) -> None:
+        with translated("UpdateRepositoryCreationTemplate", resource=f"template {template.prefix}"):
+            self._ecr.update_repository_creation_template(**_template_request(template))
+
+    @requires("ecr:ListPullTimeUpdateExclusions")
+    def pull_time_update_exclusions(self) -> tuple[str, ...]:
+        """The principals whose pulls leave lastRecordedPullTime alone (no paginator: nextToken by hand)."""
+        exclusions: list[str] = []
+        params: dict[str, Any] = {"maxResults": MAX_SETTINGS_PAGE}
+        while True:
+            with translated("ListPullTimeUpdateExclusions"):
+                response = self._ecr.list_pull_time_update_exclusions(**params)
+            exclusions.extend(response.get("pullTimeUpdateExclusions", []))
+            if not response.get("nextToken"):
+                return tuple(exclusions)
+            params["nextToken"] = response["nextToken"]
+
+    @requires("ecr:RegisterPullTimeUpdateExclusion")
+    def register_pull_time_update_exclusion(self, principal_arn: str) -> None:
+        """Idempotent: a principal registered meanwhile is what was asked for."""
+        try:
+            with translated("RegisterPullTimeUpdateExclusion"):
+                self._ecr.register_pull_time_update_exclusion(principalArn=principal_arn)
+        except AwsError as error:
+            if error.code != "ExclusionAlreadyExistsException":
+                raise
+
+    @requires("ecr:GetRegistryPolicy")
+    def get_registry_policy(self) -> RegistryPolicy | None:
+        try:
+            with translated("GetRegistryPolicy"):
+                response = self._ecr.get_registry_policy()
+        except AwsError as error:
+            if error.code == "RegistryPolicyNotFoundException":
+                return None
+            raise
+        return RegistryPolicy(registry_id=str(response.get("registryId", "")), text=str(response.get("policyText", "")))
+
 
 def _repository(raw: dict[str, Any]) -> Repository:
     return Repository(
@@ -335,4 +445,40 @@ def _repository(raw: dict[str, Any]) -> Repository:
         exclusion_filters=tuple(f["filter"] for f in raw.get("imageTagMutabilityExclusionFilters", []) or []),
         scan_on_push=bool(raw.get("imageScanningConfiguration", {}).get("scanOnPush", False)),
         uri=raw.get("repositoryUri", ""),
+        encryption_type=(raw.get("encryptionConfiguration") or {}).get("encryptionType", "AES256"),
+        kms_key=(raw.get("encryptionConfiguration") or {}).get("kmsKey", ""),
     )
+
+
+def _template(raw: dict[str, Any]) -> CreationTemplate:
+    encryption = raw.get("encryptionConfiguration") or {}
+    return CreationTemplate(
+        prefix=raw["prefix"],
+        applied_for=tuple(raw.get("appliedFor", [])),
+        tag_mutability=raw.get("imageTagMutability", "MUTABLE"),
+        exclusion_filters=tuple(f["filter"] for f in raw.get("imageTagMutabilityExclusionFilters", []) or []),
+        lifecycle_policy=raw.get("lifecyclePolicy", ""),
+        encryption_type=encryption.get("encryptionType", ""),
+        kms_key=encryption.get("kmsKey", ""),
+        description=raw.get("description", ""),
+    )
+
+
+def _template_request(template: CreationTemplate) -> dict[str, Any]:
+    """Create/UpdateRepositoryCreationTemplate's parameters: what the standard sets, nothing else."""
+    request: dict[str, Any] = {
+        "prefix": template.prefix,
+        "description": template.description,
+        "appliedFor": list(template.applied_for),
+        "imageTagMutability": template.tag_mutability,
+        "lifecyclePolicy": template.lifecycle_policy,
+    }
+    if template.exclusion_filters:
+        request["imageTagMutabilityExclusionFilters"] = [
+            {"filterType": "WILDCARD", "filter": pattern} for pattern in template.exclusion_filters
+        ]
+    if template.encryption_type:
+        request["encryptionConfiguration"] = {"encryptionType": template.encryption_type}
+        if template.kms_key:
+            request["encryptionConfiguration"]["kmsKey"] = template.kms_key
+    return request

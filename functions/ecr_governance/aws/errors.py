@@ -27,6 +27,7 @@ from ecr_governance.errors import (
     CredentialsMissing,
     EndpointUnreachable,
     ImageNotFound,
+    ManagedByOrganization,
     RepositoryNotFound,
     ScanNotFound,
 )
@@ -76,32 +77,7 @@ def translate(error: Exception, operation: str, service: str = "ecr", resource: 
     """The domain error for a botocore error raised by `service`'s `operation` on `resource` (if one)."""
     on = f" on {resource}" if resource else ""
     if isinstance(error, ClientError):
-        code = error_code(error)
-        message = error.response.get("Error", {}).get("Message", "") or str(error)
-        if code == "RepositoryNotFoundException" and resource:
-            return RepositoryNotFound(resource, operation)
-        if code == "ImageNotFoundException":
-            return ImageNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
-        if code == "ScanNotFoundException":
-            return ScanNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
-        if code in ACCESS_DENIED_CODES:
-            return AccessDenied(
-                f"access denied: {operation}{on} needs IAM permission {service}:{operation}",
-                operation=operation,
-                code=code,
-            )
-        if code in CREDENTIALS_CODES:
-            return CredentialsMissing(
-                f"AWS rejected the credentials ({code}) on {operation}", operation=operation, code=code
-            )
-        if is_transient(error):
-            return AwsError(
-                f"{operation}{on} failed after retries: {code or _http_status(error)}: {message}",
-                operation=operation,
-                code=code or f"HTTP{_http_status(error)}",
-                transient=True,
-            )
-        return AwsError(f"{operation}{on} failed: {code}: {message}", operation=operation, code=code)
+        return _client_error(error, operation, service, resource)
     if isinstance(error, NoCredentialsError):
         return CredentialsMissing(
             "no AWS credentials found: set AWS_PROFILE / AWS_ACCESS_KEY_ID, run `aws configure`, or use --local",
@@ -122,6 +98,41 @@ def translate(error: Exception, operation: str, service: str = "ecr", resource: 
     if isinstance(error, ParamValidationError):
         return AwsError(f"{operation}{on}: invalid request: {error}", operation=operation, code="ParamValidation")
     return AwsError(f"{operation}{on} failed: {error}", operation=operation, code=type(error).__name__)
+
+
+def _client_error(error: ClientError, operation: str, service: str, resource: str | None) -> AwsError:
+    """The domain error for an error AWS answered, by its code (and HTTP status for throttles and server errors)."""
+    on = f" on {resource}" if resource else ""
+    code = error_code(error)
+    message = error.response.get("Error", {}).get("Message", "") or str(error)
+    if code == "RepositoryNotFoundException" and resource:
+        return RepositoryNotFound(resource, operation)
+    if code == "BlockedByOrganizationPolicyException":
+        return ManagedByOrganization(
+            f"{operation}{on}: managed by the organization: {message}", operation=operation, code=code
+        )
+    if code == "ImageNotFoundException":
+        return ImageNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
+    if code == "ScanNotFoundException":
+        return ScanNotFound(f"{operation}{on}: {message}", operation=operation, code=code)
+    if code in ACCESS_DENIED_CODES:
+        return AccessDenied(
+            f"access denied: {operation}{on} needs IAM permission {service}:{operation}",
+            operation=operation,
+            code=code,
+        )
+    if code in CREDENTIALS_CODES:
+        return CredentialsMissing(
+            f"AWS rejected the credentials ({code}) on {operation}", operation=operation, code=code
+        )
+    if is_transient(error):
+        return AwsError(
+            f"{operation}{on} failed after retries: {code or _http_status(error)}: {message}",
+            operation=operation,
+            code=code or f"HTTP{_http_status(error)}",
+            transient=True,
+        )
+    return AwsError(f"{operation}{on} failed: {code}: {message}", operation=operation, code=code)
 
 
 @contextmanager

@@ -23,9 +23,11 @@ from ecr_governance.enforce.parallel import bounded_map
 from ecr_governance.enforce.ports import EnforcementRegistry
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import Failure, GovernanceError, RepositoryNotFound
-from ecr_governance.repositories import Repository
 
 logger = Logger(service=SERVICE_NAME, child=True)
+# No safe write exists: encryption is fixed at creation; a signing rule needs a Signer profile and
+# PutSigningConfiguration replaces every rule.
+DETECT_ONLY = frozenset({Aspect.ENCRYPTION, Aspect.SIGNING})
 
 
 class Applier:
@@ -48,9 +50,8 @@ class Applier:
             unread = Decision(name, "repository", "unknown", "not read", None, Action.NONE)
             return [unread.failed_with(assessment.failure)]
         decisions = [
-            Decision(name, str(aspect), "exempt", "unchanged", None, Action.EXEMPT, str(assessment.exemption))
-            for aspect in Aspect
-            if aspect.per_repository_exemption and assessment.exemption.covers(aspect.exempt_aspect)
+            Decision(name, str(aspect), str(Status.EXEMPT), "unchanged", None, Action.EXEMPT, str(assessment.exemption))
+            for aspect in assessment.exempted
         ]
         gone = False
         for check in assessment.checks:
@@ -59,13 +60,15 @@ class Applier:
             )
             if check.status is not Status.VIOLATION:
                 decisions.append(decision)
+            elif check.aspect in DETECT_ONLY:
+                decisions.append(replace(decision, action=Action.DETECTED))
             elif gone:
                 decisions.append(replace(decision, action=Action.REPOSITORY_GONE))
             elif not writes_enabled:
                 decisions.append(replace(decision, action=Action.WOULD_REMEDIATE))
             else:
                 try:
-                    self._write(assessment.repository, check.aspect)
+                    self._write(assessment, check.aspect)
                     decisions.append(replace(decision, action=Action.REMEDIATED))
                 except RepositoryNotFound:
                     gone = True
@@ -74,7 +77,8 @@ class Applier:
                     decisions.append(decision.failed_with(Failure.of(error)))
         return decisions
 
-    def _write(self, repository: Repository, aspect: Aspect) -> None:
+    def _write(self, assessment: RepositoryAssessment, aspect: Aspect) -> None:
+        repository = assessment.repository
         if aspect is Aspect.TAG_MUTABILITY:
             self._registry.put_tag_mutability(
                 repository.name, str(self._settings.tag_mutability), self._settings.remediation_exclusion_filters
@@ -82,8 +86,11 @@ class Applier:
         elif aspect is Aspect.REPOSITORY_SCAN_ON_PUSH:
             self._registry.put_repository_scan_on_push(repository.name)
         elif aspect is Aspect.LIFECYCLE_POLICY:
-            self._registry.put_lifecycle_policy(repository.name, self._settings.standard_lifecycle_policy)
-        else:  # pragma: no cover - the registry-level aspects never reach here
+            settings = self._settings
+            cache = assessment.pull_through_cache
+            policy = settings.registry.cache_lifecycle_policy if cache else settings.standard_lifecycle_policy
+            self._registry.put_lifecycle_policy(repository.name, policy)
+        else:  # encryption and signing are detect only: their violations are reported, never written
             raise ValueError(f"no per-repository write for {aspect}")
 
 

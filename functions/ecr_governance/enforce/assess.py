@@ -11,15 +11,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from aws_lambda_powertools import Logger
 
 from ecr_governance import SERVICE_NAME
-from ecr_governance.enforce.model import RepositoryAssessment
+from ecr_governance.enforce.model import Aspect, Check, RegistryContext, RepositoryAssessment
 from ecr_governance.enforce.parallel import bounded_map
 from ecr_governance.enforce.ports import EnforcementRegistry, ExemptionTagSource
-from ecr_governance.enforce.scanning import RegistryScanning
 from ecr_governance.enforce.settings import EnforceSettings
-from ecr_governance.enforce.standard import check_lifecycle_policy, check_repository_scan_on_push, check_tag_mutability
+from ecr_governance.enforce.standard import (
+    check_encryption,
+    check_lifecycle_policy,
+    check_repository_scan_on_push,
+    check_signing,
+    check_tag_mutability,
+)
 from ecr_governance.errors import Failure, FatalAwsError, GovernanceError, RepositoryNotFound
 from ecr_governance.exemptions import ExemptAspect, Exemption, exemption_by_name, exemption_by_tags, tags_can_change
+from ecr_governance.pull_through_cache import is_pull_through_cache
 from ecr_governance.repositories import Repository
+from ecr_governance.wildcard import repository_pattern_matches
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -33,15 +40,6 @@ class Assessor:
         self._tag_source = tag_source
 
     # ---- registry-wide reads -------------------------------------------------------------------------------
-    def read_registry_scanning(self) -> tuple[RegistryScanning | None, Failure | None]:
-        """The registry scanning configuration, or the failure that kept it unread (a registry decision)."""
-        try:
-            return self._registry.get_registry_scanning(), None
-        except FatalAwsError:
-            raise  # no call can succeed: not a registry-scanning problem
-        except GovernanceError as error:
-            return None, Failure.of(error)
-
     def list_repositories(self) -> list[Repository]:
         """Every repository, sorted by name (a full reconcile handles them in this order)."""
         return sorted(self._registry.list_repositories(), key=lambda r: r.name)
@@ -67,18 +65,18 @@ class Assessor:
     def assess(
         self,
         repositories: Sequence[Repository],
-        scanning: RegistryScanning | None,
+        context: RegistryContext,
         tag_values: Mapping[str, str] | None = None,
     ) -> list[RepositoryAssessment]:
         """Each repository read and checked, `ReconcileConcurrency` at a time, in the order given."""
         return bounded_map(
-            lambda r: self._assess_repository(r, scanning, tag_values),
+            lambda r: self._assess_repository(r, context, tag_values),
             repositories,
             self._settings.reconcile_concurrency,
         )
 
     def assess_named(
-        self, names: Iterable[str], scanning: RegistryScanning | None
+        self, names: Iterable[str], context: RegistryContext
     ) -> tuple[list[RepositoryAssessment], list[str]]:
         """(the named repositories' assessments sorted by name, the names that no longer exist)."""
         missing: list[str] = []
@@ -94,7 +92,7 @@ class Assessor:
             except GovernanceError as error:
                 unread = Repository(name=name, arn="", tag_mutability="unknown")
                 assessments.append(RepositoryAssessment(unread, failure=Failure.of(error)))
-        for assessment in self.assess(found, scanning):
+        for assessment in self.assess(found, context):
             if assessment.gone:
                 missing.append(assessment.repository.name)
             else:
@@ -121,17 +119,17 @@ class Assessor:
         return exemption
 
     def _assess_repository(
-        self, repository: Repository, scanning: RegistryScanning | None, tag_values: Mapping[str, str] | None
+        self, repository: Repository, context: RegistryContext, tag_values: Mapping[str, str] | None
     ) -> RepositoryAssessment:
         try:
-            return self._read_repository(repository, scanning, tag_values)
+            return self._read_repository(repository, context, tag_values)
         except FatalAwsError:
             raise
         except GovernanceError as error:
             return RepositoryAssessment(repository, failure=Failure.of(error))
 
     def _read_repository(
-        self, repository: Repository, scanning: RegistryScanning | None, tag_values: Mapping[str, str] | None
+        self, repository: Repository, context: RegistryContext, tag_values: Mapping[str, str] | None
     ) -> RepositoryAssessment:
         exemption = self._exemption(repository, tag_values)
         if exemption.unrecognized:
@@ -143,15 +141,39 @@ class Assessor:
                     "tag": self._settings.exemptions.tag_key,
                 },
             )
-        checks = []
-        if not exemption.covers(ExemptAspect.TAG_MUTABILITY):
-            checks.append(check_tag_mutability(repository, self._settings))
-        # The repository-level flag depends on the scan type: unknown when registry scanning could not be read.
-        if scanning is not None and not exemption.covers(ExemptAspect.SCAN_ON_PUSH):
-            repository_scan = check_repository_scan_on_push(repository, scanning)
-            if repository_scan:
-                checks.append(repository_scan)
-        if not exemption.covers(ExemptAspect.LIFECYCLE):
+        cache = context.cache_prefixes is not None and is_pull_through_cache(repository.name, context.cache_prefixes)
+        checks, exempted = [], []
+        for aspect in self._applicable(repository, context):
+            if aspect.exempt_aspect is not None and exemption.covers(aspect.exempt_aspect):
+                exempted.append(aspect)
+            else:
+                checks.extend(self._check(aspect, repository, context, cache))
+        return RepositoryAssessment(repository, exemption, tuple(checks), None, tuple(exempted), cache)
+
+    def _applicable(self, repository: Repository, context: RegistryContext) -> list[Aspect]:
+        """The aspects of the standard that apply to this repository, given what could be read of the registry."""
+        registry = self._settings.registry
+        aspects = [Aspect.TAG_MUTABILITY, Aspect.REGISTRY_SCANNING]
+        if context.cache_prefixes is not None:  # unknown cache rules: no lifecycle class can be decided
+            aspects.append(Aspect.LIFECYCLE_POLICY)
+        if registry.requires_kms:
+            aspects.append(Aspect.ENCRYPTION)
+        signed = any(repository_pattern_matches(p, repository.name) for p in registry.signed_repository_patterns)
+        if signed and context.signing_rules is not None:
+            aspects.append(Aspect.SIGNING)
+        return aspects
+
+    def _check(self, aspect: Aspect, repository: Repository, context: RegistryContext, cache: bool) -> list[Check]:
+        """The aspect's check (reads the lifecycle policy); registry scanning's own is the repository-level flag,
+        which depends on the scan type: none when registry scanning could not be read."""
+        if aspect is Aspect.TAG_MUTABILITY:
+            return [check_tag_mutability(repository, self._settings)]
+        if aspect is Aspect.REGISTRY_SCANNING:
+            flag = check_repository_scan_on_push(repository, context.scanning) if context.scanning else None
+            return [flag] if flag else []
+        if aspect is Aspect.LIFECYCLE_POLICY:
             policy_text = self._registry.get_lifecycle_policy_text(repository.name)
-            checks.append(check_lifecycle_policy(policy_text, self._settings))
-        return RepositoryAssessment(repository, exemption, tuple(checks))
+            return [check_lifecycle_policy(policy_text, self._settings, cache)]
+        if aspect is Aspect.ENCRYPTION:
+            return [check_encryption(repository, self._settings.registry)]
+        return [check_signing(repository, context.signing_rules or ())]

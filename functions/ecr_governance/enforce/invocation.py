@@ -35,6 +35,8 @@ METRIC_BY_ACTION = {
     Action.FAILED: "RemediationsFailed",
     Action.NOT_REMEDIABLE: "ViolationsNotRemediable",
     Action.REPOSITORY_GONE: "RepositoriesGone",
+    Action.DETECTED: "ViolationsDetected",
+    Action.MANAGED: "ManagedByOrganization",
 }
 
 

@@ -11,26 +11,29 @@ from ecr_governance.enforce.scanning import RegistryScanning, RepositoryCoverage
 from ecr_governance.errors import Failure
 from ecr_governance.exemptions import NO_EXEMPTION, ExemptAspect, Exemption
 from ecr_governance.repositories import Repository
+from ecr_governance.signing import SigningRule
 
 REGISTRY = "(registry)"  # the repository column of the registry-level scanning decision
 
 
 class Aspect(StrEnum):
+    # Each repository's.
     TAG_MUTABILITY = "tag_mutability"
-    REGISTRY_SCANNING = "registry_scanning"
+    REGISTRY_SCANNING = "registry_scanning"  # its coverage by the registry's rules (plus one registry decision)
     REPOSITORY_SCAN_ON_PUSH = "repository_scan_on_push"
-    LIFECYCLE_POLICY = "lifecycle_policy"
+    LIFECYCLE_POLICY = "lifecycle_policy"  # the standard class, or the cache class for pull-through cache ones
+    ENCRYPTION = "encryption"
+    SIGNING = "signing"
+    # The registry's (decisions on the REGISTRY row).
+    CREATION_TEMPLATE = "creation_template"
+    PULL_THROUGH_CACHE = "pull_through_cache"  # a decision only when its rules could not be read
+    PULL_TIME_EXCLUSIONS = "pull_time_exclusions"
+    REGISTRY_POLICY = "registry_policy"
 
     @property
-    def exempt_aspect(self) -> ExemptAspect:
-        """The exemption that leaves a repository out of this check."""
-        return EXEMPT_ASPECT_OF[self]
-
-    @property
-    def per_repository_exemption(self) -> bool:
-        """Whether an exemption from this aspect is reported as a decision of its own (the repository-level scan
-        flag goes with the registry-level coverage, reported once)."""
-        return self is not Aspect.REPOSITORY_SCAN_ON_PUSH
+    def exempt_aspect(self) -> ExemptAspect | None:
+        """The exemption that leaves a repository out of this check (None: a registry-level aspect)."""
+        return EXEMPT_ASPECT_OF.get(self)
 
 
 EXEMPT_ASPECT_OF = {
@@ -38,6 +41,8 @@ EXEMPT_ASPECT_OF = {
     Aspect.REGISTRY_SCANNING: ExemptAspect.SCAN_ON_PUSH,
     Aspect.REPOSITORY_SCAN_ON_PUSH: ExemptAspect.SCAN_ON_PUSH,
     Aspect.LIFECYCLE_POLICY: ExemptAspect.LIFECYCLE,
+    Aspect.ENCRYPTION: ExemptAspect.ENCRYPTION,
+    Aspect.SIGNING: ExemptAspect.SIGNING,
 }
 
 
@@ -45,6 +50,8 @@ class Status(StrEnum):
     COMPLIANT = "compliant"
     VIOLATION = "violation"
     CUSTOM = "custom"  # a custom lifecycle policy: kept and reported, never overwritten
+    EXEMPT = "exempt"
+    UNKNOWN = "unknown"  # could not be read
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class Action(StrEnum):
     REPOSITORY_GONE = "repository_gone"  # deleted between the event and its handling
     FAILED = "failed"  # an AWS call on this repository failed (error code in the decision)
     NOT_REMEDIABLE = "not_remediable"  # ECR limits prevent it (reported, e.g. scanning rules full)
+    DETECTED = "detected"  # a violation no safe write exists for (encryption, signing, registry policy): reported
+    MANAGED = "managed_by_organization"  # an organization policy owns the setting: reported, never retried
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ class RepositoryAssessment:
     exemption: Exemption = NO_EXEMPTION
     checks: tuple[Check, ...] = ()
     failure: Failure | None = None  # the repository could not be read: nothing is decided for it this run
+    exempted: tuple[Aspect, ...] = ()  # the aspects that apply to it and it is exempt from (each reported)
+    pull_through_cache: bool = False  # created for a pull-through cache rule: the cache lifecycle class
 
     @property
     def gone(self) -> bool:
@@ -151,6 +162,27 @@ START = ReconcileProgress(after="", piece=0)
 
 
 @dataclass(frozen=True)
+class RegistryCheck:
+    """A registry-level aspect's check, the write that would remedy it (none: report only), or why it is unread."""
+
+    check: Check
+    write: Any = None  # a RegistryWrite (registry_model.py) when a safe write exists
+    failure: Failure | None = None
+    limit_reached: bool = False  # no write because an ECR limit is reached (not_remediable, not just detected)
+
+
+@dataclass(frozen=True)
+class RegistryContext:
+    """What every repository's checks need from the registry, read once an invocation."""
+
+    scanning: RegistryScanning | None  # None: unreadable (scanning_failure says why)
+    scanning_failure: Failure | None = None
+    cache_prefixes: tuple[str, ...] | None = ()  # None: unreadable, so no lifecycle class can be decided
+    signing_rules: tuple[SigningRule, ...] | None = ()  # None: unreadable or not read
+    unread: tuple[RegistryCheck, ...] = ()  # the reads above that failed, as registry decisions
+
+
+@dataclass(frozen=True)
 class EnforcementPlan:
     assessments: tuple[RepositoryAssessment, ...]
     registry_scanning: RegistryScanning | None  # None: it could not be read (scanning_failure says why)
@@ -160,6 +192,7 @@ class EnforcementPlan:
     scanning_failure: Failure | None = None
     continuation: ReconcileProgress | None = None  # set when a full reconcile must continue in a new invocation
     progress_before: ReconcileProgress | None = None  # where this piece started (a continued reconcile)
+    registry_checks: tuple[RegistryCheck, ...] = ()  # the registry-level aspects (a full run's last piece)
 
 
 @dataclass
@@ -170,14 +203,21 @@ class EnforcementReport:
     def _repository_decisions(self) -> list[Decision]:
         return [d for d in self.decisions if d.repository != REGISTRY]
 
+    def _registry_decisions(self) -> list[Decision]:
+        return [d for d in self.decisions if d.repository == REGISTRY]
+
     @property
     def repositories(self) -> list[str]:
         return sorted({d.repository for d in self._repository_decisions()})
 
     def count(self, action: Action) -> int:
-        """Decisions per repository setting; the registry-level scanning write is counted through the
-        repositories it covers, not once more for itself."""
-        return sum(1 for d in self._repository_decisions() if d.action is action)
+        """Decisions per repository setting and registry setting; the registry-level scanning write is counted
+        through the repositories it covers, not once more for itself."""
+        return sum(
+            1
+            for d in self.decisions
+            if d.action is action and not (d.repository == REGISTRY and d.aspect == Aspect.REGISTRY_SCANNING)
+        )
 
     @property
     def transient_failures(self) -> int:
@@ -187,17 +227,20 @@ class EnforcementReport:
     def summary(self) -> dict[str, int]:
         decisions = self._repository_decisions()
         actions = Counter(str(d.action) for d in decisions)
-        non_compliant = {
-            d.repository
-            for d in decisions
-            if (d.status == Status.VIOLATION and d.action is not Action.REMEDIATED) or d.action is Action.FAILED
-        }
+        non_compliant = {d.repository for d in decisions if _leaves_non_compliant(d)}
         exempt = {d.repository for d in decisions if d.action is Action.EXEMPT}
         return {
             "repositories": len({d.repository for d in decisions}),
             "exempt_repositories": len(exempt),  # exempt from at least one aspect
             "non_compliant_after": len(non_compliant),
             **{action: actions.get(action, 0) for action in map(str, Action)},
-            "registry_failed": sum(1 for d in self.decisions if d.repository == REGISTRY and d.action is Action.FAILED),
+            "registry_failed": sum(1 for d in self._registry_decisions() if d.action is Action.FAILED),
+            "registry_non_compliant": sum(1 for d in self._registry_decisions() if _leaves_non_compliant(d)),
             "transient_failures": self.transient_failures,
         }
+
+
+def _leaves_non_compliant(decision: Decision) -> bool:
+    """A violation left as it is (an organization-managed setting is the organization's), or a failed decision."""
+    unresolved = decision.action not in (Action.REMEDIATED, Action.MANAGED)
+    return (decision.status == Status.VIOLATION and unresolved) or decision.action is Action.FAILED

@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+from ecr_governance.enforce.registry_model import CreationTemplate, RegistryPolicy
 from ecr_governance.enforce.scanning import RegistryScanning
 from ecr_governance.repositories import Repository
+from ecr_governance.signing import SigningRule
 
 
 class EnforcementRegistry(Protocol):
@@ -30,6 +32,23 @@ class EnforcementRegistry(Protocol):
     def put_registry_scanning(self, scanning: RegistryScanning) -> None: ...
 
     def put_lifecycle_policy(self, repository_name: str, policy: dict[str, Any]) -> None: ...
+
+    # The registry settings ECR added in 2025-26 (RegistryApi=aws only: emulators do not serve them).
+    def pull_through_cache_prefixes(self) -> tuple[str, ...]: ...
+
+    def signing_rules(self) -> tuple[SigningRule, ...]: ...
+
+    def list_creation_templates(self) -> list[CreationTemplate]: ...
+
+    def create_creation_template(self, template: CreationTemplate) -> None: ...
+
+    def update_creation_template(self, template: CreationTemplate) -> None: ...
+
+    def pull_time_update_exclusions(self) -> tuple[str, ...]: ...
+
+    def register_pull_time_update_exclusion(self, principal_arn: str) -> None: ...
+
+    def get_registry_policy(self) -> RegistryPolicy | None: ...
 
 
 class ExemptionTagSource(Protocol):

@@ -11,6 +11,7 @@ from aws_lambda_powertools import Logger
 from ecr_governance import SERVICE_NAME
 from ecr_governance.enforce.assess import Assessor
 from ecr_governance.enforce.model import START, EnforcementPlan, ReconcileProgress, RepositoryAssessment
+from ecr_governance.enforce.registry_aspects import RegistryReader
 from ecr_governance.enforce.registry_scanning import plan_reconcile_scanning
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -30,11 +31,12 @@ class FullWalk:
     """One invocation's walk: where it starts (a previous piece's progress), what it has assessed, and where it
     stopped when the time budget ran out."""
 
-    def __init__(self, assessor: Assessor, scope: ReconcileScope, concurrency: int):
+    def __init__(self, assessor: Assessor, reader: RegistryReader, scope: ReconcileScope, concurrency: int):
         self._assessor = assessor
+        self._reader = reader
         self._scope = scope
         self._chunk_size = max(1, concurrency * CHUNKS_PER_WORKER)
-        self.scanning, self.scanning_failure = assessor.read_registry_scanning()
+        self.context = reader.context()
         self.repositories = assessor.list_repositories()
         self.tag_values = assessor.bulk_tag_values()
         self.progress = scope.progress or START
@@ -48,7 +50,7 @@ class FullWalk:
             if start and self._scope.should_stop():
                 self._stop(after=pending[start - 1].name, handled=start, remaining=len(pending) - start)
                 return
-            chunk = self._assessor.assess(pending[start : start + self._chunk_size], self.scanning, self.tag_values)
+            chunk = self._assessor.assess(pending[start : start + self._chunk_size], self.context, self.tag_values)
             self.assessments.extend(chunk)
             yield chunk
 
@@ -60,17 +62,22 @@ class FullWalk:
         )
 
     def plan(self) -> EnforcementPlan:
+        """This piece's plan; the last piece also plans registry scanning and the registry-wide aspects."""
         found = [a for a in self.assessments if not a.gone]
-        scanning_plan = None
-        if self.continuation is None and self.scanning is not None:
-            scanning_plan = plan_reconcile_scanning(self.scanning, self.repositories, self.progress, found)
+        scanning, scanning_plan = self.context.scanning, None
+        registry_checks = list(self.context.unread)
+        if self.continuation is None:
+            if scanning is not None:
+                scanning_plan = plan_reconcile_scanning(scanning, self.repositories, self.progress, found)
+            registry_checks += self._reader.checks()
         return EnforcementPlan(
             assessments=tuple(found),
-            registry_scanning=self.scanning,
+            registry_scanning=scanning,
             scanning=scanning_plan,
             coverage=tuple(a.coverage for a in found),
             missing_repositories=tuple(a.repository.name for a in self.assessments if a.gone),
-            scanning_failure=self.scanning_failure,
+            scanning_failure=self.context.scanning_failure,
             continuation=self.continuation,
             progress_before=self._scope.progress,
+            registry_checks=tuple(registry_checks),
         )

@@ -32,7 +32,7 @@ from ecr_governance.enforce.scanning import (
     plan_full_coverage,
     scan_on_push_filters,
 )
-from ecr_governance.errors import Failure, GovernanceError
+from ecr_governance.errors import Failure, GovernanceError, ManagedByOrganization
 from ecr_governance.repositories import Repository
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -41,6 +41,7 @@ NOT_COVERABLE_DETAIL = (
     "ECR's scanning limits (2 rules, 100 filters each) are reached and no broader filter spares the repositories "
     "exempt from scan on push: group them under their own prefix, or add a rule yourself"
 )
+MANAGED_DETAIL = "registry scanning is managed by an organization policy (BlockedByOrganizationPolicyException)"
 UNREADABLE = Failure(code="Unreadable", message="registry scanning could not be read")
 
 
@@ -132,7 +133,9 @@ def coverage_decisions(
             Action.NONE,
             "no registry scanning rule matches the repository",
         )
-        if fact.name in not_coverable or (after is not None and not is_scanned_on_push(fact.name, after)):
+        if outcome is Action.MANAGED:
+            decisions.append(replace(decision, action=outcome, detail=MANAGED_DETAIL))
+        elif fact.name in not_coverable or (after is not None and not is_scanned_on_push(fact.name, after)):
             decisions.append(replace(decision, action=Action.NOT_REMEDIABLE, detail=NOT_COVERABLE_DETAIL))
         elif failure is not None:
             decisions.append(decision.failed_with(failure))
@@ -161,6 +164,8 @@ class RegistryScanningWriter:
             else:
                 try:
                     outcome, after = self._write(scanning_plan)
+                except ManagedByOrganization:
+                    outcome = Action.MANAGED
                 except GovernanceError as error:
                     outcome, failure = Action.FAILED, Failure.of(error)
         decisions = coverage_decisions(plan, scanning_plan, outcome, failure, after)
@@ -173,6 +178,7 @@ class RegistryScanningWriter:
                 describe_scanning(scanning_plan.current),
                 describe_scanning(target),
                 outcome,
+                MANAGED_DETAIL if outcome is Action.MANAGED else "",
             )
             decisions.append(registry.failed_with(failure) if failure else registry)
         return decisions

@@ -19,6 +19,7 @@ from ecr_governance.enforce.assess import Assessor
 from ecr_governance.enforce.model import Decision, EnforcementPlan, EnforcementReport
 from ecr_governance.enforce.ports import EnforcementRegistry, ExemptionTagSource
 from ecr_governance.enforce.reconcile import FullWalk, ReconcileScope
+from ecr_governance.enforce.registry_aspects import RegistryAspectsWriter, RegistryReader
 from ecr_governance.enforce.registry_scanning import RegistryScanningWriter, plan_event_scanning
 from ecr_governance.enforce.settings import EnforceSettings
 
@@ -32,8 +33,10 @@ class Enforcer:
     ):
         self._settings = settings
         self._assessor = Assessor(registry, settings, tag_source)
+        self._reader = RegistryReader(registry, settings)
         self._applier = Applier(registry, settings)
         self._scanning = RegistryScanningWriter(registry)
+        self._registry_aspects = RegistryAspectsWriter(registry)
 
     def assess(self, repository_names: Iterable[str] | None = None) -> EnforcementPlan:
         """Reads and pure decisions, no write: the named repositories, or every repository of the registry."""
@@ -65,12 +68,13 @@ class Enforcer:
         return self._settings.writes_enabled and not dry_run
 
     def _walk(self, scope: ReconcileScope) -> FullWalk:
-        return FullWalk(self._assessor, scope, self._settings.reconcile_concurrency)
+        return FullWalk(self._assessor, self._reader, scope, self._settings.reconcile_concurrency)
 
     def _assess_named(self, names: Iterable[str]) -> EnforcementPlan:
-        scanning, scanning_failure = self._assessor.read_registry_scanning()
-        assessments, missing = self._assessor.assess_named(names, scanning)
-        scanning_plan = None
+        """An event's repositories; the registry-wide aspects are left to the daily reconcile."""
+        context = self._reader.context()
+        assessments, missing = self._assessor.assess_named(names, context)
+        scanning, scanning_plan = context.scanning, None
         if scanning is not None:
             scanning_plan = plan_event_scanning(
                 scanning, assessments, self._assessor.list_repositories, self._assessor.is_scan_exempt
@@ -81,9 +85,12 @@ class Enforcer:
             scanning=scanning_plan,
             coverage=tuple(a.coverage for a in assessments),
             missing_repositories=tuple(missing),
-            scanning_failure=scanning_failure,
+            scanning_failure=context.scanning_failure,
+            registry_checks=context.unread,
         )
 
     def _finish(self, plan: EnforcementPlan, decisions: Sequence[Decision], writes_enabled: bool) -> EnforcementReport:
-        """Registry scanning (once, by the last piece of a run), then every decision sorted by repository and logged."""
-        return report_of(plan, [*decisions, *self._scanning.apply(plan, writes_enabled)])
+        """Registry scanning and the registry's aspects (once, by the last piece of a run), then every decision
+        sorted by repository and logged."""
+        registry = self._registry_aspects.apply(plan.registry_checks, writes_enabled)
+        return report_of(plan, [*decisions, *self._scanning.apply(plan, writes_enabled), *registry])

@@ -6,24 +6,27 @@ test holds the three together. A bad value fails at start-up with a message nami
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
 from typing import Any
 
 from ecr_governance.config import SettingDoc, arn_setting, enum_setting, int_setting, list_setting, text_setting
+from ecr_governance.enforce.registry_settings import (
+    LIFECYCLE_PACKAGE,
+    REGISTRY_SETTINGS_DOCS,
+    RegistrySettings,
+    load_lifecycle_policy,
+)
 from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
-from ecr_governance.lifecycle.validate import validate_policy
 from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
 from ecr_governance.organization.settings import OrganizationSettings
 
 # The shipped standard policy, inside the lifecycle package.
-STANDARD_LIFECYCLE_PACKAGE = "ecr_governance.lifecycle"
+STANDARD_LIFECYCLE_PACKAGE = LIFECYCLE_PACKAGE
 STANDARD_LIFECYCLE_RESOURCE = "policies/standard-lifecycle.json"
 # ECR's rule for a tag-mutability exclusion filter (filterType WILDCARD), and its 1-5 filter limit.
 EXCLUSION_FILTER_PATTERN = re.compile(r"^[0-9a-zA-Z._*-]{1,128}$")
@@ -99,10 +102,12 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "REGISTRY_API",
         "RegistryApi",
         "aws",
-        "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API); `core`: "
-        "only what AWS-compatible emulators serve (tags read one repository at a time) - set by the CLI's local "
-        "runs, never needed in AWS.",
+        "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API; creation "
+        "templates, pull-through cache rules, pull-time update exclusions and managed signing read); `core`: only "
+        "what AWS-compatible emulators serve (tags read one repository at a time, those newer settings not read) - "
+        "set by the CLI's local runs, never needed in AWS.",
     ),
+    *REGISTRY_SETTINGS_DOCS,
     SettingDoc(
         "GOVERNANCE_ROLE_ARN",
         "(the function's own role)",
@@ -122,19 +127,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
 
 def load_standard_lifecycle_policy(policy_text: str, setting_name: str = "STANDARD_LIFECYCLE_POLICY") -> dict[str, Any]:
     """Parse and validate the standard policy with the lifecycle engine ECR's own acceptance rules use."""
-    source = setting_name
-    if not policy_text:
-        policy_text = resources.files(STANDARD_LIFECYCLE_PACKAGE).joinpath(STANDARD_LIFECYCLE_RESOURCE).read_text()
-        source = f"{setting_name} (shipped {STANDARD_LIFECYCLE_RESOURCE})"
-    try:
-        policy = json.loads(policy_text)
-    except json.JSONDecodeError as error:
-        raise SettingsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from error
-    report = validate_policy(policy)
-    if not report.valid:
-        problems = "; ".join(str(finding) for finding in report.errors)
-        raise SettingsError(f"{source} is not a valid ECR lifecycle policy: {problems}")
-    return policy
+    return load_lifecycle_policy(policy_text, setting_name, STANDARD_LIFECYCLE_RESOURCE)
 
 
 @dataclass(frozen=True)
@@ -150,6 +143,7 @@ class EnforceSettings:
     registry_api: RegistryApi = RegistryApi.AWS
     organization: OrganizationSettings = field(default_factory=OrganizationSettings)
     work_queue_url: str = ""
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
 
     @property
     def writes_enabled(self) -> bool:
@@ -167,23 +161,18 @@ class EnforceSettings:
         """Whether exemption tags come from the Resource Groups Tagging API (which emulators do not serve for ECR)."""
         return self.registry_api is RegistryApi.AWS
 
+    @property
+    def reads_newer_registry_settings(self) -> bool:
+        """Whether the endpoint serves the registry settings ECR added in 2025 (creation templates, pull-through
+        cache rules, pull-time update exclusions, managed signing); emulators do not."""
+        return self.registry_api is RegistryApi.AWS
+
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EnforceSettings:
         environ = os.environ if environ is None else environ
         mode = enum_setting(environ, "GOVERNANCE_MODE", "enforce", Mode)
         mutability = enum_setting(environ, "TAG_MUTABILITY", "IMMUTABLE", TagMutability, COMPLIANT_TARGET_MUTABILITIES)
-        allowed_filters = list_setting(environ, "ALLOWED_EXCLUSION_FILTERS", "sha256-*")
-        for pattern in allowed_filters:
-            if not EXCLUSION_FILTER_PATTERN.match(pattern):
-                raise SettingsError(
-                    f"ALLOWED_EXCLUSION_FILTERS: {pattern!r} is not a valid exclusion filter "
-                    "(1-128 characters from 0-9 a-z A-Z . _ * -)"
-                )
-        if len(allowed_filters) > MAX_EXCLUSION_FILTERS:
-            raise SettingsError(
-                f"ALLOWED_EXCLUSION_FILTERS has {len(allowed_filters)} filters; ECR allows at most "
-                f"{MAX_EXCLUSION_FILTERS}"
-            )
+        allowed_filters = _allowed_exclusion_filters(environ)
         if mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION and not allowed_filters:
             raise SettingsError("TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION needs ALLOWED_EXCLUSION_FILTERS (1 to 5)")
         topic_arn = arn_setting(environ, "REMEDIATION_TOPIC_ARN", "sns")
@@ -201,4 +190,20 @@ class EnforceSettings:
             registry_api=enum_setting(environ, "REGISTRY_API", "aws", RegistryApi),
             organization=OrganizationSettings.from_environ(environ),
             work_queue_url=text_setting(environ, "WORK_QUEUE_URL", ""),
+            registry=RegistrySettings.from_environ(environ),
         )
+
+
+def _allowed_exclusion_filters(environ: Mapping[str, str]) -> tuple[str, ...]:
+    allowed_filters = list_setting(environ, "ALLOWED_EXCLUSION_FILTERS", "sha256-*")
+    for pattern in allowed_filters:
+        if not EXCLUSION_FILTER_PATTERN.match(pattern):
+            raise SettingsError(
+                f"ALLOWED_EXCLUSION_FILTERS: {pattern!r} is not a valid exclusion filter "
+                "(1-128 characters from 0-9 a-z A-Z . _ * -)"
+            )
+    if len(allowed_filters) > MAX_EXCLUSION_FILTERS:
+        raise SettingsError(
+            f"ALLOWED_EXCLUSION_FILTERS has {len(allowed_filters)} filters; ECR allows at most {MAX_EXCLUSION_FILTERS}"
+        )
+    return allowed_filters

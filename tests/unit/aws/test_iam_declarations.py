@@ -31,6 +31,7 @@ from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.sqs import FifoWorkQueue, SqsQueue
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.aws.tagging import TaggingApi
+from ecr_governance.enforce.registry_model import CreationTemplate
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.errors import GovernanceError
 from ecr_governance.findings.ledger import EntryState, LedgerEntry
@@ -51,6 +52,19 @@ ACTION_OF_OPERATION: dict[str, frozenset[str]] = {
     "ecr:ListImageReferrers": frozenset({"ecr:BatchGetImage"}),
     "sqs:SendMessageBatch": frozenset({"sqs:SendMessage"}),
     "lambda:Invoke": frozenset({"lambda:InvokeFunction"}),
+    # A creation template with a lifecycle policy is authorized as the repositories it creates (ECR's user guide);
+    # the first one creates ECR's service-linked role for templates.
+    "ecr:CreateRepositoryCreationTemplate": frozenset(
+        {
+            "ecr:CreateRepositoryCreationTemplate",
+            "ecr:CreateRepository",
+            "ecr:PutLifecyclePolicy",
+            "iam:CreateServiceLinkedRole",
+        }
+    ),
+    "ecr:UpdateRepositoryCreationTemplate": frozenset(
+        {"ecr:UpdateRepositoryCreationTemplate", "ecr:CreateRepository", "ecr:PutLifecyclePolicy"}
+    ),
 }
 TRANSACTION_ITEM_ACTIONS = {
     "Put": "dynamodb:PutItem",
@@ -118,6 +132,8 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "hold_seconds": 60,
     "message": QueuedMessage("m-1", "receipt-1", "{}"),
     "body": "{}",
+    "template": CreationTemplate("ROOT", ("CREATE_ON_PUSH",), "IMMUTABLE", lifecycle_policy='{"rules": []}'),
+    "principal_arn": "arn:aws:iam::123456789012:role/scanner",
 }
 
 

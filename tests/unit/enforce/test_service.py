@@ -65,7 +65,7 @@ def test_registry_scanning_is_one_write_for_all_uncovered_repositories():
         registry.add(f"team/r{i}")
     report = run(registry)
     assert registry.writes == Counter(put_registry_scanning=1)
-    registry_decisions = [d for d in report.decisions if d.repository == REGISTRY]
+    registry_decisions = [d for d in report.decisions if d.repository == REGISTRY and d.aspect == "registry_scanning"]
     assert len(registry_decisions) == 1 and registry_decisions[0].action is Action.REMEDIATED
     assert sum(1 for d in report.decisions if d.aspect == "registry_scanning" and d.repository != REGISTRY) == 5
 
@@ -235,7 +235,7 @@ def test_registry_scanning_unreadable_is_one_failed_registry_decision_and_the_re
     registry.add("team/a", "MUTABLE", policy=None)
     registry.fail_on[("get_registry_scanning", "")] = AccessDenied("denied", code="AccessDeniedException")
     report = run(registry)
-    (registry_decision,) = [d for d in report.decisions if d.repository == REGISTRY]
+    (registry_decision,) = [d for d in report.decisions if d.repository == REGISTRY and d.action is Action.FAILED]
     assert registry_decision.action is Action.FAILED and registry_decision.error_code == "AccessDeniedException"
     assert registry.writes == Counter(put_tag_mutability=1, put_lifecycle_policy=1)
     assert report.summary()["registry_failed"] == 1
