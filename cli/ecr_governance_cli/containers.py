@@ -64,7 +64,8 @@ DEBIAN_MIRROR = os.environ.get("DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BASE_MAX_AGE_DAYS = 7
 RETAIL_IMAGE_REPOSITORY = "localhost/retail-api"
 SECRET_MOUNT = "/run/secrets/pip-ca"  # where server/Dockerfile reads the `pip-ca` build secret
-STANDIN_LABEL = "org.opencontainers.image.description=stand-in built locally from Debian packages by ecr-governance"
+# Said on every stand-in (and so on every image built on one): not the official image of that name.
+STANDIN_LABEL = 'LABEL ecr-governance.stand-in="made locally from Debian packages, not the official image"'
 
 # podman/buildah settings this machine kind needs. [containers] volumes applies to containers started through the
 # socket only (see socket_conf), never to the image tests' own containers.
@@ -233,7 +234,7 @@ def python_base() -> str:
             "podman", "import",
             "--change", "ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin",
             "--change", "ENV LANG=C.UTF-8",
-            "--change", f"LABEL {STANDIN_LABEL}",
+            "--change", STANDIN_LABEL,
             "--change", 'CMD ["python3"]',
             str(tarball), STANDIN_PYTHON_IMAGE,
         ],
@@ -303,7 +304,7 @@ RUN --mount=type=secret,id=pip-ca \\
     && chmod 755 /var/runtime/bootstrap
 ENV LAMBDA_TASK_ROOT=/var/task LAMBDA_RUNTIME_DIR=/var/runtime PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin
 WORKDIR /var/task
-LABEL {label}
+{label}
 ENTRYPOINT ["/var/runtime/bootstrap"]
 """
 
