@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools bench-tools test unit integration contract server-test image image-test lint docs demo bench build \
+.PHONY: help venv tools bench-tools test unit integration contract server-test image container-tools image-test lint docs demo bench build \
         validate clean
 
 help:  ## list the targets
@@ -55,7 +55,10 @@ contract: venv  ## template.yaml <-> code, sam validate --lint, sam build
 image: venv  ## the retail API image, tagged with its model version (docker build, or buildah where no Docker engine runs)
 	$(PY) -m ecr_governance_cli.containers image
 
-image-test: venv  ## run the image for real: container checks, Lambda under the RIE, sam build, push to a local registry
+container-tools: venv  ## install buildah, podman, runc, docker-registry, debootstrap (Debian) when missing
+	$(PY) -m ecr_governance_cli.containers tools
+
+image-test: container-tools  ## run the image for real: container checks, Lambda under the RIE, sam build, push to a local registry
 	$(BIN)/pytest -v -m container tests/server
 
 lint: venv  ## ruff

@@ -57,6 +57,7 @@ DEBIAN_PACKAGES = {
     "docker-registry": "docker-registry",
     "debootstrap": "debootstrap",
 }
+PODMAN = ("podman", "buildah", "runc")  # what building and running images needs, installed together
 OFFICIAL_PYTHON_IMAGE = "docker.io/library/python:3.13-slim-trixie"
 STANDIN_PYTHON_IMAGE = "localhost/ecr-governance/python:3.13-slim-trixie"
 DEBIAN_SUITE = "trixie"  # the official image's Debian release
@@ -109,14 +110,13 @@ def socket_conf(pip: PipIndex) -> Path:
     return _write_if_changed(CACHE_DIR / "containers-socket.conf", _CONF.format(volumes=volumes))
 
 
-def podman_env(conf: Path | None = None, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ if base is None else base)
-    env["CONTAINERS_CONF"] = str(conf or containers_conf())
-    return env
+def podman_env(conf: Path | None = None) -> dict[str, str]:
+    """This process's environment with CONTAINERS_CONF set for podman and buildah here."""
+    return {**os.environ, "CONTAINERS_CONF": str(conf or containers_conf())}
 
 
 def run(
-    command: Sequence[str], env: Mapping[str, str] | None = None, what: str = "", quiet: bool = True, **kwargs
+    command: Sequence[str], env: Mapping[str, str] | None = None, what: str = "", quiet: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run a command; on failure raise ContainerError naming `what` and the command's last line of output."""
     try:
@@ -126,7 +126,6 @@ def run(
             text=True,
             capture_output=quiet,
             check=False,
-            **kwargs,
         )
     except FileNotFoundError as error:
         raise ContainerError(f"{what or command[0]}: '{command[0]}' is not installed") from error
@@ -146,7 +145,8 @@ def _as_root(command: list[str]) -> list[str]:
 
 
 def ensure_tools(commands: Sequence[str] = tuple(DEBIAN_PACKAGES.values())) -> None:
-    """Install the Debian packages that provide `commands` when any is missing; fail with one line if it cannot."""
+    """Install the Debian packages that provide `commands` when any is missing; fail with one line if it cannot.
+    Anything that runs podman needs runc too: Debian's podman brings crun, which fails on this machine kind."""
     wanted = {package: command for package, command in DEBIAN_PACKAGES.items() if command in commands}
     missing = [package for package, command in wanted.items() if not shutil.which(command)]
     if not missing:
@@ -216,7 +216,7 @@ def _image_age_days(name: str) -> float:
 def python_base() -> str:
     """A python:3.13-slim-trixie image in local storage: the official one when present or pullable, else the
     stand-in made from Debian's packages (cached; remade after BASE_MAX_AGE_DAYS)."""
-    ensure_tools(["podman"])
+    ensure_tools(PODMAN)
     if image_exists(OFFICIAL_PYTHON_IMAGE):
         return OFFICIAL_PYTHON_IMAGE
     pulled = subprocess.run(
@@ -320,7 +320,7 @@ def lambda_base() -> str:
     name = lambda_base_name()
     if image_exists(name):
         return name
-    ensure_tools(["buildah", "podman"])
+    ensure_tools(PODMAN)
     dockerfile = LAMBDA_BASE_DOCKERFILE.format(
         base=python_base(), awslambdaric=_pinned("awslambdaric"), label=STANDIN_LABEL
     )
@@ -374,7 +374,7 @@ def build_retail_image(engine: str = "auto") -> str:
             quiet=False,
         )
         return tag
-    ensure_tools(["buildah", "podman"])
+    ensure_tools(PODMAN)
     tag = f"{RETAIL_IMAGE_REPOSITORY}:{model_version()}"
     build_args = {"PYTHON_IMAGE": os.environ.get("PYTHON_IMAGE") or python_base(), **pip.build_args()}
     _buildah_bud(SERVER_DIR, tag, build_args, pip, *label_options)
@@ -400,7 +400,7 @@ def _socket_answers(path: Path) -> bool:
 def start_socket(timeout: float = 30.0) -> str:
     """Start podman's Docker-compatible API on a unix socket (once; later calls reuse it) and return DOCKER_HOST.
     Builds through it use chroot isolation; containers get the machine's pip CA bundle (see socket_conf)."""
-    ensure_tools(["podman", "buildah"])
+    ensure_tools(PODMAN)
     path = socket_path()
     docker_host = f"unix://{path}"
     if _socket_answers(path):
@@ -449,13 +449,16 @@ def local_template(
 
     spec = yaml_parse(template.read_text())
     base = template.resolve().parent
-    for resource in spec.get("Resources", {}).values():
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        properties = resource.setdefault("Properties", {})
-        properties["Architectures"] = [arch or architecture()]
+    machine = [arch or architecture()]
+    shared = spec.get("Globals", {}).get("Function", {})
+    functions = [r for r in spec.get("Resources", {}).values() if r.get("Type") == "AWS::Serverless::Function"]
+    for properties in (shared, *(resource.setdefault("Properties", {}) for resource in functions)):
         if isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = str((base / properties["CodeUri"]).resolve())
+    if "Architectures" in shared:
+        shared["Architectures"] = machine
+    for resource in functions:
+        resource["Properties"]["Architectures"] = machine
         metadata = resource.get("Metadata", {})
         if "DockerContext" in metadata:
             metadata["DockerContext"] = str((base / metadata["DockerContext"]).resolve())

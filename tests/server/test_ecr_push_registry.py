@@ -47,7 +47,7 @@ class Registry:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    containers.ensure_tools(["docker-registry", "podman"])
+    containers.ensure_tools(["docker-registry", *containers.PODMAN])
     workdir = tmp_path_factory.mktemp("registry")
     host = f"127.0.0.1:{free_port()}"
     config = workdir / "config.yml"
