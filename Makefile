@@ -13,7 +13,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools bench-tools test unit integration contract server-test lint docs demo bench build validate clean
+.PHONY: help venv tools bench-tools test unit integration contract server-test image container-tools image-test lint docs demo bench build \
+        validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,10 +35,11 @@ tools:  ## install the system linters the tests run (shellcheck, from Debian's p
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
-test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server, docs
+test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server, docs, image
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory docs
+	$(MAKE) --no-print-directory image-test
 
 unit: venv  ## unit tests only (no network)
 	$(BIN)/pytest -q tests/unit
@@ -47,6 +49,17 @@ integration: venv  ## integration tests against the embedded emulator
 
 contract: venv  ## template.yaml <-> code, sam validate --lint, sam build
 	$(BIN)/pytest -q tests/contract
+
+# Without a Docker engine: buildah and podman from Debian's packages, the python3.13 base made with debootstrap and
+# cached in ~/.cache/ecr-governance (see cli/ecr_governance_cli/containers.py).
+image: venv  ## the retail API image, tagged with its model version (docker build, or buildah where no Docker engine runs)
+	$(PY) -m ecr_governance_cli.containers image
+
+container-tools: venv  ## install buildah, podman, runc, docker-registry, debootstrap (Debian) when missing
+	$(PY) -m ecr_governance_cli.containers tools
+
+image-test: container-tools  ## run the image for real: container checks, Lambda under the RIE, sam build, push to a local registry
+	$(BIN)/pytest -v -m container tests/server
 
 lint: venv  ## ruff
 	$(BIN)/ruff check .

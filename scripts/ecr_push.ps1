@@ -1,16 +1,17 @@
 #!/usr/bin/env pwsh
 <#
 .SYNOPSIS
-    Build the retail API image and push it to Amazon ECR under an immutable tag.
+    Build the retail API image and push it to Amazon ECR (or another registry) under an immutable tag.
 
 .DESCRIPTION
     The PowerShell twin of ecr_push.sh, same steps and same refusals:
       1. aws ecr get-login-password | docker login   (account id from aws sts get-caller-identity -Region)
       2. docker build    3. docker tag    4. docker push
     The repository's tags are immutable, so an image is never pushed as 'latest': the default tag is the short git
-    commit, and a tag that already exists in the repository is refused before anything is built.
+    commit, and a tag that already exists in the repository is refused before anything is built or uploaded.
     Each parameter can also come from an environment variable (the parameter wins):
-    ECR_REGION, ECR_REPOSITORY, IMAGE_TAG, IMAGE_PLATFORM, BUILD_CONTEXT.
+    ECR_REGION, ECR_REPOSITORY, IMAGE_TAG, IMAGE_PLATFORM, BUILD_CONTEXT, SOURCE_IMAGE, IMAGE_REGISTRY.
+    The container CLI is $env:DOCKER (default: docker; podman works the same).
 
 .PARAMETER Region
     AWS region of the registry (env ECR_REGION, default ap-southeast-1).
@@ -22,6 +23,12 @@
     docker build --platform (env IMAGE_PLATFORM, default linux/arm64).
 .PARAMETER Context
     Build context holding the Dockerfile (env BUILD_CONTEXT, default: server/ of this repository).
+.PARAMETER Image
+    Push this local image instead of building one (e.g. what `make image` built and tested): it is tagged and pushed
+    as it is (env SOURCE_IMAGE).
+.PARAMETER Registry
+    Push to this registry (host[:port]) instead of the account's ECR registry: no AWS calls and no login (run docker
+    login first if it needs one); an existing tag is found with 'docker manifest inspect' (env IMAGE_REGISTRY).
 .PARAMETER AllowDirty
     Push from a work tree with uncommitted changes.
 .PARAMETER DryRun
@@ -40,6 +47,8 @@ param(
     [string]$Tag = $env:IMAGE_TAG,
     [string]$Platform = $(if ($env:IMAGE_PLATFORM) { $env:IMAGE_PLATFORM } else { 'linux/arm64' }),
     [string]$Context = $(if ($env:BUILD_CONTEXT) { $env:BUILD_CONTEXT } else { Join-Path (Join-Path $PSScriptRoot '..') 'server' }),
+    [string]$Image = $env:SOURCE_IMAGE,
+    [string]$Registry = $env:IMAGE_REGISTRY,
     [switch]$AllowDirty,
     [switch]$DryRun
 )
@@ -49,6 +58,7 @@ $ErrorActionPreference = 'Stop'
 $PSNativeCommandUseErrorActionPreference = $false  # exit codes of aws/docker/git are checked explicitly
 
 $accountPlaceholder = '<account-id>'
+$docker = if ($env:DOCKER) { $env:DOCKER } else { 'docker' }
 
 function Stop-WithError([string]$Message) {
     [Console]::Error.WriteLine("ecr_push.ps1: $Message")
@@ -83,9 +93,14 @@ if ($Repository -notmatch '^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+
     Stop-WithError "not an ECR repository name: '$Repository'"
 }
 if (-not (Test-Path (Join-Path $Context 'Dockerfile'))) { Stop-WithError "no Dockerfile in build context '$Context'" }
+if ($Registry -and $Registry -notmatch '^[A-Za-z0-9.-]+(:[0-9]+)?$') { Stop-WithError "not a registry host[:port]: '$Registry'" }
 # A dry run prints the docker commands, so it needs no docker; it uses aws when it can (see the account below).
+# Another registry than ECR needs no aws at all.
 $requiredTools = @('git')
-if (-not $DryRun) { $requiredTools += @('aws', 'docker') }
+if (-not $DryRun) {
+    if (-not $Registry) { $requiredTools += @('aws') }
+    $requiredTools += @($docker)
+}
 foreach ($tool in $requiredTools) {
     if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { Stop-WithError "'$tool' is not on PATH" }
 }
@@ -110,7 +125,10 @@ if ($Tag -notmatch '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$') { Stop-WithError "not 
 
 # The account (in the registry's host name). A dry run without aws or credentials still prints every command.
 $account = $accountPlaceholder
-if ($DryRun -and -not (Get-Command aws -ErrorAction SilentlyContinue)) {
+if ($Registry) {
+    $account = ''  # not ECR: no account, no AWS call
+}
+elseif ($DryRun -and -not (Get-Command aws -ErrorAction SilentlyContinue)) {
     Write-Note "dry run: 'aws' is not on PATH, so the account id is shown as $accountPlaceholder and whether tag '$Tag' exists is not checked"
 }
 else {
@@ -122,12 +140,26 @@ else {
     }
     elseif ($account -notmatch '^[0-9]{12}$') { Stop-WithError "unexpected account id from aws sts get-caller-identity: '$account'" }
 }
-$registry = "$account.dkr.ecr.$Region.amazonaws.com"
+$registry = if ($Registry) { $Registry } else { "$account.dkr.ecr.$Region.amazonaws.com" }
 $image = "$registry/${Repository}:$Tag"
-$localImage = "${Repository}:$Tag"
+$localImage = if ($Image) { $Image } else { "${Repository}:$Tag" }
 
 # Immutable tags: check before building, so the answer is a clear sentence and not a failed push.
-if ($account -ne $accountPlaceholder) {
+if ($Registry) {
+    if ($DryRun -and -not (Get-Command $docker -ErrorAction SilentlyContinue)) {
+        Write-Note "dry run: '$docker' is not on PATH, so whether tag '$Tag' exists in $registry is not checked"
+    }
+    else {
+        $existing = (Invoke-Captured { & $docker manifest inspect $image }) -join "`n"
+        if ($LASTEXITCODE -eq 0) {
+            Stop-WithError "tag '$Tag' already exists in $registry/$Repository; tags are immutable, so commit and push the new commit, or choose another tag with -Tag"
+        }
+        elseif ($existing -notmatch 'manifest unknown|no such manifest|not found') {
+            Stop-WithError "cannot check whether tag '$Tag' exists in ${registry}: $existing"
+        }
+    }
+}
+elseif ($account -ne $accountPlaceholder) {
     $existing = (Invoke-Captured {
             aws ecr describe-images --region $Region --repository-name $Repository --image-ids "imageTag=$Tag" `
                 --query 'imageDetails[0].imageDigest' --output text
@@ -144,43 +176,50 @@ if ($account -ne $accountPlaceholder) {
     }
 }
 
+$origin = if ($Image) { "commit $commit, local image $Image" } else { "commit $commit, platform $Platform" }
 if ($DryRun) {
-    Write-Note "dry run: would push $image (commit $commit, platform $Platform); the commands:"
+    Write-Note "dry run: would push $image ($origin); the commands:"
 }
 else {
-    [Console]::Error.WriteLine("Pushing $image (commit $commit, platform $Platform)")
+    [Console]::Error.WriteLine("Pushing $image ($origin)")
 }
 
-# 1. Log in: the password goes through a pipe, never onto a command line or into the output.
-if ($DryRun) {
-    Write-Output "+ aws ecr get-login-password --region $Region | docker login --username AWS --password-stdin $registry"
+# 1. Log in to ECR (another registry: log in beforehand): the password goes through a pipe, never onto a command
+#    line or into the output.
+if ($Registry) {
+    # not ECR
+}
+elseif ($DryRun) {
+    Write-Output "+ aws ecr get-login-password --region $Region | $docker login --username AWS --password-stdin $registry"
 }
 else {
-    aws ecr get-login-password --region $Region | docker login --username AWS --password-stdin $registry | Out-Null
-    if ($LASTEXITCODE -ne 0) { Stop-WithError "docker login to $registry failed" }
+    aws ecr get-login-password --region $Region | & $docker login --username AWS --password-stdin $registry | Out-Null
+    if ($LASTEXITCODE -ne 0) { Stop-WithError "$docker login to $registry failed" }
 }
 
-# 2. Build, labelled with where it came from.
-Invoke-Step @('docker', 'build', '--platform', $Platform,
-    '--label', "org.opencontainers.image.revision=$commit",
-    '--label', "org.opencontainers.image.version=$Tag",
-    '--tag', $localImage, $Context)
+# 2. Build, labelled with where it came from (unless an image built before is pushed).
+if (-not $Image) {
+    Invoke-Step @($docker, 'build', '--platform', $Platform,
+        '--label', "org.opencontainers.image.revision=$commit",
+        '--label', "org.opencontainers.image.version=$Tag",
+        '--tag', $localImage, $Context)
+}
 
 # 3. Tag for the registry.
-Invoke-Step @('docker', 'tag', $localImage, $image)
+Invoke-Step @($docker, 'tag', $localImage, $image)
 
 # 4. Push; a tag that appeared since the check (another pusher) is reported as such, not as a raw error.
 if ($DryRun) {
-    Write-Output "+ docker push $image"
+    Write-Output "+ $docker push $image"
     exit 0
 }
-$pushOutput = Invoke-Captured { docker push $image }
+$pushOutput = Invoke-Captured { & $docker push $image }
 $pushStatus = $LASTEXITCODE
 $pushOutput | Out-Host
 if ($pushStatus -ne 0) {
     if (($pushOutput -join "`n") -match 'already exists|cannot be overwritten|ImageTagAlreadyExists') {
         Stop-WithError "tag '$Tag' already exists in $Repository (pushed by someone else meanwhile); tags are immutable, choose another tag with -Tag"
     }
-    Stop-WithError "docker push of $image failed (output above)"
+    Stop-WithError "$docker push of $image failed (output above)"
 }
 [Console]::Error.WriteLine("Pushed $image")

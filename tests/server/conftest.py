@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,3 +61,29 @@ def shipped_model() -> dict:
 def client() -> Iterator[TestClient]:
     with TestClient(create_app(Settings(model_path=SHIPPED_MODEL))) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def retail_image() -> str:
+    """The retail API image in podman's storage: RETAIL_API_IMAGE when given, else built now (cached layers make
+    a rebuild take seconds). Tools and bases come from ecr_governance_cli.containers; what cannot be had fails the
+    test with that one line, never a skip."""
+    from container_support import REPORT
+    from ecr_governance_cli import containers
+
+    started = time.monotonic()
+    try:
+        image = os.environ.get("RETAIL_API_IMAGE") or containers.build_retail_image(engine="podman")
+    except containers.ContainerError as error:
+        pytest.fail(f"cannot build the retail API image: {error}", pytrace=False)
+    REPORT["image"] = f"{image} (ready in {time.monotonic() - started:.0f} s)"
+    return image
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from container_support import REPORT
+
+    if REPORT:
+        terminalreporter.section("retail API image")
+        for name, value in REPORT.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -18,6 +18,19 @@ SERVER_DIR = REPO_ROOT / "server"
 EVENTS_DIR = REPO_ROOT / "events" / "retail-api"
 VENV_BIN = Path(sys.executable).parent
 SHIPPED_MODEL = SERVER_DIR / "app" / "model" / "model.json"
+EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
+# What each event in events/retail-api/ must get from the Lambda handler, in process and in the image under the
+# Runtime Interface Emulator alike: event file -> (status, what the body must show).
+EXPECTED = {
+    "http-api-v2-health.json": (200, lambda body: body == {"status": "ok"}),
+    "http-api-v2-predict-item.json": (200, lambda body: len(body["predictions"]) == 1),
+    "function-url-predict-batch.json": (
+        200,
+        lambda body: [p["product_id"] for p in body["predictions"]] == ["P0001", "P0007"],
+    ),
+    "function-url-model.json": (200, lambda body: body["name"] and body["stores"] and body["products"]),
+    "function-url-predict-unknown-store.json": (422, lambda body: body["detail"][0]["field"] == "store_id"),
+}
 
 
 def item(**overrides: object) -> dict[str, object]:

@@ -62,6 +62,11 @@ elif tool == "aws":
                  f"The image with imageId {{{{imageDigest:'null', imageTag:'{{tag}}'}}}} does not exist", 254)
     elif args[:2] == ["ecr", "get-login-password"]:
         print("stub-registry-password")
+elif tool == "docker" and args[:2] == ["manifest", "inspect"]:
+    if args[2].rsplit(":", 1)[1] in os.environ.get("STUB_REGISTRY_EXISTING_TAGS", "").split(","):
+        print('{{"schemaVersion": 2}}')
+    else:
+        fail("Error: reading manifest in registry: manifest unknown: manifest unknown", 125)
 elif tool == "docker" and args[:1] == ["push"]:
     if os.environ.get("STUB_DOCKER_PUSH_REJECTED"):
         tag = args[1].rsplit(":", 1)[1]
@@ -173,6 +178,30 @@ def test_default_push_logs_in_builds_tags_and_pushes_the_commit_tag(push) -> Non
     assert describe[describe.index("--image-ids") + 1] == f"imageTag={COMMIT}"
     assert describe[describe.index("--repository-name") + 1] == "mlops/retail-api"
     assert f"Pushed {remote}" in run.stderr and f"Pushing {remote}" in run.stderr
+
+
+def test_another_registry_pushes_a_built_image_without_aws(push) -> None:
+    """--registry: no AWS call and no login; --image: the image built (and tested) before is pushed, not rebuilt."""
+    run = push("--registry", "127.0.0.1:5000", "--image", "localhost/retail-api:b02eed97744e", "--tag", "1.4.0")
+    assert run.returncode == 0, run.stderr
+    remote = "127.0.0.1:5000/mlops/retail-api:1.4.0"
+    assert run.commands("aws") == []
+    assert run.commands("docker") == [
+        ["manifest", "inspect", remote],
+        ["tag", "localhost/retail-api:b02eed97744e", remote],
+        ["push", remote],
+    ]
+    assert f"Pushed {remote}" in run.stderr and "local image localhost/retail-api:b02eed97744e" in run.stderr
+
+
+def test_another_registry_refuses_an_existing_tag_before_any_upload(push) -> None:
+    run = push("--registry", "127.0.0.1:5000", "--tag", "1.4.0", STUB_REGISTRY_EXISTING_TAGS="1.4.0")
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines()[-1] == (
+        "ecr_push.sh: tag '1.4.0' already exists in 127.0.0.1:5000/mlops/retail-api; tags are immutable, so commit "
+        "and push the new commit, or choose another tag with --tag"
+    )
+    assert run.commands("docker") == [["manifest", "inspect", "127.0.0.1:5000/mlops/retail-api:1.4.0"]]
 
 
 def test_dirty_work_tree_is_refused_without_allow_dirty(push) -> None:
@@ -326,6 +355,7 @@ def test_outside_a_git_work_tree_asks_for_a_tag(push) -> None:
         (["--tag", "has space"], "not a valid image tag"),
         (["--region", "mars-1"], "not an AWS region"),
         (["--repository", "MLOps/Retail"], "not an ECR repository name"),
+        (["--registry", "https://127.0.0.1:5000"], "not a registry host[:port]"),
     ],
 )
 def test_bad_usage_exits_2_with_one_clear_line(push, args: list[str], complaint: str) -> None:
@@ -338,9 +368,10 @@ def test_bad_usage_exits_2_with_one_clear_line(push, args: list[str], complaint:
 def test_help_documents_every_option(push) -> None:
     run = push("--help")
     assert run.returncode == 0
-    for option in ("--region", "--repository", "--tag", "--platform", "--context", "--allow-dirty", "--dry-run"):
+    options = ("--region", "--repository", "--tag", "--platform", "--context", "--image", "--registry", "--allow-dirty")
+    for option in (*options, "--dry-run"):
         assert option in run.stdout
-    for variable in ("ECR_REGION", "ECR_REPOSITORY", "IMAGE_TAG"):
+    for variable in ("ECR_REGION", "ECR_REPOSITORY", "IMAGE_TAG", "SOURCE_IMAGE", "IMAGE_REGISTRY", "$DOCKER"):
         assert variable in run.stdout
     assert run.calls == []
 
@@ -349,23 +380,26 @@ def test_powershell_twin_has_the_same_parameters_and_steps() -> None:
     """Static only: pwsh is not installable here (no Debian package; Microsoft's apt repository is off limits)."""
     text = PS_SCRIPT.read_text()
     param_block = text[text.index("param(") : text.index("Set-StrictMode")]
-    for parameter in ("$Region", "$Repository", "$Tag", "$Platform", "$Context"):
+    for parameter in ("$Region", "$Repository", "$Tag", "$Platform", "$Context", "$Image", "$Registry"):
         assert f"[string]{parameter}" in param_block
     for switch in ("$AllowDirty", "$DryRun"):
         assert f"[switch]{switch}" in param_block
     for variable, default in (("ECR_REGION", "ap-southeast-1"), ("ECR_REPOSITORY", "mlops/retail-api")):
         assert f"$env:{variable}" in param_block and f"'{default}'" in param_block
-    assert "$env:IMAGE_TAG" in param_block
+    for variable in ("IMAGE_TAG", "SOURCE_IMAGE", "IMAGE_REGISTRY"):
+        assert f"$env:{variable}" in param_block
+    assert "$docker = if ($env:DOCKER) { $env:DOCKER } else { 'docker' }" in text
     assert "$ErrorActionPreference = 'Stop'" in text and "Set-StrictMode -Version Latest" in text
     steps = [
         "git -C $Context rev-parse --short HEAD",
         "git -C $Context status --porcelain",
         "aws sts get-caller-identity --region $Region --query Account --output text",
+        "& $docker manifest inspect $image",
         'aws ecr describe-images --region $Region --repository-name $Repository --image-ids "imageTag=$Tag"',
-        "aws ecr get-login-password --region $Region | docker login --username AWS --password-stdin $registry",
-        "'docker', 'build', '--platform', $Platform",
-        "'docker', 'tag', $localImage, $image",
-        "docker push $image",
+        "aws ecr get-login-password --region $Region | & $docker login --username AWS --password-stdin $registry",
+        "$docker, 'build', '--platform', $Platform",
+        "$docker, 'tag', $localImage, $image",
+        "& $docker push $image",
     ]
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions), "same order as ecr_push.sh"
@@ -384,7 +418,7 @@ def test_powershell_twin_runs_as_a_command_and_dry_runs_like_the_bash_script() -
     )
     assert staged.stdout.startswith("100755 "), staged.stdout
     # The dry run: docker only when pushing for real, the account placeholder and what would be pushed.
-    assert "$requiredTools = @('git')" in text and "if (-not $DryRun) { $requiredTools += @('aws', 'docker') }" in text
+    assert "$requiredTools = @('git')" in text and "if (-not $Registry) { $requiredTools += @('aws') }" in text
     assert "$accountPlaceholder = '<account-id>'" in text
     assert "cannot look up the account id (aws sts get-caller-identity failed), so it is shown as" in text
     assert 'Write-Note "dry run: would push $image' in text

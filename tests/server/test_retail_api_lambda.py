@@ -15,21 +15,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from retail_support import EVENTS_DIR, SERVER_DIR, dockerfile_stages, instructions, subprocess_env
+from retail_support import (
+    EVENT_FILES,
+    EVENTS_DIR,
+    EXPECTED,
+    SERVER_DIR,
+    dockerfile_stages,
+    instructions,
+    subprocess_env,
+)
 from samcli.yamlhelper import yaml_parse
-
-EVENT_FILES = sorted(EVENTS_DIR.glob("*.json"))
-# event file -> (status, what the body must show)
-EXPECTED = {
-    "http-api-v2-health.json": (200, lambda body: body == {"status": "ok"}),
-    "http-api-v2-predict-item.json": (200, lambda body: len(body["predictions"]) == 1),
-    "function-url-predict-batch.json": (
-        200,
-        lambda body: [p["product_id"] for p in body["predictions"]] == ["P0001", "P0007"],
-    ),
-    "function-url-model.json": (200, lambda body: body["name"] and body["stores"] and body["products"]),
-    "function-url-predict-unknown-store.json": (422, lambda body: body["detail"][0]["field"] == "store_id"),
-}
 
 
 @dataclass
