@@ -9,6 +9,7 @@ builds, 100 recent, 50 old but pulled last week).
 Baseline ("minimal"), computed from the seeded labels alone, not from the sweep's counters:
   planner: ceil(R / 1000) DescribeRepositories pages + 1 ListTagsForResource per repository (tags are the only way
            to learn a tag exemption)
+  worker: 1 DescribePullThroughCacheRules (which repositories are pull-through caches; asked every 10 minutes)
   worker, per repository:
     1 DescribeRepositories + 1 ListTagsForResource (its exemption as it is now, not as the planner saw it)
     + ceil(N / 1000) DescribeImages pages (imageStatus ANY, maxResults 1000) to plan
@@ -63,7 +64,14 @@ REGION = "ap-southeast-1"
 ACCOUNT = "123456789012"
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 RULES = SweepRules(SweepMode.DELETE)  # 14 days old, 30 days idle
-OPERATIONS = ("DescribeRepositories", "ListTagsForResource", "DescribeImages", "BatchGetImage", "BatchDeleteImage")
+OPERATIONS = (
+    "DescribeRepositories",
+    "ListTagsForResource",
+    "DescribePullThroughCacheRules",
+    "DescribeImages",
+    "BatchGetImage",
+    "BatchDeleteImage",
+)
 
 
 @dataclass
@@ -196,6 +204,9 @@ class FakeEcr:
                 deleted.append(image_id)
         return {"imageIds": deleted, "failures": failures} if deleted else {"failures": failures}
 
+    def DescribePullThroughCacheRules(self, request: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        return {"pullThroughCacheRules": []}
+
     def _repository(self, request: dict[str, Any]) -> dict[str, SeededImage]:
         if request["repositoryName"] not in self.images:
             raise _Refused("RepositoryNotFoundException", "not found")
@@ -252,6 +263,7 @@ def minimal_calls(repositories: dict[str, list[SeededImage]]) -> Counter[str]:
     minimal: Counter[str] = Counter(
         DescribeRepositories=math.ceil(len(repositories) / 1000) + len(repositories),
         ListTagsForResource=2 * len(repositories),
+        DescribePullThroughCacheRules=1,  # once per worker every 10 minutes: which repositories are caches
     )
     for images in repositories.values():
         indexes = sum(1 for image in images if image.media_type == OCI_INDEX)

@@ -62,6 +62,7 @@ class InMemoryEcr:
     failures: dict[str, tuple[str, str]] = field(default_factory=dict)  # digest -> (code, reason) on delete
     in_use: set[str] = field(default_factory=set)  # what Inspector saw running (InMemoryInspector serves it)
     tags_refused: dict[str, AwsError] = field(default_factory=dict)  # repository -> ListTagsForResource's error
+    cache_prefixes: tuple[str, ...] = ()  # pull-through cache rules' repository prefixes
     before_call: Callable[[str, InMemoryEcr], None] | None = None
     calls: Counter[str] = field(default_factory=Counter)
     delete_calls: list[list[str]] = field(default_factory=list)
@@ -134,6 +135,10 @@ class InMemoryEcr:
         if any(d not in images for d in digests):
             raise ImageNotFound("DescribeImages: image not found", operation="DescribeImages", code="ImageNotFound")
         return [self._detail(images[d]) for d in digests]
+
+    def pull_through_cache_prefixes(self) -> tuple[str, ...]:
+        self.calls["DescribePullThroughCacheRules"] += 1
+        return self.cache_prefixes
 
     def needed(self, repository: str) -> set[str]:
         """What a tagged or in-use image reaches right now (themselves included)."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecr_governance.aws.clients import make_client, make_session
+from ecr_governance.registry_api import RegistryApi
 
 # The embedded emulator's address: `ecr-governance emulator` serves it, `--local` points every client at it.
 LOCAL_ENDPOINT = os.environ.get("ECR_GOVERNANCE_LOCAL_ENDPOINT", "http://127.0.0.1:5000")
@@ -34,6 +35,11 @@ class AwsTarget:
     def client(self, service: str) -> Any:
         return make_client(service, session=self.session(), endpoint_url=self.effective_endpoint, local=self.local)
 
+    @property
+    def registry_api(self) -> RegistryApi:
+        """An AWS-compatible endpoint (the emulator) serves ECR's core API only."""
+        return RegistryApi.CORE if self.effective_endpoint else RegistryApi.AWS
+
     def environment(self) -> dict[str, str]:
         """Environment variables that make code run in-process (invoke) target the same place."""
         env: dict[str, str] = {}
@@ -44,8 +50,7 @@ class AwsTarget:
             env["AWS_PROFILE"] = self.profile
         if self.effective_endpoint:
             env["AWS_ENDPOINT_URL"] = self.effective_endpoint
-            # An AWS-compatible endpoint serves ECR's core API only (enforcement's RegistryApi setting).
-            env["REGISTRY_API"] = "core"
+            env["REGISTRY_API"] = str(self.registry_api)
         if self.local:
             env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = EMULATOR_CREDENTIALS
         return env

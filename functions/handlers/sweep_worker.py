@@ -101,6 +101,7 @@ worker = SweepWorker(
     in_use=InspectorUsage(make_lazy_client("inspector2")),
     reach=reach,
     queue=queue,
+    registry_api=settings.registry_api,
     ledger=ledger,
     summaries=summaries,
 )

@@ -24,6 +24,7 @@ from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.sqs import SqsQueue
 from ecr_governance.exemptions import ExemptionSettings
+from ecr_governance.registry_api import RegistryApi
 from ecr_governance.sweep.ledger import RunStart, UnitRef
 from ecr_governance.sweep.messages import DeadlineMessage, RepositoryMessage, body, parse_message
 from ecr_governance.sweep.report import Outcome
@@ -36,6 +37,8 @@ from registry_builders import REGION, TEMPLATE, load_event, push_image, push_ind
 
 pytestmark = pytest.mark.integration
 REPO = "team-ml/feature-store"
+# The emulator serves ECR's core API only: no pull-through cache rules to ask for.
+CORE_API = {"RegistryApi": "core"}
 SECONDS = 2  # "old" on the emulator: pushed (and, never pulled, idle) more than this many seconds ago
 FEW_SECONDS = str(SECONDS / 86400)
 
@@ -230,7 +233,7 @@ def summaries(stack: dict[str, str]) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("mode", ["dry-run", "delete"])
 def test_planner_to_queue_to_worker_sweeps_the_registry_and_publishes_one_summary(ecr, registry, stack, mode):
-    overrides = {"SweepMode": mode, "SweepMinAgeDays": "0", "SweepMinIdleDays": "0", "NotifySweep": "true"}
+    overrides = {"SweepMode": mode, "SweepMinAgeDays": "0", "SweepMinIdleDays": "0", "NotifySweep": "true", **CORE_API}
     planned = invoke_function(
         str(TEMPLATE), "SweepPlannerFunction", load_event("sweep/schedule.json"), overrides, environment(stack)
     )
@@ -262,7 +265,13 @@ def test_planner_to_queue_to_worker_sweeps_the_registry_and_publishes_one_summar
 
 
 def test_a_redelivered_message_is_not_counted_twice_and_a_rejected_one_is_dropped(ecr, registry, stack):
-    overrides = {"SweepMode": "delete", "SweepMinAgeDays": "0", "SweepMinIdleDays": "0", "NotifySweep": "true"}
+    overrides = {
+        "SweepMode": "delete",
+        "SweepMinAgeDays": "0",
+        "SweepMinIdleDays": "0",
+        "NotifySweep": "true",
+        **CORE_API,
+    }
     invoke_function(
         str(TEMPLATE), "SweepPlannerFunction", load_event("sweep/schedule.json"), overrides, environment(stack)
     )
@@ -307,6 +316,7 @@ def test_a_repository_too_big_for_one_invocation_finishes_in_its_next_part(ecr, 
         queue=SqsQueue(make_client("sqs"), stack["SWEEP_QUEUE_URL"]),
         ledger=ledger,
         batch_size=2,
+        registry_api=RegistryApi.CORE,
     )
     calls = iter([900.0, 900.0])  # time to start and to make one delete call; then the invocation runs short
     report = worker.handle(first, lambda: next(calls, 10.0)).report
@@ -315,7 +325,13 @@ def test_a_repository_too_big_for_one_invocation_finishes_in_its_next_part(ecr, 
     following = receive_all(stack["SWEEP_QUEUE_URL"])
     assert [parse_message(m["Body"]) for m in following] == [first.next_part()]
 
-    overrides = {"NotifySweep": "true", "SweepMode": "delete", "SweepMinAgeDays": "0", "SweepMinIdleDays": "0"}
+    overrides = {
+        "NotifySweep": "true",
+        "SweepMode": "delete",
+        "SweepMinAgeDays": "0",
+        "SweepMinIdleDays": "0",
+        **CORE_API,
+    }
     result = invoke_function(str(TEMPLATE), "SweepWorkerFunction", sqs_event(following), overrides, environment(stack))
     assert result == {"batchItemFailures": []}
     # The orphan, the "fresh" image and the five nightlies went; the multi-arch image and its signature stayed.
@@ -330,7 +346,15 @@ def test_the_sample_events_run_through_the_cli_invoke_command(ecr, registry, cap
     planned = json.loads(out)
     assert planned["repositories"] == [REPO] and len(planned["wouldSend"]) == 1  # no queue locally: nothing sent
     for sample in ("repository-messages.json", "continuation-part.json", "deadline.json"):
-        code, out, _ = cli(capsys, "invoke", "SweepWorkerFunction", "--event", f"events/sweep/{sample}")
+        code, out, _ = cli(
+            capsys,
+            "invoke",
+            "SweepWorkerFunction",
+            "--event",
+            f"events/sweep/{sample}",
+            "--parameter-overrides",
+            "RegistryApi=core",  # the emulator serves ECR's core API only
+        )
         assert code == 0 and json.loads(out) == {"batchItemFailures": []}
     assert len(remaining(ecr)) == 6  # the functions' default mode is dry-run
 

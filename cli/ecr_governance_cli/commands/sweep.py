@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.errors import RepositoryNotFound
+from ecr_governance.registry_api import RegistryApi
 from ecr_governance.sweep.planner import SweepPlanner
 from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepSettings
 from ecr_governance.sweep.worker import SweepWorker
@@ -82,7 +83,9 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
         raise RepositoryNotFound(", ".join(selection.missing))
     # With --now every age - at the plan and at each re-read - is measured from that time.
     clock = (lambda: now) if args.now else (lambda: datetime.now(UTC))
-    worker = SweepWorker(registry, registry, rules, settings.exemptions, in_use=in_use, clock=clock)
+    # An emulator (--local, --endpoint-url, or REGISTRY_API=core in the environment) serves ECR's core API only.
+    api = RegistryApi.CORE if RegistryApi.CORE in (target.registry_api, settings.registry_api) else RegistryApi.AWS
+    worker = SweepWorker(registry, registry, rules, settings.exemptions, in_use=in_use, clock=clock, registry_api=api)
     reports = []
     for position, name in enumerate(selection.repositories, start=1):
         reports.append(worker.sweep_repository(name, now=now))

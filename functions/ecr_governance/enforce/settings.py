@@ -24,6 +24,7 @@ from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
 from ecr_governance.organization.settings import OrganizationSettings
+from ecr_governance.registry_api import REGISTRY_API_DOC, RegistryApi, registry_api_setting
 
 # The shipped standard policy, inside the lifecycle package.
 STANDARD_LIFECYCLE_PACKAGE = LIFECYCLE_PACKAGE
@@ -44,13 +45,6 @@ class TagMutability(StrEnum):
     IMMUTABLE = "IMMUTABLE"
     IMMUTABLE_WITH_EXCLUSION = "IMMUTABLE_WITH_EXCLUSION"
     MUTABLE_WITH_EXCLUSION = "MUTABLE_WITH_EXCLUSION"
-
-
-class RegistryApi(StrEnum):
-    """How much of ECR's API the endpoint serves: AWS itself, or only the core an AWS-compatible emulator serves."""
-
-    AWS = "aws"
-    CORE = "core"
 
 
 # The modes a repository may be remediated to; the MUTABLE* modes are what the standard forbids.
@@ -98,15 +92,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "How many repositories a reconcile reads and writes at once (1-64): bounded so ECR's unpublished "
         "management-API rate limits are not hit; throttles are retried adaptively.",
     ),
-    SettingDoc(
-        "REGISTRY_API",
-        "RegistryApi",
-        "aws",
-        "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API; creation "
-        "templates, pull-through cache rules, pull-time update exclusions and managed signing read); `core`: only "
-        "what AWS-compatible emulators serve (tags read one repository at a time, those newer settings not read) - "
-        "set by the CLI's local runs, never needed in AWS.",
-    ),
+    REGISTRY_API_DOC,
     *REGISTRY_SETTINGS_DOCS,
     SettingDoc(
         "GOVERNANCE_ROLE_ARN",
@@ -187,7 +173,7 @@ class EnforceSettings:
             reconcile_concurrency=int_setting(environ, "RECONCILE_CONCURRENCY", "8", 1, MAX_RECONCILE_CONCURRENCY),
             remediation_topic_arn=topic_arn,
             governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
-            registry_api=enum_setting(environ, "REGISTRY_API", "aws", RegistryApi),
+            registry_api=registry_api_setting(environ),
             organization=OrganizationSettings.from_environ(environ),
             work_queue_url=text_setting(environ, "WORK_QUEUE_URL", ""),
             registry=RegistrySettings.from_environ(environ),

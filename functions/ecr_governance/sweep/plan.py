@@ -40,6 +40,7 @@ class KeepReason(StrEnum):
     TOO_YOUNG = "too young"  # pushed within the minimum age (or never pulled and pushed within the idle window)
     RECENTLY_PULLED = "recently pulled"
     IN_USE = "in use"  # Amazon Inspector saw it in an ECS task or EKS pod within the idle window
+    PULL_THROUGH_CACHE = "pull-through cache"  # deployed by digest; without Inspector's word, in use
     ARCHIVED = "archived"
     ACTIVATING = "activating"  # or a status this code does not know
     DELETE_FAILED = "delete failed"  # an earlier delete call of this sweep did not delete it
@@ -68,10 +69,13 @@ class PlannedDeletion(NamedTuple):
 @dataclass(frozen=True)
 class InUse:
     """Amazon Inspector's word on which images run (ECS tasks, EKS pods): digest -> when last seen in use (None: in
-    use now, no time given). `available` is False when Inspector does not cover the registry's images."""
+    use now, no time given). `available` is False when Inspector does not cover the registry's images.
+    `cache_repository`: a pull-through cache's repository, whose images workloads pull by digest - without
+    Inspector's word, every one of them is taken to be in use."""
 
     available: bool
     last_in_use: Mapping[str, datetime | None]
+    cache_repository: bool = False
 
     def since(self, digest: str, moment: datetime) -> bool:
         if digest not in self.last_in_use:
@@ -122,6 +126,8 @@ def _own_reason(image: ImageRecord, limits: _Limits, in_use: InUse) -> KeepReaso
         return KeepReason.TOO_YOUNG  # never pulled: the idle window counts from the push
     if in_use.since(image.digest, limits.idle_since):
         return KeepReason.IN_USE
+    if in_use.cache_repository and not in_use.available:
+        return KeepReason.PULL_THROUGH_CACHE
     return None
 
 

@@ -38,6 +38,10 @@ class SweepRegistry(Protocol):
 
     def batch_delete_images(self, repository_name: str, digests: Sequence[str]) -> BatchDeleteResult: ...
 
+    def pull_through_cache_prefixes(self) -> tuple[str, ...]:
+        """The repository prefix of every pull-through cache rule of the registry."""
+        ...
+
 
 class RegistryCoverage(Protocol):
     """Whether Amazon Inspector scans the registry's images (without it there is no in-use data): the planner asks."""

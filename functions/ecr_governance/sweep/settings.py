@@ -27,6 +27,7 @@ from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
 from ecr_governance.organization.settings import OrganizationSettings
+from ecr_governance.registry_api import REGISTRY_API_DOC, RegistryApi, registry_api_setting
 
 MAX_DAYS = 3650  # ten years: beyond it a minimum age means "never"
 MAX_DEADLINE_HOURS = 23  # a daily run's summary comes before the next run starts
@@ -103,6 +104,7 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "DynamoDB table of each run's results (atomic counters; the last result publishes the summary). Empty: "
         "results are only logged.",
     ),
+    REGISTRY_API_DOC,
     *EXEMPTION_SETTINGS_DOCS,
     *ORGANIZATION_SETTINGS_DOCS,
 )
@@ -132,6 +134,7 @@ class SweepSettings:
     rules: SweepRules = field(default_factory=SweepRules)
     exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
     organization: OrganizationSettings = field(default_factory=OrganizationSettings)
+    registry_api: RegistryApi = RegistryApi.AWS
     storage_price_per_gb_month: float = 0.10
     archive_price_per_gb_month: float = 0.10
     run_deadline: timedelta = timedelta(hours=6)
@@ -155,6 +158,7 @@ class SweepSettings:
             rules=rules,
             exemptions=ExemptionSettings.from_environ(environ),
             organization=OrganizationSettings.from_environ(environ),
+            registry_api=registry_api_setting(environ),
             storage_price_per_gb_month=float_setting(environ, "STORAGE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
             archive_price_per_gb_month=float_setting(environ, "ARCHIVE_PRICE_PER_GB_MONTH", "0.10", 0.0, 1000.0),
             run_deadline=timedelta(hours=int_setting(environ, "SWEEP_RUN_DEADLINE_HOURS", "6", 1, MAX_DEADLINE_HOURS)),

@@ -10,7 +10,7 @@ result is recorded once; the run's summary goes out when the last result is in (
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools import Logger
@@ -27,6 +27,8 @@ from ecr_governance.errors import (
 from ecr_governance.exemptions import ExemptAspect, ExemptionSettings, exemption_by_name, exemption_by_tags
 from ecr_governance.images import ImageDetailError
 from ecr_governance.organization.membership import Target
+from ecr_governance.pull_through_cache import is_pull_through_cache
+from ecr_governance.registry_api import RegistryApi
 from ecr_governance.repositories import Repository
 from ecr_governance.sweep.deleter import Deleter, RunContext, outcome_of_kept
 from ecr_governance.sweep.ledger import RunLedger, UnitRef
@@ -98,6 +100,7 @@ class SweepWorker:
         summaries: RunSummaries | None = None,
         batch_size: int = MAX_BATCH,
         clock: Callable[[], datetime] = _utc_now,
+        registry_api: RegistryApi = RegistryApi.AWS,
     ):
         """`registry`, `directory`, `in_use`: the account the worker runs in; `reach`: a member account-region's
         adapters (an organization hub: the messages name the member)."""
@@ -112,7 +115,9 @@ class SweepWorker:
         self._summaries = summaries
         self._clock = clock
         self._batch_size = batch_size
+        self._registry_api = registry_api
         self._coverage: dict[tuple[str, str], tuple[bool, datetime]] = {}  # (account, region) -> (covered, asked at)
+        self._cache_prefixes: dict[tuple[str, str], tuple[tuple[str, ...], datetime]] = {}
 
     # ---- messages ---------------------------------------------------------------------------------------------
     def handle(self, message: SweepMessage, seconds_left: SecondsLeft | None = None) -> MessageResult:
@@ -191,11 +196,24 @@ class SweepWorker:
         """Inspector's in-use data for the repository, or NOT_AVAILABLE when Inspector does not cover the registry
         (the run's summary says so). A failed read is the repository's failure: nothing is deleted unseen."""
         in_use = adapters.in_use
+        cache = self._is_cache(adapters, repository, now)
         if in_use is None or not self._registry_covered(in_use, repository, now):
             report.in_use_available = False
-            return NOT_AVAILABLE
+            return replace(NOT_AVAILABLE, cache_repository=cache)
         report.in_use_available = True
-        return in_use.images_in_use(repository.name, now - self._rules.min_idle)
+        return replace(in_use.images_in_use(repository.name, now - self._rules.min_idle), cache_repository=cache)
+
+    def _is_cache(self, adapters: SweepAdapters, repository: Repository, now: datetime) -> bool:
+        """Whether ECR made this repository for a pull-through cache rule (the registry's rules, asked every 10
+        minutes; an emulator serving ECR's core API only has none)."""
+        if self._registry_api is RegistryApi.CORE:
+            return False
+        key = (repository.account, repository.region)
+        cached = self._cache_prefixes.get(key)
+        if cached is None or now - cached[1] > COVERAGE_TTL:
+            cached = (adapters.registry.pull_through_cache_prefixes(), now)
+            self._cache_prefixes[key] = cached
+        return is_pull_through_cache(repository.name, cached[0])
 
     def _registry_covered(self, in_use: InUseSource, repository: Repository, now: datetime) -> bool:
         key = (repository.account, repository.region)

@@ -96,6 +96,7 @@ def test_delete_mode_removes_only_what_nothing_keeps_parents_first_with_the_fewe
     # Its exemption (DescribeRepositories, ListTagsForResource); one listing; the manifests of the two indexes and
     # of the untagged image that could go whose subject is unknown (the orphan); before each delete call a listing.
     assert ecr.calls == {
+        "DescribePullThroughCacheRules": 1,  # is it a cache's repository? (asked every 10 minutes)
         "DescribeRepositories": 1,
         "ListTagsForResource": 1,
         "DescribeImages": 3,
@@ -375,3 +376,34 @@ def test_fractions_of_a_day_in_the_rules_count():
     rules = replace(DELETE, min_age=timedelta(hours=12), min_idle=timedelta(hours=12))
     report = worker(ecr, rules).sweep_repository(REPO)
     assert report.count(Outcome.DELETED) == 3 and d("fresh") not in report.outcomes
+
+
+# ---- pull-through caches -----------------------------------------------------------------------------------------
+def test_a_pull_through_caches_images_are_in_use_unless_inspector_says_otherwise():
+    """Workloads pull a cache's images by digest: untagged is normal there. Without Inspector's in-use data nothing
+    in a cache repository is swept; with it, what Inspector did not see running goes as anywhere else."""
+    ecr = multi_arch_registry()
+    ecr.cache_prefixes = ("team",)  # team/app is under the cache rule's prefix team/
+    blind = worker(ecr, inspector=InMemoryInspector(ecr, covered=False)).sweep_repository(REPO)
+    reasons = {decision.image.digest: decision.reason for decision in blind.plan.decisions}
+    assert reasons[d("orphan")] == "pull-through cache" and blind.plan.candidates == ()
+    seen = worker(multi_arch_registry(), inspector=InMemoryInspector(ecr)).sweep_repository(REPO)
+    assert seen.count(Outcome.DELETED) == 3
+    outside = multi_arch_registry()
+    outside.cache_prefixes = ("docker-hub",)
+    assert (
+        worker(outside, inspector=InMemoryInspector(outside, covered=False))
+        .sweep_repository(REPO)
+        .count(Outcome.DELETED)
+        == 3
+    )
+
+
+def test_a_registry_serving_only_ecrs_core_api_is_not_asked_for_cache_rules():
+    from ecr_governance.registry_api import RegistryApi
+
+    ecr = multi_arch_registry()
+    SweepWorker(ecr, ecr, DELETE, NO_EXEMPTIONS, clock=lambda: NOW, registry_api=RegistryApi.CORE).sweep_repository(
+        REPO
+    )
+    assert "DescribePullThroughCacheRules" not in ecr.calls

@@ -1,0 +1,30 @@
+"""How much of ECR's API the endpoint serves: every capability asks before calling what emulators lack."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from ecr_governance.config import SettingDoc, enum_setting
+
+
+class RegistryApi(StrEnum):
+    """AWS itself, or only the core an AWS-compatible emulator serves."""
+
+    AWS = "aws"
+    CORE = "core"
+
+
+REGISTRY_API_DOC = SettingDoc(
+    "REGISTRY_API",
+    "RegistryApi",
+    "aws",
+    "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API; creation "
+    "templates, pull-through cache rules, pull-time update exclusions and managed signing read); `core`: only "
+    "what AWS-compatible emulators serve (tags read one repository at a time, those newer settings not read) - "
+    "set by the CLI's local runs, never needed in AWS.",
+)
+
+
+def registry_api_setting(environ: Mapping[str, str]) -> RegistryApi:
+    return enum_setting(environ, "REGISTRY_API", "aws", RegistryApi)
