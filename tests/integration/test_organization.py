@@ -1,0 +1,186 @@
+"""An organization hub on the emulator, end to end through the real handlers: six accounts in an AWS Organization
+(each assumed through STS, its resources kept apart), two governed regions, and one account outside the
+organization. The router fans the daily reconcile out over a FIFO work queue, the member function enforces each
+account-region through the member's role; a member's event is acted on in that account only; an outsider's event is
+refused before anything is sent; an account whose role cannot be assumed is reported and the rest are compliant;
+the hub's own writes come back as events and are skipped."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import boto3
+import pytest
+from ecr_governance.aws.accounts import MemberSessions
+from ecr_governance.errors import MemberUnreachable
+from ecr_governance_cli.local_invoke import invoke_function
+from registry_builders import TEMPLATE, load_event
+
+pytestmark = pytest.mark.integration
+HUB_REGION = "ap-southeast-1"
+REGIONS = ("ap-southeast-1", "eu-west-1")
+ROLE = "ecr-governance-member"
+OUTSIDER = "999988887777"
+REPOSITORIES = ("app/api", "app/web")
+
+
+def member_client(service: str, account: str, region: str) -> Any:
+    sts = boto3.client("sts", region_name=HUB_REGION)
+    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="test")["Credentials"]
+    return boto3.client(
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+@pytest.fixture
+def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
+    organizations = boto3.client("organizations", region_name=HUB_REGION)
+    organization_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    members = [
+        organizations.create_account(Email=f"team-{n}@example.com", AccountName=f"team-{n}")["CreateAccountStatus"][
+            "AccountId"
+        ]
+        for n in range(6)
+    ]
+    for account in [*members, OUTSIDER]:
+        for region in REGIONS:
+            ecr = member_client("ecr", account, region)
+            for name in REPOSITORIES:
+                ecr.create_repository(repositoryName=name, imageTagMutability="MUTABLE")
+    denied = members[-1]  # its governance role is not deployed yet
+    original = MemberSessions.assume
+
+    def assume(self, account_id):
+        if account_id == denied:
+            raise MemberUnreachable(
+                f"cannot assume arn:aws:iam::{denied}:role/{ROLE}: AccessDenied", code="AccessDenied"
+            )
+        return original(self, account_id)
+
+    monkeypatch.setattr(MemberSessions, "assume", assume)
+    sqs = boto3.client("sqs", region_name=HUB_REGION)
+    queue = sqs.create_queue(QueueName="member-work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    return {"id": organization_id, "members": members[:-1], "denied": denied, "queue": queue}
+
+
+def overrides(organization: dict[str, Any]) -> dict[str, str]:
+    return {
+        "Scope": "organization",
+        "OrganizationId": organization["id"],
+        "GovernedRegions": ",".join(REGIONS),
+        "RegistryApi": "core",  # the emulator serves ECR's core API only
+        "Mode": "enforce",
+    }
+
+
+def invoke(organization: dict[str, Any], function: str, event: Any) -> Any:
+    env_vars = {"WORK_QUEUE_URL": organization["queue"], "GOVERNANCE_ROLE_ARN": "arn:aws:iam::123456789012:role/hub"}
+    return invoke_function(str(TEMPLATE), function, event, overrides(organization), {}, env_vars)
+
+
+def drain(organization: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every message on the work queue, as the SQS event source would deliver them (FIFO attributes included)."""
+    sqs = boto3.client("sqs", region_name=HUB_REGION)
+    messages: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=organization["queue"], MaxNumberOfMessages=10, AttributeNames=["All"]
+    ).get("Messages", []):
+        messages.extend(batch)
+        for message in batch:
+            sqs.delete_message(QueueUrl=organization["queue"], ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
+def sqs_event(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {**m.get("Attributes", {}), "ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:{HUB_REGION}:123456789012:member-work.fifo",
+                "awsRegion": HUB_REGION,
+            }
+            for m in messages
+        ]
+    }
+
+
+def mutability(account: str, region: str, name: str) -> str:
+    ecr = member_client("ecr", account, region)
+    return ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["imageTagMutability"]
+
+
+def member_event(account: str, region: str, name: str, actor: str | None = None) -> dict[str, Any]:
+    event = copy.deepcopy(load_event("enforce/put-image-tag-mutability.json"))
+    event["id"] = f"{account}-{region}-{name}-{actor or 'user'}"
+    event["account"], event["region"] = account, region
+    event["detail"].update(recipientAccountId=account, awsRegion=region)
+    event["detail"]["requestParameters"]["repositoryName"] = name
+    issuer = actor or f"arn:aws:iam::{account}:role/PlatformAdmin"
+    event["detail"]["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = issuer
+    return event
+
+
+def test_the_daily_reconcile_fans_out_over_every_member_and_region_and_skips_only_the_unreachable(organization):
+    routed = invoke(organization, "EnforceRepositoryFunction", load_event("enforce/scheduled-reconcile.json"))
+    # Five members and the management account (the emulator lets the hub assume a role in it; in AWS, deploy the
+    # member template there too or it is reported not-onboarded).
+    assert routed["status"] == "fanned out" and routed["targets"] == 6 * len(REGIONS)
+    assert [entry.split(":")[0] for entry in routed["notOnboarded"]] == [organization["denied"]]
+    messages = drain(organization)
+    assert len(messages) == 12
+    groups = {m["Attributes"]["MessageGroupId"] for m in messages}
+    assert groups == {f"{a}-0" for a in [*organization["members"], "123456789012"]}
+    result = invoke(organization, "EnforceMemberFunction", sqs_event(messages))
+    assert result == {"batchItemFailures": []}
+    for account in organization["members"]:
+        for region in REGIONS:
+            for name in REPOSITORIES:
+                assert mutability(account, region, name) == "IMMUTABLE", (account, region, name)
+            lifecycle = member_client("ecr", account, region).get_lifecycle_policy(repositoryName="app/api")
+            assert "rules" in json.loads(lifecycle["lifecyclePolicyText"])
+    assert mutability(organization["denied"], "eu-west-1", "app/api") == "MUTABLE"  # reported, not reached
+    assert mutability(OUTSIDER, "eu-west-1", "app/api") == "MUTABLE"
+
+
+def test_a_members_event_is_acted_on_in_that_account_only(organization):
+    first, second = organization["members"][:2]
+    routed = invoke(organization, "EnforceRepositoryFunction", member_event(first, "eu-west-1", "app/api"))
+    assert routed == {"status": "routed", "reason": f"{first}/eu-west-1"}
+    result = invoke(organization, "EnforceMemberFunction", sqs_event(drain(organization)))
+    assert result == {"batchItemFailures": []}
+    assert mutability(first, "eu-west-1", "app/api") == "IMMUTABLE"
+    assert mutability(first, "ap-southeast-1", "app/api") == "MUTABLE"  # the event named eu-west-1
+    assert mutability(first, "eu-west-1", "app/web") == "MUTABLE"  # ... and app/api
+    assert mutability(second, "eu-west-1", "app/api") == "MUTABLE"  # ... in that account
+
+
+def test_an_event_from_outside_the_organization_or_its_regions_is_refused_before_anything_is_sent(organization):
+    member = organization["members"][0]
+    for event in (member_event(OUTSIDER, "eu-west-1", "app/api"), member_event(member, "us-east-1", "app/api")):
+        routed = invoke(organization, "EnforceRepositoryFunction", event)
+        assert routed["status"] == "rejected", routed
+    assert drain(organization) == []
+    assert mutability(OUTSIDER, "eu-west-1", "app/api") == "MUTABLE"
+
+
+def test_the_hubs_own_writes_come_back_and_are_skipped_no_second_write(organization):
+    member = organization["members"][0]
+    invoke(organization, "EnforceRepositoryFunction", member_event(member, "eu-west-1", "app/api"))
+    invoke(organization, "EnforceMemberFunction", sqs_event(drain(organization)))
+    # The remediation's own CloudTrail event, made by the member's governance role, arrives on the hub's bus.
+    own = member_event(member, "eu-west-1", "app/api", actor=f"arn:aws:iam::{member}:role/{ROLE}")
+    routed = invoke(organization, "EnforceRepositoryFunction", own)
+    assert routed == {"status": "skipped", "reason": "own remediation"}
+    assert drain(organization) == []
