@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
@@ -59,17 +59,31 @@ def make_client(
     endpoint_url: str | None = None,
     local: bool = False,
     region: str | None = None,
+    credentials: Mapping[str, str] | None = None,
 ) -> Any:
     """A boto3 client with the project's retry policy. Without a session: the default credential chain and region
-    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself. `region` overrides the session's."""
+    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself. `region` overrides the session's;
+    `credentials` (AccessKeyId, SecretAccessKey, SessionToken: an AssumeRole answer) the session's credentials, so
+    clients for many roles share one session's loaded service models."""
     session = session or boto3.session.Session()
     # botocore reads AWS_DEFAULT_REGION; Lambda and many shells set AWS_REGION (the AWS CLI reads both).
     region = region or session.region_name or os.environ.get("AWS_REGION")
     if not region:
         raise SettingsError("no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    keys = {}
+    if credentials is not None:
+        keys = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
     try:
         return session.client(
-            service, region_name=region, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=LOCAL_CONFIG if local else AWS_CONFIG,
+            **keys,
         )
     except ValueError as error:  # botocore's answer to an endpoint URL it cannot use
         raise SettingsError(f"cannot use endpoint URL {endpoint_url!r}: {error}") from error
