@@ -8,6 +8,7 @@ are made by that account's governance role: CloudTrail reports them as that role
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -15,6 +16,8 @@ from typing import Protocol
 from ecr_governance.errors import MemberUnreachable
 
 ACTIVE = "ACTIVE"
+# How many members a fan-out checks at once (one AssumeRole each).
+CHECK_CONCURRENCY = 8
 
 
 @dataclass(frozen=True)
@@ -117,18 +120,24 @@ class NotOnboarded:
         return f"{self.account_id}: {self.reason}"
 
 
-def onboarded(membership: Membership, access: MemberAccess) -> tuple[list[str], list[NotOnboarded]]:
-    """The governed accounts the hub can reach, and the others with why (each asked once)."""
-    reachable: list[str] = []
-    missing: list[NotOnboarded] = []
-    for account_id in sorted(membership.accounts):
+def onboarded(
+    membership: Membership, access: MemberAccess, concurrency: int = CHECK_CONCURRENCY
+) -> tuple[list[str], list[NotOnboarded]]:
+    """The governed accounts the hub can reach, and the others with why (each asked once, `concurrency` at a time:
+    500 accounts one by one would hold a fan-out for 15 s of AssumeRole round trips)."""
+
+    def reached(account_id: str) -> NotOnboarded | None:
         try:
             access.check(account_id)
         except MemberUnreachable as error:
-            missing.append(NotOnboarded(account_id, str(error)))
-        else:
-            reachable.append(account_id)
-    return reachable, missing
+            return NotOnboarded(account_id, str(error))
+        return None
+
+    accounts = sorted(membership.accounts)
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(accounts) or 1))) as pool:
+        answers = list(pool.map(reached, accounts))
+    reachable = [account for account, missing in zip(accounts, answers, strict=True) if missing is None]
+    return reachable, [missing for missing in answers if missing is not None]
 
 
 class CachedMembership:
