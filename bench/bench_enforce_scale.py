@@ -45,8 +45,9 @@ class SimulatedRegistry:
     """A compliant registry answering botocore calls: every repository IMMUTABLE, scan on push, the standard policy;
     1% tagged exempt (tag-mutability and lifecycle); registry scanning BASIC with `*`."""
 
-    def __init__(self, count: int, latency: float):
+    def __init__(self, count: int, latency: float, account: str = ACCOUNT, region: str = REGION):
         self.latency = latency
+        self.account, self.region = account, region
         self.names = [f"team-{i % 50:02}/service-{i:05}" for i in range(count)]
         self.exempt = {name for i, name in enumerate(self.names) if i % 100 == 7}
         self.policy = json.dumps(EnforceSettings.from_environ({}).standard_lifecycle_policy)
@@ -60,7 +61,11 @@ class SimulatedRegistry:
         with self._lock:
             self.calls[operation_name] += 1
         time.sleep(self.latency)
-        return Response(), getattr(self, f"_{operation_name}")(params)
+        return Response(), self.respond(operation_name, params)
+
+    def respond(self, operation_name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """The parsed answer to one call, at once."""
+        return getattr(self, f"_{operation_name}")(params)
 
     def _page(self, items: list[Any], params: dict[str, Any], token_key: str, size_key: str, default: int):
         start = int(params.get(token_key) or 0)
@@ -73,7 +78,7 @@ class SimulatedRegistry:
         repositories = [
             {
                 "repositoryName": name,
-                "repositoryArn": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}",
+                "repositoryArn": f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}",
                 "imageTagMutability": "IMMUTABLE",
                 "imageScanningConfiguration": {"scanOnPush": True},
             }
@@ -95,18 +100,18 @@ class SimulatedRegistry:
         return {"pullTimeUpdateExclusions": []}
 
     def _GetRegistryPolicy(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"registryId": ACCOUNT, "policyText": ""}
+        return {"registryId": self.account, "policyText": ""}
 
     def _GetRegistryScanningConfiguration(self, params: dict[str, Any]) -> dict[str, Any]:
         rule = {"scanFrequency": "SCAN_ON_PUSH", "repositoryFilters": [{"filter": "*", "filterType": "WILDCARD"}]}
-        return {"registryId": ACCOUNT, "scanningConfiguration": {"scanType": "BASIC", "rules": [rule]}}
+        return {"registryId": self.account, "scanningConfiguration": {"scanType": "BASIC", "rules": [rule]}}
 
     def _GetResources(self, params: dict[str, Any]) -> dict[str, Any]:
         tagged = sorted(self.exempt)
         page, token = self._page(tagged, params, "PaginationToken", "ResourcesPerPage", 50)
         mappings = [
             {
-                "ResourceARN": f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/{name}",
+                "ResourceARN": f"arn:aws:ecr:{self.region}:{self.account}:repository/{name}",
                 "Tags": [{"Key": EXEMPT_KEY, "Value": "true"}],
             }
             for name in page

@@ -16,7 +16,8 @@ Answerer = Callable[[str, dict[str, Any]], tuple[Any, dict[str, Any]] | None]
 
 def answer_in_memory(client: Any, answerer: Answerer) -> Any:
     """Let `answerer` answer the client's calls before any is sent (botocore validates each request and parses
-    each answer as for a real one)."""
+    each answer as for a real one). One answerer a client: a second registration is ignored, so a caller that gets
+    a kept client again may attach it again."""
 
     def remember_parameters(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["api_parameters"] = dict(params)  # before-call sees the serialized request, not the parameters
@@ -24,8 +25,8 @@ def answer_in_memory(client: Any, answerer: Answerer) -> Any:
     def answer(model: Any, context: dict[str, Any], **_: Any) -> tuple[Any, dict[str, Any]] | None:
         return answerer(model.name, context.get("api_parameters", {}))
 
-    client.meta.events.register("before-parameter-build.*.*", remember_parameters)
-    client.meta.events.register_first("before-call.*.*", answer)
+    client.meta.events.register("before-parameter-build.*.*", remember_parameters, unique_id="stand-in-parameters")
+    client.meta.events.register_first("before-call.*.*", answer, unique_id="stand-in-answer")
     return client
 
 

@@ -9,6 +9,8 @@ account's work in order; Powertools' FIFO processor stops a batch at its first f
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -17,6 +19,7 @@ from aws_lambda_powertools.utilities.batch import SqsFifoPartialProcessor, proce
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
+from ecr_governance.aws.accounts import MemberSessions
 from ecr_governance.aws.clients import client_maker
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
@@ -30,8 +33,8 @@ from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import InvalidEvent, MemberUnreachable
 from ecr_governance.notice import NoticePublisher
-from ecr_governance.organization.membership import Target
-from ecr_governance.organization.work import group_of
+from ecr_governance.organization.membership import CachedMembership, Target
+from ecr_governance.organization.work import WorkQueue, group_of
 
 from handlers.edge import sqs_batch_problem
 from handlers.reach import (
@@ -57,73 +60,99 @@ metrics = Metrics(service=SERVICE_NAME)
 
 settings = EnforceSettings.from_environ()
 organization = settings.organization
-# The template creates this function only with Scope=organization; elsewhere (a local invoke) it refuses its work.
-sessions = member_sessions(organization)
-membership = cached_membership(organization) if sessions else None
-queue = work_queue(settings.work_queue_url) if sessions else None
+
+
+@dataclass(frozen=True)
+class MemberWorker:
+    """The member worker's composition: its reach into members, the account list, the work queue (one a container;
+    the organization bench runs several side by side as Lambda runs several containers)."""
+
+    settings: EnforceSettings
+    sessions: MemberSessions
+    membership: CachedMembership
+    queue: WorkQueue
+    publisher: NoticePublisher | None
+
+    def work(self, event: Any, invocation_for: Callable[[Target], Invocation]) -> dict[str, Any]:
+        """Enforce one work message's event in its member account-region."""
+        try:
+            target = self._admitted(event)
+            trigger = parse_enforcement_trigger(event, Provenance(target.account_id, target.region))
+        except InvalidEvent as error:
+            logger.error("member work rejected", extra={"reason": str(error)})
+            metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
+            return {"status": "rejected", "reason": str(error)}
+        logger.append_keys(account=target.account_id, region=target.region, event_id=trigger.event_id)
+        try:
+            service = self._service_for(target)
+        except MemberUnreachable as error:  # its role went missing since the fan-out: reported, the others go on
+            logger.error("account not onboarded: not governed", extra={"reason": str(error)})
+            metrics.add_metric(name="AccountsNotOnboarded", unit=MetricUnit.Count, value=1)
+            return {"status": "not-onboarded", "account": target.account_id, "reason": str(error)}
+        outcome = service.handle(trigger, invocation_for(target))
+        for name, value in outcome.metrics().items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        return {"account": target.account_id, "region": target.region, **outcome.as_dict()}
+
+    def _admitted(self, event: Any) -> Target:
+        if not isinstance(event, dict) or not isinstance(event.get("account"), str):
+            raise InvalidEvent("a work message must be an event with its member's account and region")
+        target = Target(event["account"], str(event.get("region")))
+        refusal = self.membership.current().refusal(target.account_id, target.region)
+        if refusal is not None:
+            raise InvalidEvent(refusal)
+        return target
+
+    def _service_for(self, target: Target) -> EnforcementService:
+        """The single-account enforcement, composed for a member account-region (clients kept per target)."""
+        settings, organization = self.settings, self.settings.organization
+        member_settings = for_target(settings, self.sessions.partition, target, organization.member_role_name)
+        registry = EcrRegistry(self.sessions.client("ecr", target.account_id, target.region))
+        tags = TaggingApi(self.sessions.client("resourcegroupstaggingapi", target.account_id, target.region))
+        membership = self.membership.current()
+        group = group_of(target, membership.regions, organization.account_concurrency)
+        return EnforcementService(
+            Enforcer(registry, member_settings, tags if settings.reads_tags_in_bulk else None),
+            member_settings,
+            QueuedContinuation(self.queue, group),
+            self.publisher,
+            f"{membership.name_of(target.account_id)}, {target.region}",
+        )
+
+
 make_lazy_client = client_maker(lazy=True)
 publisher = (
     SnsPublisher(make_lazy_client("sns"), settings.remediation_topic_arn) if settings.remediation_topic_arn else None
+)
+# The template creates this function only with Scope=organization; elsewhere (a local invoke) it refuses its work.
+sessions = member_sessions(organization)
+worker = (
+    MemberWorker(settings, sessions, cached_membership(organization), work_queue(settings.work_queue_url), publisher)
+    if sessions
+    else None
 )
 processor = SqsFifoPartialProcessor()
 
 
 def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> dict[str, Any]:
-    if membership is None:
+    if worker is None:
         logger.error("member work rejected: this stack is not an organization hub (GOVERNANCE_SCOPE=account)")
         return {"status": "rejected", "reason": "not an organization hub"}
     try:
         event = json.loads(record.body)
-        target = _admitted(event)
-        trigger = parse_enforcement_trigger(event, Provenance(target.account_id, target.region))
-    except (InvalidEvent, ValueError) as error:
+    except ValueError as error:
         logger.error("member work rejected", extra={"reason": str(error), "message_id": record.message_id})
         metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
-        return {"status": "rejected", "reason": str(error)}
-    logger.append_keys(account=target.account_id, region=target.region, event_id=trigger.event_id)
-    try:
-        service = _service_for(target)
-    except MemberUnreachable as error:  # its role went missing since the fan-out: reported, the others go on
-        logger.error("account not onboarded: not governed", extra={"reason": str(error)})
-        metrics.add_metric(name="AccountsNotOnboarded", unit=MetricUnit.Count, value=1)
-        return {"status": "not-onboarded", "account": target.account_id, "reason": str(error)}
-    invocation = Invocation(
-        function_arn=lambda_context.invoked_function_arn,
-        provenance=Provenance(target.account_id, target.region),
-        out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MILLIS,
-    )
-    outcome = service.handle(trigger, invocation)
-    for name, value in outcome.metrics().items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-    return {"account": target.account_id, "region": target.region, **outcome.as_dict()}
+        return {"status": "rejected", "reason": f"the message body is not JSON: {error}"}
 
+    def invocation_for(target: Target) -> Invocation:
+        return Invocation(
+            function_arn=lambda_context.invoked_function_arn,
+            provenance=Provenance(target.account_id, target.region),
+            out_of_time=lambda: lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MILLIS,
+        )
 
-def _admitted(event: Any) -> Target:
-    if not isinstance(event, dict) or not isinstance(event.get("account"), str):
-        raise InvalidEvent("a work message must be an event with its member's account and region")
-    target = Target(event["account"], str(event.get("region")))
-    assert membership is not None
-    refusal = membership.current().refusal(target.account_id, target.region)
-    if refusal is not None:
-        raise InvalidEvent(refusal)
-    return target
-
-
-def _service_for(target: Target) -> EnforcementService:
-    """The single-account enforcement, composed for a member account-region (clients kept per target)."""
-    assert sessions is not None and membership is not None and queue is not None
-    member_settings = for_target(settings, sessions.partition, target, organization.member_role_name)
-    registry = EcrRegistry(sessions.client("ecr", target.account_id, target.region))
-    tags = TaggingApi(sessions.client("resourcegroupstaggingapi", target.account_id, target.region))
-    group = group_of(target, membership.current().regions, organization.account_concurrency)
-    where = f"{membership.current().name_of(target.account_id)}, {target.region}"
-    return EnforcementService(
-        Enforcer(registry, member_settings, tags if settings.reads_tags_in_bulk else None),
-        member_settings,
-        QueuedContinuation(queue, group),
-        publisher,
-        where,
-    )
+    return worker.work(event, invocation_for)
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)
