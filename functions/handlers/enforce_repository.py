@@ -38,7 +38,7 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import GovernanceError, InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
-from handlers.edge import log_rejected_event, own_account_and_region
+from handlers.edge import camel_case_response, log_rejected_event, own_account_and_region
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
 # exactly these; a contract test compares them).
@@ -77,6 +77,7 @@ METRIC_BY_ACTION = {
 }
 
 
+@camel_case_response
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from ecr_governance.findings.service import (
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.notice import NoticePublisher
 
-from handlers.edge import log_rejected_event, own_account_and_region
+from handlers.edge import camel_case_response, log_rejected_event, own_account_and_region
 
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
 # conditional ones are granted only when the setting named as their key turns the feature on.
@@ -115,6 +115,7 @@ else:
     alert_once = _alert
 
 
+@camel_case_response
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

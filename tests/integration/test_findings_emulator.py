@@ -76,7 +76,7 @@ def received(alerts: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_a_completed_scan_reaches_an_sqs_subscriber_as_the_machine_body(scanned_image, alerts):
     result = invoke(scan_event(scanned_image), alerts["deployed"])
-    assert result["status"] == "alerted" and result["findings_alerted"] == 4
+    assert result["status"] == "alerted" and result["findingsAlerted"] == 4
     (message,) = received(alerts)
     body = message["Message"]
     assert body["schema"] == "ecr-governance.scan-findings-alert/v1"
@@ -115,7 +115,7 @@ def test_suppressions_from_the_ssm_parameter_hold_findings_back(scanned_image, a
     result = invoke(
         scan_event(scanned_image), alerts["deployed"], SuppressionsParameterName="/ecr-governance/suppressions"
     )
-    assert result["findings_suppressed"] == 1 and result["highest_severity"] == "HIGH"
+    assert result["findingsSuppressed"] == 1 and result["highestSeverity"] == "HIGH"
     (message,) = received(alerts)
     assert message["Message"]["suppressions"][0]["reason"] == "SEC-9"
 
