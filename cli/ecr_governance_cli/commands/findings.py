@@ -21,8 +21,16 @@ from ecr_governance.findings.service import LoggedAlerts, ScanFindingsAlerter
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.images import iso8601
 
+from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
-from ecr_governance_cli.render import findings_report, findings_summary_json, findings_summary_table
+from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import image_digest, image_tag, repository_name
+from ecr_governance_cli.render import (
+    findings_report,
+    findings_report_document,
+    findings_summary_json,
+    findings_summary_table,
+)
 from ecr_governance_cli.target import AwsTarget
 
 PROGRESS_FROM = 10  # repositories: below this, a summary is quick enough to need no progress lines
@@ -42,12 +50,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the report the alert for one image would carry",
         description="Every finding of the image's latest scan at or above the threshold, after suppressions.",
     )
-    show.add_argument("--repository", required=True, metavar="NAME", help="the image's repository")
+    show.add_argument(
+        "--repository", required=True, type=repository_name, metavar="NAME", help="the image's repository"
+    )
     image = show.add_mutually_exclusive_group(required=True)
-    image.add_argument("--tag", metavar="TAG", help="the image, by one of its tags")
-    image.add_argument("--digest", metavar="DIGEST", help="the image, by its digest (sha256:...)")
+    image.add_argument("--tag", type=image_tag, metavar="TAG", help="the image, by one of its tags")
+    image.add_argument("--digest", type=image_digest, metavar="DIGEST", help="the image, by its digest (sha256:...)")
     show.add_argument("--severity", choices=severities, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)")
-    show.add_argument("--output", choices=("table", "json"), default="table", help="the alert's text, or its JSON")
+    add_output_options(show, "the alert's text")
     show.set_defaults(func=run_show)
 
     summary = actions.add_parser(
@@ -56,10 +66,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Counts by severity of each repository's newest image (the posture table); progress on stderr.",
     )
     summary.add_argument(
-        "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
+        "--repository",
+        action="append",
+        type=repository_name,
+        metavar="NAME",
+        help="only this repository (repeatable; default: all)",
     )
     summary.add_argument("--severity", choices=severities, help="lowest severity shown (default: the threshold)")
-    summary.add_argument("--output", choices=("table", "json"), default="table", help="one row per repository, or JSON")
+    add_output_options(summary, "one row per repository")
     summary.set_defaults(func=run_summary)
 
 
@@ -80,8 +94,9 @@ def run_show(args: argparse.Namespace, target: AwsTarget) -> int:
     # The CLI publishes nothing: LoggedAlerts only satisfies the alerter, report() never publishes.
     alerter = ScanFindingsAlerter(registry, LoggedAlerts(), settings, suppressions)
     image = registry.scanned_image(args.repository, digest=args.digest, tag=args.tag)
-    print(findings_report(alerter.report(image), args.output))
-    return 0
+    report = alerter.report(image)
+    emit(args, findings_report_document(report), lambda: findings_report(report, "table"))
+    return Exit.OK
 
 
 def _posture(registry: EcrRegistry, repository_name: str) -> ScanPosture:
@@ -106,18 +121,15 @@ def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
     for number, name in enumerate(names, start=1):
         try:
             postures.append(_posture(registry, name))
-        except RepositoryNotFound:
-            if args.repository:
-                raise  # a name the user typed must exist
-            continue  # deleted while the registry was walked
+        except RepositoryNotFound as error:
+            if args.repository:  # a name the user typed must exist: its ERROR row
+                postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
+            continue  # else deleted while the registry was walked
         except CredentialsMissing:
             raise
         except GovernanceError as error:  # one repository's failure is its row, not the end of the summary
             postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
         if len(names) >= PROGRESS_FROM and (number % PROGRESS_FROM == 0 or number == len(names)):
             print(f"read {number}/{len(names)} repositories", file=sys.stderr)
-    if args.output == "json":
-        print(findings_summary_json(postures, threshold))
-    else:
-        print(findings_summary_table(postures, threshold))
-    return 0
+    emit(args, findings_summary_json(postures, threshold), lambda: findings_summary_table(postures, threshold))
+    return Exit.ERROR if any(posture.scan_status == "ERROR" for posture in postures) else Exit.OK
