@@ -26,6 +26,7 @@ from ecr_governance_cli.inputs import EVENT_FILE_LIMIT, read_json_file
 from ecr_governance_cli.template_env import function_spec, load_template
 
 DEFAULT_TEMPLATE = "template.yaml"
+SDK_VARIABLES = frozenset({"AWS_ENDPOINT_URL"})  # botocore's own: an empty value means unset
 DEFAULT_REGION = "ap-southeast-1"
 LOCAL_ACCOUNT_ID = "123456789012"
 
@@ -147,7 +148,10 @@ def invoke_function(
     code_dir = str((Path(template_path).resolve().parent / spec.code_uri).resolve())
     if not Path(code_dir).is_dir():
         raise InputError(f"{logical_id}: its code directory {code_dir} does not exist")
-    environment = {**spec.environment, **{name: "" for name in spec.unresolved}, **env_vars, **extra_env}
+    # The template declares AWS_ENDPOINT_URL empty (unused when deployed); empty here means "not set", so an endpoint
+    # this process already points boto3 at (the tests', the demo's) stays.
+    template_environment = {k: v for k, v in spec.environment.items() if not (k in SDK_VARIABLES and v == "")}
+    environment = {**template_environment, **{name: "" for name in spec.unresolved}, **env_vars, **extra_env}
     environment.setdefault("AWS_LAMBDA_FUNCTION_NAME", logical_id)
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)

@@ -117,12 +117,11 @@ def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         target = _early_target(argv)
-        try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as stop:  # --help, --version, or a usage error (already printed, one line)
-            return int(stop.code or 0)
+        args = build_parser().parse_args(argv)
         logs.setup(debug=args.debug)
         return int(args.func(args, target) or 0)
+    except SystemExit as stop:  # --help, --version, or a usage error argparse printed (one line)
+        return int(stop.code or 0)
     except (UsageError, InputError) as error:
         return _error(str(error), Exit.USAGE)
     except EndpointUnreachable as error:

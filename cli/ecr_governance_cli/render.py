@@ -108,7 +108,7 @@ def enforcement_document(
     by_repository = _by_repository(report)
     rows = []
     for name in sorted(set(by_repository) | set(missing)):
-        if name in by_repository:
+        if name not in missing:
             decisions = by_repository[name]
             failed = next((d for d in decisions.values() if d.action is Action.FAILED), None)
             row: dict[str, Any] = {
@@ -161,7 +161,7 @@ def enforcement_table(
     rows = [("REPOSITORY", *(title for _, title in COLUMNS), "COMPLIANT", *extra)]
     notes: list[str] = []
     for name in sorted(set(by_repository) | set(missing)):
-        decisions = by_repository.get(name)
+        decisions = None if name in missing else by_repository[name]
         if decisions is None:
             cells, verdict = (f"failed ({NOT_FOUND})", "", "", ""), "ERROR"
             notes.append(f"{name}: repository not found")
@@ -175,6 +175,8 @@ def enforcement_table(
     lines = table(rows)
     lines.extend(notes)
     for name, decisions in sorted(by_repository.items()):
+        if name in missing:
+            continue
         itself = decisions.get(REPOSITORY_ASPECT)
         if itself is not None and itself.action is Action.REPOSITORY_GONE:
             lines.append(f"{name}: deleted before it could be assessed (no-op)")
@@ -190,7 +192,7 @@ def enforcement_table(
             lines.append(f"{decision.repository}: custom lifecycle policy {decision.detail}")
     summary = report.summary()
     lines.append(
-        f"{plural(summary['repositories'] + len(missing), 'repository')}: {summary['exempt_repositories']} exempt, "
+        f"{plural(summary['repositories'], 'repository')}: {summary['exempt_repositories']} exempt, "
         f"{summary['non_compliant_after']} non-compliant, {plural(summary['remediated'], 'setting')} remediated, "
         f"{summary['would_remediate']} would be remediated, {summary['failed'] + len(missing)} failed"
     )

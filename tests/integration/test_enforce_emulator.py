@@ -218,9 +218,15 @@ def test_cli_enforce_dry_run_then_enforce_one_repository(mixed_registry, emulato
     assert describe(mixed_registry, "team-b/excluded-bad")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
 
 
-def test_cli_unknown_repository_is_one_line(ecr, emulator_endpoint, capsys):
-    assert main(["--endpoint-url", emulator_endpoint, "audit", "--repository", "team/nope"]) == 1
-    assert capsys.readouterr().err.strip() == "ecr-governance: error: repository not found: team/nope"
+def test_cli_unknown_repository_is_an_error_row_and_exit_1(mixed_registry, emulator_endpoint, capsys):
+    argv = ["--endpoint-url", emulator_endpoint, "audit", "--repository", "team/nope", "--repository", "team-a/mutable"]
+    assert main([*argv, "--output", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["repositories"]
+    assert [(row["repositoryName"], row["compliance"]) for row in rows] == [
+        ("team-a/mutable", "NON_COMPLIANT"),  # the other one still printed
+        ("team/nope", "ERROR"),
+    ]
+    assert rows[1]["error"] == {"code": "RepositoryNotFoundException", "message": "repository not found: team/nope"}
 
 
 def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint, capsys):

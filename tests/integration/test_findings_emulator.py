@@ -122,7 +122,7 @@ def test_suppressions_from_the_ssm_parameter_hold_findings_back(scanned_image, a
 
 def test_basic_findings_are_imported_into_security_hub_when_enabled(scanned_image, alerts):
     result = invoke(scan_event(scanned_image), alerts["deployed"], ImportBasicFindingsToSecurityHub="true")
-    assert result["security_hub_imported"] == 4 and result["security_hub_failed"] == 0
+    assert result["securityHubImported"] == 4 and result["securityHubFailed"] == 0
     findings = boto3.client("securityhub", region_name=REGION).get_findings()["Findings"]
     alerted = ("CVE-2024-6387", "CVE-2023-4911", "CVE-2023-5363", "CVE-2024-2961")
     assert sorted(f["GeneratorId"] for f in findings) == sorted(f"ecr-governance/basic-scan/{cve}" for cve in alerted)
@@ -155,11 +155,12 @@ def test_findings_summary_counts_each_repositorys_newest_image(ecr, scanned_imag
     push_image(ecr, "team-a/never-scanned", "one", tag="v1")
     ecr.create_repository(repositoryName="team-b/empty")
     code = main(["--endpoint-url", emulator_endpoint, "findings", "summary", "--output", "json"])
-    rows = {row["repository"]: row for row in json.loads(capsys.readouterr().out)["repositories"]}
+    rows = {row["repositoryName"]: row for row in json.loads(capsys.readouterr().out)["repositories"]}
     assert code == 0
-    assert rows[REPOSITORY]["image"] == "1.4.2" and rows[REPOSITORY]["counts"]["CRITICAL"] == 1
+    assert rows[REPOSITORY]["imageTags"] == ["1.4.2"] and rows[REPOSITORY]["findingSeverityCounts"]["CRITICAL"] == 1
     assert rows[REPOSITORY]["atOrAboveThreshold"] == 4
     assert rows["team-a/never-scanned"]["scanStatus"] == "NOT_SCANNED"
+    assert rows["team-a/never-scanned"]["findingSeverityCounts"] is None  # unknown, not zeros
     assert rows["team-b/empty"]["scanStatus"] == "NO_IMAGES"
 
 

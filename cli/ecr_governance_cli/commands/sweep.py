@@ -27,7 +27,7 @@ from ecr_governance_cli.commands.lifecycle import parse_now
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
 from ecr_governance_cli.output import add_output_options, emit
-from ecr_governance_cli.parsing import repository_name
+from ecr_governance_cli.parsing import UsageError, repository_name
 from ecr_governance_cli.render import sweep_json, sweep_progress, sweep_table
 from ecr_governance_cli.target import AwsTarget
 
@@ -60,12 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     action.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing (the default)")
     sweep.add_argument("--now", metavar="ISO-8601", help="plan as of this time (a future date); not with --delete")
     add_output_options(sweep, "per-repository totals (the JSON has every image, its decision and reason)")
-    sweep.set_defaults(func=run, parser=sweep)
+    sweep.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
     if args.now is not None and args.delete:
-        args.parser.error("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
+        raise UsageError("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
     now = parse_now(args.now)
     settings = SweepSettings.from_environ()
     rules = replace(
