@@ -13,7 +13,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools bench-tools test unit integration contract server-test lint docs demo bench build validate clean
+.PHONY: help venv tools bench-tools test unit integration contract server-test lint docs demo bench bench-quick build \
+        validate sam-local clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -73,6 +74,10 @@ validate: venv  ## sam validate --lint of the governance stack
 build: venv  ## sam build of the governance stack (no Docker needed)
 	$(BIN)/sam build --template template.yaml
 
+sam-local: venv  ## prepare the real `sam local invoke` with podman (socket, Lambda base image, build, env file)
+	scripts/sam_local.sh
+
 clean:  ## remove the venv, build output, caches, egg-info and __pycache__
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis site docs/index.md
+	-scripts/sam_local.sh stop
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .ruff_cache .hypothesis site docs/index.md
 	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from ecr_governance.aws.endpoints import is_loopback_endpoint
+from ecr_governance.aws.endpoints import is_local_endpoint
 from ecr_governance.errors import EndpointUnreachable
 
 # The embedded emulator's address: `ecr-governance emulator` serves it, `--local` points every client at it.
@@ -80,7 +80,7 @@ class AwsTarget:
         if self.local:
             print(f"ecr-governance: note: {self.local_note()}", file=sys.stderr)
         endpoint = self.effective_endpoint
-        if not endpoint or not is_loopback_endpoint(endpoint):
+        if not endpoint or not is_local_endpoint(endpoint):
             return
         parts = urlsplit(endpoint)
         try:

@@ -13,7 +13,7 @@ import threading
 
 from ecr_governance.enforce.settings import load_standard_lifecycle_policy
 
-from ecr_governance_cli.emulator import emulator_client, start_emulator
+from ecr_governance_cli.emulator import EMULATOR_HOST, emulator_client, start_emulator
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.output import add_output_options, emit
 from ecr_governance_cli.sample_registry import seed_everything
@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"TCP port to listen on (default {local_port()}: where --local looks)",
     )
     emulator.add_argument(
+        "--host",
+        default=EMULATOR_HOST,
+        metavar="ADDRESS",
+        help=f"address to listen on (default {EMULATOR_HOST}; 0.0.0.0 lets containers - sam local invoke - reach it, "
+        "and anyone else who can reach this machine)",
+    )
+    emulator.add_argument(
         "--seed",
         action="store_true",
         help="start with the sample registry, so every example in the docs and every file in events/ does real work",
@@ -52,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
-    emulator = start_emulator(args.port)
+    emulator = start_emulator(args.port, args.host)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())  # `kill`: a requested stop, not a failure
     try:

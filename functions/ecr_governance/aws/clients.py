@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from ecr_governance import __version__
-from ecr_governance.aws.endpoints import configured_endpoint, is_loopback_endpoint
+from ecr_governance.aws.endpoints import configured_endpoint, is_local_endpoint
 from ecr_governance.errors import SettingsError
 
 MAX_ATTEMPTS = 8
@@ -76,7 +76,7 @@ def make_client(
     configuration (no retries, a 2 s connect timeout) however it was named."""
     session = session or boto3.session.Session()
     endpoint = configured_endpoint(service, endpoint_url)
-    local = local or (endpoint is not None and is_loopback_endpoint(endpoint))
+    local = local or (endpoint is not None and is_local_endpoint(endpoint))
     # botocore reads AWS_DEFAULT_REGION; Lambda and many shells set AWS_REGION (the AWS CLI reads both).
     region = session.region_name or os.environ.get("AWS_REGION")
     if not region:

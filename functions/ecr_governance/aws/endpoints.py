@@ -1,18 +1,19 @@
 """Where a client's calls go, read without boto3 (so the CLI can tell before it loads boto3): the endpoint a client of
-a service will use, and whether it is this machine (the embedded emulator, or one a container reaches on the host
-network) - where a refused connection is an answer, not a reason to retry."""
+a service will use, and whether it is this machine - the embedded emulator on loopback, or, seen from a container,
+the host that runs it (`host.containers.internal` under podman, `host.docker.internal` under Docker): there a
+refused connection is an answer, not a reason to retry."""
 
 from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit
 
-LOOPBACK_HOSTS = frozenset({"localhost", "::1"})
+LOCAL_HOSTS = frozenset({"localhost", "::1", "host.containers.internal", "host.docker.internal"})
 
 
-def is_loopback_endpoint(url: str) -> bool:
+def is_local_endpoint(url: str) -> bool:
     host = urlsplit(url).hostname or ""
-    return host in LOOPBACK_HOSTS or host.startswith("127.")
+    return host in LOCAL_HOSTS or host.startswith("127.")
 
 
 def configured_endpoint(service: str, endpoint_url: str | None = None) -> str | None:
