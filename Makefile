@@ -21,7 +21,7 @@ help:  ## list the targets
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (the Lambda runtime is python3.13)" >&2; exit 1; }
-	@echo "creating .venv (python3.13) and installing pinned dependencies (about 30 s)..."
+	@echo "creating .venv (python3.13) and installing pinned dependencies (about 2 minutes the first time)..."
 	"$(PYTHON313)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

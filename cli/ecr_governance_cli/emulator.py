@@ -55,6 +55,7 @@ def start_emulator(port: int = 0, host: str = EMULATOR_HOST) -> Emulator:
 def _refuse_a_busy_port(host: str, port: int) -> None:
     """moto's server thread would print "Address already in use" and leave the caller waiting forever: check first."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: only a listener is "busy"
         try:
             probe.bind((host, port))
         except OSError as error:
