@@ -75,7 +75,8 @@ def _is_scalar(value: Any) -> bool:
 
 def text_lines(value: Any, identifier: str | None = None, columns: list[str] | None = None) -> Iterable[str]:
     """An object's scalars on one tab-separated line (prefixed with its key in capitals when nested), then its
-    lists and objects; the objects of one list share the columns of all their scalar keys, sorted."""
+    lists and objects; the objects of one list share the columns of their scalar keys, sorted (a key that holds an
+    object in any of them is printed as that object's own line instead, as `null` is where it has none)."""
     if isinstance(value, dict):
         keys = columns if columns is not None else sorted(k for k, v in value.items() if _is_scalar(v))
         cells = [_scalar(value.get(key)) for key in keys]
@@ -86,7 +87,9 @@ def text_lines(value: Any, identifier: str | None = None, columns: list[str] | N
                 yield from text_lines(value[key], key)
     elif isinstance(value, list):
         if any(isinstance(item, dict) for item in value):
-            shared = sorted({k for item in value if isinstance(item, dict) for k, v in item.items() if _is_scalar(v)})
+            objects = [item for item in value if isinstance(item, dict)]
+            nested = {k for item in objects for k, v in item.items() if not _is_scalar(v)}
+            shared = sorted({k for item in objects for k in item} - nested)
             for item in value:
                 yield from text_lines(item, identifier, shared if isinstance(item, dict) else None)
         else:
