@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from local_ports import free_port
 
 pytestmark = pytest.mark.integration
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -81,15 +81,10 @@ def test_the_walk_finds_the_examples_of_every_page_with_commands():
     assert sum(1 for example in documented_examples() if example.expected == 2) >= 3  # usage errors shown too
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 class Walk:
     def __init__(self) -> None:
-        endpoint = f"http://127.0.0.1:{_free_port()}"
+        endpoint = f"http://127.0.0.1:{free_port()}"
         self.environment = {
             **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -20,11 +20,6 @@ SCRIPT = PROJECT_ROOT / "scripts" / "sam_local.sh"
 STATE = PROJECT_ROOT / ".local" / "sam-local"
 VENV_BIN = Path(sys.executable).parent
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

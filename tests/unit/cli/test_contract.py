@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.main import _command_parsers, build_parser, main
 from ecr_governance_cli.output import OUTPUTS, generic_table, text_lines
+from local_ports import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "ecr_governance_cli"]
@@ -53,11 +53,6 @@ def run(*argv: str, env: dict[str, str] | None = None, timeout: float = 60) -> s
         [*CLI, *argv], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=timeout
     )
 
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_the_table_of_exit_codes_in_the_docs_is_the_code():
@@ -101,7 +96,7 @@ def test_every_command_refuses_a_usage_error_in_one_line_with_exit_2(command):
     ],
 )
 def test_names_and_values_are_checked_before_any_call(argv, expected):
-    result = run(*argv, env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{closed_port()}"})
+    result = run(*argv, env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     assert result.returncode == Exit.USAGE and expected in result.stderr, result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
@@ -110,7 +105,7 @@ def test_names_and_values_are_checked_before_any_call(argv, expected):
 def test_every_aws_command_refuses_at_once_when_nothing_listens_at_local(command):
     started = time.monotonic()
     result = run(
-        "--local", *COMMANDS[command], env={"ECR_GOVERNANCE_LOCAL_ENDPOINT": f"http://127.0.0.1:{closed_port()}"}
+        "--local", *COMMANDS[command], env={"ECR_GOVERNANCE_LOCAL_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
     )
     elapsed = time.monotonic() - started
     assert result.returncode == Exit.ERROR and elapsed < 2, (elapsed, result.stderr)
@@ -128,7 +123,7 @@ def test_a_violation_gate_exits_3_and_an_invalid_policy_too(tmp_path):
 
 def test_ctrl_c_exits_130_without_a_traceback():
     process = subprocess.Popen(
-        [*CLI, "emulator", "--port", str(closed_port())],
+        [*CLI, "emulator", "--port", str(free_port())],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
