@@ -9,9 +9,10 @@ import importlib
 import boto3
 import pytest
 from botocore.stub import Stubber
-from ecr_governance.errors import SettingsError
+from ecr_governance.errors import EndpointUnreachable, SettingsError
 from ecr_governance_cli.local_invoke import LocalLambdaContext
 from handlers import edge
+from registry_builders import load_event
 
 SAM_PLACEHOLDER = LocalLambdaContext("Function", "us-east-1")
 SAM_PLACEHOLDER.invoked_function_arn = "arn:aws:lambda:us-east-1:012345678912:function:Function"
@@ -69,3 +70,18 @@ def test_responses_are_camel_case_and_data_keys_stay():
         "summary": {"nonCompliantAfter": 1, "CRITICAL": 2},
         "kept": {"tooYoung": 3},
     }
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_a_sweep_worker_that_cannot_reach_aws_fails_its_invocation_instead_of_answering_failures(monkeypatch):
+    """No AWS call can succeed: every message comes back either way, and a failed invocation says why (an answer
+    of batchItemFailures exits 0 and hides it)."""
+    worker_module = importlib.import_module("handlers.sweep_worker")
+
+    def unreachable(*args, **kwargs):
+        raise EndpointUnreachable("cannot reach the ecr endpoint", code="EndpointConnectionError")
+
+    monkeypatch.setattr(worker_module.worker, "handle", unreachable)
+    monkeypatch.setattr(worker_module.metrics, "namespace", "ECRGovernance")
+    with pytest.raises(EndpointUnreachable):
+        worker_module.handler(load_event("sweep/repository-messages.json"), LocalLambdaContext("SweepWorkerFunction"))
