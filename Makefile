@@ -65,8 +65,20 @@ bench-tools:  ## install wrk (Debian), the load generator bench_retail_api.py ne
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
 
-bench: venv bench-tools  ## benchmarks, printed as ratios against a named baseline
+# Durations measured on a 2-core machine (docs/benchmarks.md): bench about 12 minutes (the 10,000-repository reconcile
+# alone 6), bench-quick about 65 s - the same benchmarks at a smaller scale, for a first look (noisier ratios).
+BENCH_QUICK := "bench_cold_start.py --venv-only --runs 5" "bench_enforce_api_calls.py --repositories 200" \
+	"bench_enforce_scale.py --repositories 1000 --latency-ms 5" "bench_findings_alert.py" \
+	"bench_lifecycle_preview.py --images 2000 --repeat 3" "bench_retail_api.py --seconds 1 --rounds 3" \
+	"bench_sweep_api_calls.py --repositories 10" "bench_sweep_plan.py --images 20000 --repeat 3"
+
+bench: venv bench-tools  ## benchmarks as ratios against a named baseline: about 12 minutes (bench-quick: about 1 minute)
+	@echo "make bench: 8 benchmarks at full scale, about 12 minutes on a 2-core machine (make bench-quick: about 65 s)"
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+bench-quick: venv bench-tools  ## the same benchmarks at a smaller scale, for a first look: about 65 s
+	@echo "make bench-quick: 8 benchmarks at a smaller scale, about 65 s (ratios noisier than make bench's)"
+	@for b in $(BENCH_QUICK); do echo "== bench/$$b"; $(PY) bench/$$b || exit 1; done
 
 validate: venv  ## sam validate --lint of the governance stack
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
