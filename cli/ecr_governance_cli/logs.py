@@ -65,6 +65,19 @@ def _warning_text(formatted: str) -> str:
     return f"{category} from {inside.split('/', 1)[0].removesuffix('.py')}: {message}"
 
 
+class _CurrentStderr(logging.StreamHandler):
+    """Writes to sys.stderr as it is when a record comes, not as it was when the handler was made (the demo and the
+    tests redirect it)."""
+
+    @property
+    def stream(self):  # noqa: ANN201 - logging.StreamHandler's attribute
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001 - StreamHandler.__init__ assigns it
+        pass
+
+
 class _NotFolded(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return record.getMessage() not in FOLDED_INTO_OUTPUT
@@ -75,7 +88,7 @@ def setup(debug: bool = False) -> None:
     root = logging.getLogger()
     if any(isinstance(handler.formatter, OneLineFormatter) for handler in root.handlers):
         return
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderr()
     handler.setFormatter(OneLineFormatter())
     handler.setLevel(logging.WARNING)
     handler.addFilter(_NotFolded())

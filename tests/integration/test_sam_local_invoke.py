@@ -76,7 +76,8 @@ def sam_invoke(environment: dict[str, str], function: str, event: str, *extra: s
 
 
 def log_lines(logs: str, message: str) -> list[dict]:
-    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    """The function's JSON log lines with this message (the runtime's `START RequestId: ...` may run into the first)."""
+    lines = [json.loads(line[line.index("{") :]) for line in logs.splitlines() if '{"level"' in line]
     return [line for line in lines if line.get("message") == message]
 
 

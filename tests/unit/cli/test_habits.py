@@ -70,6 +70,8 @@ def test_what_the_output_shows_is_not_logged_again(one_line_logs):
 def test_a_python_warning_reaches_the_terminal_without_its_file_path(capsys):
     root = logging.getLogger()
     saved = list(root.handlers)
+    root.handlers[:] = []  # an earlier main() in this process installed the CLI's handler already
+    logging.captureWarnings(False)  # ... and captured warnings before pytest took them over for this test
     try:
         logs.setup()
         with warnings.catch_warnings():
