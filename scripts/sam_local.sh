@@ -114,15 +114,24 @@ build_lambda_image() {
   podman rmi --force "${LAMBDA_REPOSITORY}:rapid-${ARCH}" >/dev/null 2>&1 || true  # SAM rebuilds it on the new base
 }
 
+# sam build again only when the template or the functions' code changed since the last build (it takes 15 s here).
+build() {
+  local built="${STATE}/build/template.yaml"
+  if [[ -f "${built}" && -z "$(find "${ROOT}/template.yaml" "${ROOT}/functions" -newer "${built}" -print -quit)" ]]; then
+    return
+  fi
+  step "sam build (Architecture=${ARCH}) into ${STATE#"${ROOT}"/}/build..."
+  (cd "${ROOT}" && PATH="${VENV}:${PATH}" SAM_CLI_TELEMETRY=0 "${VENV}/sam" build \
+    --config-file "${STATE}/samconfig.toml" >"${STATE}/build.log" 2>&1) || die "sam build failed (see ${STATE}/build.log)"
+}
+
 prepare() {
   check
   start_socket
   build_base
   build_lambda_image
   "${VENV}/python" -m ecr_governance_cli.sam_local "${STATE}" "${ARCH}" "${LAMBDA_IMAGE}" "${ENDPOINT}"
-  step "sam build (Architecture=${ARCH}) into ${STATE#"${ROOT}"/}/build..."
-  (cd "${ROOT}" && PATH="${VENV}:${PATH}" SAM_CLI_TELEMETRY=0 "${VENV}/sam" build \
-    --config-file "${STATE}/samconfig.toml" >"${STATE}/build.log" 2>&1) || die "sam build failed (see ${STATE}/build.log)"
+  build
   cat <<EOF
 Ready: the real sam local invoke runs this project's functions against the emulator on port ${PORT}, which the
 functions' containers reach as ${ENDPOINT}. Start it listening beyond loopback (anyone who can reach this machine

@@ -49,6 +49,8 @@ version = 0.1
 [default.build.parameters]
 template_file = "{TEMPLATE}"
 build_dir = "{directory / "build"}"
+cached = true
+cache_dir = "{directory / "cache"}"
 parameter_overrides = "{overrides}"
 
 [default.local_invoke.parameters]

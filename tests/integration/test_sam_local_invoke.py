@@ -4,8 +4,10 @@ container against the seeded emulator. Skipped, with the reason, only where podm
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -76,8 +78,13 @@ def sam_invoke(environment: dict[str, str], function: str, event: str, *extra: s
 
 
 def log_lines(logs: str, message: str) -> list[dict]:
-    """The function's JSON log lines with this message (the runtime's `START RequestId: ...` may run into the first)."""
-    lines = [json.loads(line[line.index("{") :]) for line in logs.splitlines() if '{"level"' in line]
+    """The function's JSON log lines with this message. sam's log stream is not line-exact: the runtime's `START
+    RequestId: ...` runs into the first line, and a long line may come in pieces; so the records are decoded from
+    the stream with its line breaks taken out."""
+    decoder, stream, lines = json.JSONDecoder(), logs.replace("\n", ""), []
+    for start in (match.start() for match in re.finditer(r'\{"level"', stream)):
+        with contextlib.suppress(json.JSONDecodeError):
+            lines.append(decoder.raw_decode(stream, start)[0])
     return [line for line in lines if line.get("message") == message]
 
 
