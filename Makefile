@@ -13,15 +13,15 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export AWS_DEFAULT_REGION ?= ap-southeast-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help venv tools bench-tools test unit integration contract server-test image container-tools image-test lint docs demo bench build \
-        validate clean
+.PHONY: help venv tools bench-tools test unit integration contract server-test image container-tools image-test lint docs demo bench \
+        bench-quick build validate sam-local clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON313)" || { echo "python3.13 not found: install it (the Lambda runtime is python3.13)" >&2; exit 1; }
-	@echo "creating .venv (python3.13) and installing pinned dependencies (about 30 s)..."
+	@echo "creating .venv (python3.13) and installing pinned dependencies (about 2 minutes the first time)..."
 	"$(PYTHON313)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
@@ -77,8 +77,20 @@ bench-tools:  ## install wrk (Debian), the load generator bench_retail_api.py ne
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq wrk >/dev/null; }
 
-bench: venv bench-tools  ## benchmarks, printed as ratios against a named baseline
+# Durations measured on a 2-core machine (docs/benchmarks.md): bench about 12 minutes (the 10,000-repository reconcile
+# alone 6), bench-quick about 65 s - the same benchmarks at a smaller scale, for a first look (noisier ratios).
+BENCH_QUICK := "bench_cold_start.py --venv-only --runs 5" "bench_enforce_api_calls.py --repositories 200" \
+	"bench_enforce_scale.py --repositories 1000 --latency-ms 5" "bench_findings_alert.py" \
+	"bench_lifecycle_preview.py --images 2000 --repeat 3" "bench_retail_api.py --seconds 1 --rounds 3" \
+	"bench_sweep_api_calls.py --repositories 10" "bench_sweep_plan.py --images 20000 --repeat 3"
+
+bench: venv bench-tools  ## benchmarks as ratios against a named baseline: about 12 minutes (bench-quick: about 1 minute)
+	@echo "make bench: 8 benchmarks at full scale, about 12 minutes on a 2-core machine (make bench-quick: about 65 s)"
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+bench-quick: venv bench-tools  ## the same benchmarks at a smaller scale, for a first look: about 65 s
+	@echo "make bench-quick: 8 benchmarks at a smaller scale, about 65 s (ratios noisier than make bench's)"
+	@for b in $(BENCH_QUICK); do echo "== bench/$$b"; $(PY) bench/$$b || exit 1; done
 
 validate: venv  ## sam validate --lint of the governance stack
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
@@ -86,6 +98,10 @@ validate: venv  ## sam validate --lint of the governance stack
 build: venv  ## sam build of the governance stack (no Docker needed)
 	$(BIN)/sam build --template template.yaml
 
+sam-local: venv  ## prepare the real `sam local invoke` with podman (socket, Lambda base image, build, env file)
+	scripts/sam_local.sh
+
 clean:  ## remove the venv, build output, caches, egg-info and __pycache__
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .hypothesis site docs/index.md
+	-scripts/sam_local.sh stop
+	rm -rf $(VENV) .aws-sam .local .pytest_cache .ruff_cache .hypothesis site docs/index.md
 	find . -path ./.venv -prune -o \( -name __pycache__ -o -name '*.egg-info' \) -type d -prune -exec rm -rf {} +

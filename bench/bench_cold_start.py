@@ -125,15 +125,17 @@ def handler_subjects(template: dict, code_dir_of: dict[str, Path], flags: tuple[
     return subjects
 
 
-def measure(title: str, subjects: dict[str, Subject], baseline_name: str, functions: list[str]) -> None:
+def measure(
+    title: str, subjects: dict[str, Subject], baseline_name: str, functions: list[str], runs: int = RUNS
+) -> None:
     samples: dict[str, list[float]] = {name: [] for name in subjects}
     for subject in subjects.values():  # warm the filesystem cache and .pyc files once
         timed(subject)
-    for _ in range(RUNS):
+    for _ in range(runs):
         for name, subject in subjects.items():
             samples[name].append(timed(subject))
     baseline = statistics.median(samples[baseline_name])
-    print(f"\n== {title}: {RUNS} interleaved fresh-interpreter runs each")
+    print(f"\n== {title}: {runs} interleaved fresh-interpreter runs each")
     print(f"  {'subject':<62}{'median':>10}{'min':>10}{'ratio':>8}")
     for name, values in samples.items():
         median = statistics.median(values)
@@ -165,6 +167,7 @@ def sam_build(build_root: Path) -> Path | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv-only", action="store_true", help="skip the sam-build package measurement")
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"fresh-interpreter runs per subject (default {RUNS})")
     args = parser.parse_args()
     template = load_template(TEMPLATE)
     functions = sorted(k for k, v in template["Resources"].items() if v.get("Type") == "AWS::Serverless::Function")
@@ -184,7 +187,7 @@ def main() -> int:
         ),
         **handler_subjects(template, code_dirs, ()),
     }
-    measure("development venv (PYTHONPATH=CodeUri)", venv_subjects, baseline_name, functions)
+    measure("development venv (PYTHONPATH=CodeUri)", venv_subjects, baseline_name, functions, args.runs)
 
     if args.venv_only:
         return 0
@@ -199,7 +202,8 @@ def main() -> int:
             baseline_name: Subject(BASELINE, built_env, first_dir, ("-S",)),
             **handler_subjects(template, built_dirs, ("-S",)),
         }
-        measure("sam build package, python -S (as Lambda loads it)", built_subjects, baseline_name, functions)
+        title = "sam build package, python -S (as Lambda loads it)"
+        measure(title, built_subjects, baseline_name, functions, args.runs)
     return 0
 
 

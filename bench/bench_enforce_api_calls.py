@@ -21,6 +21,7 @@ Run: `make bench` (or .venv/bin/python bench/bench_enforce_api_calls.py). Runs o
 
 from __future__ import annotations
 
+import argparse
 import fnmatch
 import json
 import math
@@ -243,7 +244,11 @@ def remaining_violations(ecr: Any, plan: list[SeededRepository], standard_policy
 
 
 def main() -> int:
-    plan = seed_plan(REPOSITORY_COUNT)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--repositories", type=int, default=REPOSITORY_COUNT, help=f"how many (default {REPOSITORY_COUNT})"
+    )
+    plan = seed_plan(parser.parse_args().repositories)
     standard_policy = load_standard_lifecycle_policy("")
     emulator = start_emulator()
     try:

@@ -132,7 +132,9 @@ elseif ($DryRun -and -not (Get-Command aws -ErrorAction SilentlyContinue)) {
     Write-Note "dry run: 'aws' is not on PATH, so the account id is shown as $accountPlaceholder and whether tag '$Tag' exists is not checked"
 }
 else {
-    $account = aws sts get-caller-identity --region $Region --query Account --output text
+    # A dry run needs no credentials: the AWS CLI's complaint about missing ones is left out (the note says it).
+    $account = if ($DryRun) { aws sts get-caller-identity --region $Region --query Account --output text 2>$null }
+               else { aws sts get-caller-identity --region $Region --query Account --output text }
     if ($LASTEXITCODE -ne 0) {
         if (-not $DryRun) { Stop-WithError 'cannot identify the AWS account (aws sts get-caller-identity failed): check your credentials' }
         $account = $accountPlaceholder

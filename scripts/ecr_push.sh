@@ -148,14 +148,17 @@ if [[ -z "${TAG}" ]]; then
 fi
 [[ "${TAG}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || usage_error "not a valid image tag: '${TAG}'"
 
-# The account (in the registry's host name). A dry run without aws or credentials still prints every command.
+# The account (in the registry's host name). A dry run without aws or credentials still prints every command, and
+# needs no credentials: the AWS CLI's complaint about missing ones is left out (the note below says what it means).
 ACCOUNT="${ACCOUNT_PLACEHOLDER}"
+AWS_ERRORS=/dev/stderr
+[[ "${DRY_RUN}" == true ]] && AWS_ERRORS=/dev/null
 if [[ -n "${TARGET_REGISTRY}" ]]; then
   ACCOUNT="" # not ECR: no account, no AWS call
 elif [[ "${DRY_RUN}" == true ]] && ! command -v aws >/dev/null 2>&1; then
   note "dry run: 'aws' is not on PATH, so the account id is shown as ${ACCOUNT_PLACEHOLDER} and whether tag" \
     "'${TAG}' exists is not checked"
-elif ACCOUNT="$(aws sts get-caller-identity --region "${REGION}" --query Account --output text)"; then
+elif ACCOUNT="$(aws sts get-caller-identity --region "${REGION}" --query Account --output text 2>"${AWS_ERRORS}")"; then
   [[ "${ACCOUNT}" =~ ^[0-9]{12}$ ]] || die "unexpected account id from aws sts get-caller-identity: '${ACCOUNT}'"
 elif [[ "${DRY_RUN}" == true ]]; then
   ACCOUNT="${ACCOUNT_PLACEHOLDER}"

@@ -86,7 +86,7 @@ def scan_findings_demo(ecr: Any, endpoint_url: str, log: io.StringIO) -> None:
     with contextlib.redirect_stderr(alert_log):
         result = invoke_function(str(TEMPLATE), FINDINGS_FUNCTION, event, {}, {})
     log.write(alert_log.getvalue())
-    print(json.dumps({k: result[k] for k in ("status", "findings_total", "findings_alerted", "highest_severity")}))
+    print(json.dumps({k: result[k] for k in ("status", "findingsTotal", "findingsAlerted", "highestSeverity")}))
     (alert,) = [json.loads(line) for line in alert_log.getvalue().splitlines() if '"alert not sent' in line]
     _heading("The e-mail the security team reads (Subject: " + alert["subject"] + ")")
     print(alert["text"])

@@ -29,8 +29,9 @@ class Emulator:
         self.server.stop()
 
 
-def start_emulator(port: int = 0) -> Emulator:
-    """Start moto's threaded server; port 0 picks a free port."""
+def start_emulator(port: int = 0, host: str = EMULATOR_HOST) -> Emulator:
+    """Start moto's threaded server; port 0 picks a free port. `host` is the address it listens on: loopback unless
+    containers must reach it (0.0.0.0: then anyone who can reach this machine can)."""
     try:
         from moto.server import ThreadedMotoServer
     except ImportError as error:
@@ -40,24 +41,26 @@ def start_emulator(port: int = 0) -> Emulator:
     # One access-log line per API call would drown the demo's output.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     if port:
-        _refuse_a_busy_port(port)
-    server = ThreadedMotoServer(ip_address=EMULATOR_HOST, port=port, verbose=False)
+        _refuse_a_busy_port(host, port)
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     try:
         server.start()
     except OSError as error:
-        raise GovernanceError(f"cannot start the emulator on {EMULATOR_HOST}:{port}: {error.strerror}") from error
-    host, bound_port = server.get_host_and_port()
-    return Emulator(server=server, endpoint_url=f"http://{host}:{bound_port}")
+        raise GovernanceError(f"cannot start the emulator on {host}:{port}: {error.strerror}") from error
+    _, bound_port = server.get_host_and_port()
+    reachable = EMULATOR_HOST if host == "0.0.0.0" else host  # noqa: S104 - every address includes loopback
+    return Emulator(server=server, endpoint_url=f"http://{reachable}:{bound_port}")
 
 
-def _refuse_a_busy_port(port: int) -> None:
+def _refuse_a_busy_port(host: str, port: int) -> None:
     """moto's server thread would print "Address already in use" and leave the caller waiting forever: check first."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: only a listener is "busy"
         try:
-            probe.bind((EMULATOR_HOST, port))
+            probe.bind((host, port))
         except OSError as error:
             raise GovernanceError(
-                f"cannot start the emulator on {EMULATOR_HOST}:{port}: {error.strerror} "
+                f"cannot start the emulator on {host}:{port}: {error.strerror} "
                 "(another emulator running? pass --port, or stop it)"
             ) from error
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,16 @@ IMAGES_FILE_LIMIT = 256 * MEBIBYTE
 
 
 def read_json_file(path: str, what: str, limit_bytes: int) -> Any:
-    """The JSON document in `path`; `what` names the file in errors ("policy file", "event file", ...)."""
+    """The JSON document in `path` (`file://PATH` as the AWS CLI spells it; `-` is stdin); `what` names the file in
+    errors ("policy file", "event file", ...)."""
+    path = path.removeprefix("file://")
     try:
-        with Path(path).open("rb") as file:
-            data = file.read(limit_bytes + 1)
+        if path == "-":
+            path = "(stdin)"
+            data = sys.stdin.buffer.read(limit_bytes + 1)
+        else:
+            with Path(path).open("rb") as file:
+                data = file.read(limit_bytes + 1)
     except OSError as error:
         raise InputError(f"cannot read {what} {path}: {error.strerror or error}") from error
     if len(data) > limit_bytes:

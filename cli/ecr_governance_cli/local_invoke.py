@@ -1,5 +1,8 @@
 """Run a function of a SAM template in-process, as `sam local invoke` would without Docker: the template's resolved
-environment, a fresh import of the handler module (its cold start), logs on stderr and the result on stdout."""
+environment, a fresh import of the handler module (its cold start), logs on stderr and the result on stdout.
+
+A function that fails - at its cold start or in its handler - raises FunctionError carrying the payload the Lambda
+runtime (and so `sam local invoke`) reports: errorMessage, errorType, requestId, stackTrace."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import re
 import shlex
 import sys
 import time
+import traceback
 import uuid
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ from ecr_governance_cli.inputs import EVENT_FILE_LIMIT, read_json_file
 from ecr_governance_cli.template_env import function_spec, load_template
 
 DEFAULT_TEMPLATE = "template.yaml"
+SDK_VARIABLES = frozenset({"AWS_ENDPOINT_URL"})  # botocore's own: an empty value means unset
 DEFAULT_REGION = "ap-southeast-1"
 LOCAL_ACCOUNT_ID = "123456789012"
 
@@ -46,8 +51,28 @@ class LocalLambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def read_event(path: str) -> Any:
-    return read_json_file(path, "event file", EVENT_FILE_LIMIT)
+class FunctionError(GovernanceError):
+    """The function failed; `payload` is what the Lambda runtime reports for it."""
+
+    def __init__(self, logical_id: str, payload: dict[str, Any]):
+        super().__init__(f"{logical_id} failed: {payload['errorType']}: {payload['errorMessage']}")
+        self.payload = payload
+
+
+def error_payload(error: BaseException, request_id: str = "", error_type: str | None = None) -> dict[str, Any]:
+    """What awslambdaric reports for an exception: its message, type and the stack from the function's own code."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__) if frame.filename != __file__]
+    return {
+        "errorMessage": str(error),
+        "errorType": error_type or type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(frames),
+    }
+
+
+def read_event(path: str | None) -> Any:
+    """The event: a file (also `file://FILE`), `-` for stdin, or `{}` when none is given, as `sam local invoke`."""
+    return {} if path is None else read_json_file(path, "event file", EVENT_FILE_LIMIT)
 
 
 SAM_OVERRIDE = re.compile(r"ParameterKey=([^,]+),ParameterValue=(.*)")
@@ -115,33 +140,48 @@ def invoke_function(
     unresolved = [name for name in spec.unresolved if name not in env_vars]
     if unresolved:
         print(
-            f"note: {', '.join(unresolved)} name resources that exist only once deployed; left empty locally "
-            "(set them with --env-vars)",
+            f"ecr-governance: note: {', '.join(unresolved)} name resources that exist only once deployed; left empty "
+            "locally (set them with --env-vars)",
             file=sys.stderr,
         )
     module_name, _, function_name = spec.handler.rpartition(".")
     code_dir = str((Path(template_path).resolve().parent / spec.code_uri).resolve())
     if not Path(code_dir).is_dir():
         raise InputError(f"{logical_id}: its code directory {code_dir} does not exist")
-    environment = {**spec.environment, **{name: "" for name in spec.unresolved}, **env_vars, **extra_env}
+    # The template declares AWS_ENDPOINT_URL empty (unused when deployed); empty here means "not set", so an endpoint
+    # this process already points boto3 at (the tests', the demo's) stays.
+    template_environment = {k: v for k, v in spec.environment.items() if not (k in SDK_VARIABLES and v == "")}
+    environment = {**template_environment, **{name: "" for name in spec.unresolved}, **env_vars, **extra_env}
     environment.setdefault("AWS_LAMBDA_FUNCTION_NAME", logical_id)
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     sys.path.insert(0, code_dir)
+    # The module this process had before (a test's, a library user's) comes back afterwards: the invocation's import
+    # was parsed from the invocation's environment and must not outlive it.
+    earlier_module = sys.modules.get(module_name)
     try:
         # Re-import so module-level settings are parsed from this invocation's environment, as a cold start would.
         sys.modules.pop(module_name, None)
         # Lambda writes logs to its log stream; here they go to stderr so stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             bind_log_handlers_to(sys.stdout)  # what the cold start logs (a handler of an earlier import)
-            module = _import_handler_module(module_name, code_dir)
+            module = _import_handler_module(logical_id, module_name, code_dir)
             bind_log_handlers_to(sys.stdout)  # and a handler the import created
             handler = getattr(module, function_name, None)
             if not callable(handler):
-                raise InputError(f"{logical_id}: {module_name} has no handler function {function_name!r}")
-            return handler(event, LocalLambdaContext(logical_id, region))
+                message = f"Handler '{function_name}' missing on module '{module_name}'"
+                raise FunctionError(logical_id, error_payload(AttributeError(message), "", "Runtime.HandlerNotFound"))
+            context = LocalLambdaContext(logical_id, region)
+            try:
+                return handler(event, context)
+            except Exception as error:  # noqa: BLE001 - whatever the function raises is its error payload
+                raise FunctionError(logical_id, error_payload(error, context.aws_request_id)) from error
     finally:
         sys.path.remove(code_dir)
+        if earlier_module is None:
+            sys.modules.pop(module_name, None)
+        else:
+            sys.modules[module_name] = earlier_module
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -149,18 +189,22 @@ def invoke_function(
                 os.environ[name] = value
 
 
-def _import_handler_module(module_name: str, code_dir: str) -> Any:
-    """Import the handler module as a cold start would; a missing module or a failed start-up is one clear line."""
+def _import_handler_module(logical_id: str, module_name: str, code_dir: str) -> Any:
+    """Import the handler module as a cold start would; a failed start-up is the function's error (a SettingsError
+    naming the variable, or Runtime.ImportModuleError as the Lambda runtime names a module it cannot import)."""
     try:
         return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name and module_name.startswith(error.name):
-            raise InputError(f"handler module {module_name} not found under {code_dir}") from error
-        raise InputError(f"{module_name} needs {error.name}, which is not installed: run `make venv`") from error
-    except GovernanceError:
-        raise  # e.g. a SettingsError naming the variable: already one clear line
-    except (ValueError, ImportError) as error:
-        raise InputError(f"handler module {module_name} failed to start: {error}") from error
+    except ImportError as error:
+        if isinstance(error, ModuleNotFoundError) and error.name and module_name.startswith(error.name):
+            reason = f"handler module {module_name} not found under {code_dir}"
+        elif isinstance(error, ModuleNotFoundError):
+            reason = f"{module_name} needs {error.name}, which is not installed: run `make venv`"
+        else:
+            reason = f"Unable to import module '{module_name}': {error}"
+        payload = error_payload(error, "", "Runtime.ImportModuleError")
+        raise FunctionError(logical_id, {**payload, "errorMessage": reason}) from error
+    except Exception as error:  # noqa: BLE001 - a cold start that raises is the function's error
+        raise FunctionError(logical_id, error_payload(error)) from error
 
 
 def bind_log_handlers_to(stream: Any) -> None:

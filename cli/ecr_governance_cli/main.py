@@ -1,27 +1,32 @@
 """`ecr-governance`: the command line. Also `python -m ecr_governance_cli`.
 
 The CLI is a composition root like the handlers: it builds clients from the global options (target.py) and hands
-them to the adapters. Every error a user can cause is one line on stderr and a non-zero exit (1; usage errors 2);
-the global options go before or after the command, as with the AWS CLI.
+them to the adapters. The global options go before or after the command, as with the AWS CLI. Every command keeps
+one exit-code contract (exits.py) and one output contract (output.py); every error a user can cause is one line on
+stderr. The command modules (and boto3 with them) are imported only once main() runs, so a Ctrl-C at any moment
+ends with exit 130 and no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from ecr_governance import __version__
-from ecr_governance.errors import EndpointUnreachable, GovernanceError
+from ecr_governance.errors import EndpointUnreachable, GovernanceError, InputError
 
-from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle, sweep
+from ecr_governance_cli.exits import BROKEN_PIPE, Exit
+from ecr_governance_cli.parsing import Parser, UsageError
 from ecr_governance_cli.target import LOCAL_ENDPOINT, AwsTarget
 
-EXIT_ERROR = 1
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what Unix tools exit with when their reader goes away
 GLOBAL_OPTIONS = ("region", "profile", "endpoint_url", "local", "debug")
+
+
+# Commands that may run without AWS (an offline preview, the emulator itself): their target is checked when they
+# first ask for a client. Every other command checks it before it loads.
+OFFLINE_CAPABLE = frozenset({"emulator", "lifecycle"})
 
 
 def _add_global_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
@@ -34,7 +39,7 @@ def _add_global_options(parser: argparse.ArgumentParser, after_command: bool) ->
     group.add_argument(
         "--local",
         action="store_true",
-        help=f"use the embedded emulator at {LOCAL_ENDPOINT} (start it with `ecr-governance emulator`)",
+        help=f"use the embedded emulator at {LOCAL_ENDPOINT} and its region (start it with `ecr-governance emulator`)",
         **default,
     )
     group.add_argument(
@@ -54,7 +59,9 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle, sweep
+
+    parser = Parser(
         prog="ecr-governance",
         description=(
             "Governance for Amazon ECR: enforce repository settings, preview lifecycle policies, read scan findings, "
@@ -71,39 +78,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _log_aws_wire(enabled: bool) -> None:
-    if not enabled:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in ("botocore", "urllib3"):
-        logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
-        logger.addHandler(handler)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(argv)
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
     except BrokenPipeError:
         # The reader (`| head`) went away: stop quietly, and keep the interpreter's final flush from complaining.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+        return BROKEN_PIPE
+
+
+def _error(message: str, code: Exit) -> int:
+    print(f"ecr-governance: error: {message}", file=sys.stderr)
+    return code
+
+
+def _early_target(argv: list[str]) -> AwsTarget:
+    """The target from the global options alone, wherever they stand; for a command that needs AWS, a local
+    endpoint nothing listens on is refused now, before the command modules (and boto3) load."""
+    globals_parser = Parser(add_help=False)
+    _add_global_options(globals_parser, after_command=False)
+    options, rest = globals_parser.parse_known_args(argv)
+    target = AwsTarget(
+        region=options.region, profile=options.profile, endpoint_url=options.endpoint_url, local=options.local
+    )
+    command = next((token for token in rest if not token.startswith("-")), None)
+    asks_for_help = any(token in ("-h", "--help", "--version") for token in rest)
+    if command is not None and command not in OFFLINE_CAPABLE and not asks_for_help:
+        target.check_reachable()
+    return target
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    _log_aws_wire(args.debug)
-    target = AwsTarget(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url, local=args.local)
+    from ecr_governance_cli import logs
+
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        target = _early_target(argv)
+        args = build_parser().parse_args(argv)
+        logs.setup(debug=args.debug)
         return int(args.func(args, target) or 0)
+    except SystemExit as stop:  # --help, --version, or a usage error argparse printed (one line)
+        return int(stop.code or 0)
+    except (UsageError, InputError) as error:
+        return _error(str(error), Exit.USAGE)
     except EndpointUnreachable as error:
-        hint = " - is the emulator running? start it with `ecr-governance emulator`" if args.local else ""
-        print(f"ecr-governance: error: {error}{hint}", file=sys.stderr)
-        return EXIT_ERROR
+        hint = " - is the emulator running? start it with `ecr-governance emulator`" if "--local" in argv else ""
+        return _error(f"{error}{hint}", Exit.ERROR)
     except GovernanceError as error:
-        print(f"ecr-governance: error: {error}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        return 130
+        return _error(str(error), Exit.ERROR)

@@ -1,4 +1,5 @@
-"""Human and machine renderings of the reports (CLI and demo): one table layout, plain JSON."""
+"""The reports as the CLI prints them (and the demo): each command's JSON document (camelCase keys as AWS's APIs,
+`null` for unknown, rows sorted by repository then image; output.py prints it as json or text) and its table."""
 
 from __future__ import annotations
 
@@ -22,26 +23,14 @@ from ecr_governance.sweep.report import FAILURES_SHOWN, KEPT_COUNTERS, RECLAIMED
 from ecr_governance.sweep.settings import SweepMode, SweepRules
 from ecr_governance.text import plain
 
+from ecr_governance_cli.output import camel_keys, table
+
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
     """`1 repository`, `2 repositories`."""
     if count == 1:
         return f"{count} {noun}"
     return f"{count} {plural_noun or (noun[:-1] + 'ies' if noun.endswith('y') else noun + 's')}"
-
-
-def table(rows: list[tuple[str, ...]], right_aligned: frozenset[int] = frozenset()) -> list[str]:
-    """Columns padded to their widest cell, a dashed line under the header row."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-
-    def line(row: tuple[str, ...]) -> str:
-        cells = (
-            cell.rjust(width) if i in right_aligned else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        return "  ".join(cells).rstrip()
-
-    return [line(rows[0]), "  ".join("-" * width for width in widths), *(line(row) for row in rows[1:])]
 
 
 def human_bytes(size: int) -> str:
@@ -63,6 +52,8 @@ COLUMNS = (
 # Shown only when a run checked them (RepositoryEncryption, SignedRepositoryPatterns).
 OPTIONAL_COLUMNS = ((Aspect.ENCRYPTION, "ENCRYPTION"), (Aspect.SIGNING, "SIGNING"))
 REGISTRY_NOTES = (Action.FAILED, Action.NOT_REMEDIABLE, Action.DETECTED, Action.MANAGED)
+REPOSITORY_ASPECT = "repository"  # a decision about the repository itself: it could not be read, or it is gone
+NOT_FOUND = "RepositoryNotFoundException"
 
 
 def _cell(decision: Decision | None) -> str:
@@ -81,35 +72,92 @@ def _cell(decision: Decision | None) -> str:
     return f"{decision.before} ({decision.action})"
 
 
-def _by_repository(report: EnforcementReport) -> tuple[dict[str, dict[str, Decision]], dict[str, str], list[str]]:
-    """(repository -> aspect -> decision, exemption reasons, repositories deleted before they were assessed)."""
+def _by_repository(report: EnforcementReport) -> dict[str, dict[str, Decision]]:
+    """Each repository's decisions by aspect (an exempt registry-scanning decision also stands for the repository's
+    own scan-on-push flag, which goes with it)."""
     by_repository: dict[str, dict[str, Decision]] = defaultdict(dict)
-    exemption_reasons: dict[str, str] = {}
-    gone: list[str] = []
     for decision in report.decisions:
         if decision.repository == REGISTRY:
             continue
-        if decision.aspect == "repository" and decision.action is Action.REPOSITORY_GONE:
-            gone.append(decision.repository)
-            continue
-        if decision.action is Action.EXEMPT:
-            exemption_reasons[decision.repository] = decision.detail
-            if decision.aspect == Aspect.REGISTRY_SCANNING:  # the repository-level flag goes with it
-                by_repository[decision.repository][str(Aspect.REPOSITORY_SCAN_ON_PUSH)] = decision
+        if decision.action is Action.EXEMPT and decision.aspect == Aspect.REGISTRY_SCANNING:
+            by_repository[decision.repository].setdefault(str(Aspect.REPOSITORY_SCAN_ON_PUSH), decision)
         by_repository[decision.repository][decision.aspect] = decision
-    return by_repository, exemption_reasons, gone
+    return by_repository
 
 
-def _verdict(decisions: dict[str, Decision]) -> str:
-    if "repository" in decisions:  # could not be read
-        return "unknown"
+def _compliance(decisions: dict[str, Decision]) -> str:
+    """COMPLIANT, NON_COMPLIANT, EXEMPT, DELETED (gone before it was read) or ERROR (it could not be read)."""
+    itself = decisions.get(REPOSITORY_ASPECT)
+    if itself is not None:
+        return "DELETED" if itself.action is Action.REPOSITORY_GONE else "ERROR"
     if all(d.action is Action.EXEMPT for d in decisions.values()):
-        return "exempt"
+        return "EXEMPT"
+    if any(d.action is Action.FAILED for d in decisions.values()):
+        return "ERROR"
     compliant = all(
         d.status != Status.VIOLATION or d.action in (Action.REMEDIATED, Action.EXEMPT, Action.MANAGED)
         for d in decisions.values()
     )
-    return "yes" if compliant else "NO"
+    return "COMPLIANT" if compliant else "NON_COMPLIANT"
+
+
+def _decision_document(decision: Decision) -> dict[str, Any]:
+    document = camel_keys(decision.as_dict())
+    document.setdefault("errorCode", None)
+    return document
+
+
+def enforcement_document(
+    report: EnforcementReport, missing: Sequence[str] = (), effective_scanning: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """audit/enforce as JSON: the summary, one row per repository (a name that does not exist is an ERROR row) with
+    its decisions, and the registry-level decisions. --effective-scanning adds ECR's own ScanningConfiguration."""
+    by_repository = _by_repository(report)
+    rows = []
+    for name in sorted(set(by_repository) | set(missing)):
+        if name not in missing:
+            decisions = by_repository[name]
+            failed = next((d for d in decisions.values() if d.action is Action.FAILED), None)
+            row: dict[str, Any] = {
+                "repositoryName": name,
+                "compliance": _compliance(decisions),
+                "decisions": [_decision_document(d) for _, d in sorted(decisions.items())],
+                "error": {"code": failed.error_code, "message": failed.detail} if failed else None,
+            }
+        else:
+            message = f"repository not found: {name}"
+            row = {
+                "repositoryName": name,
+                "compliance": "ERROR",
+                "decisions": [],
+                "error": {"code": NOT_FOUND, "message": message},
+            }
+        if effective_scanning is not None:
+            row["scanningConfiguration"] = effective_scanning.get(name)
+        rows.append(row)
+    return {
+        "summary": {**camel_keys(report.summary()), "notFound": len(missing)},
+        "repositories": rows,
+        "registry": [_decision_document(d) for d in report.decisions if d.repository == REGISTRY],
+    }
+
+
+def enforcement_failed(document: dict[str, Any]) -> bool:
+    """Whether any repository or registry decision failed (exit 1)."""
+    return any(row["compliance"] == "ERROR" for row in document["repositories"]) or any(
+        decision["action"] == str(Action.FAILED) for decision in document["registry"]
+    )
+
+
+def _scanning_text(configuration: dict[str, Any] | None) -> str:
+    """ECR's ScanningConfiguration (or a failure) in a cell: `SCAN_ON_PUSH (team-a/*)`."""
+    if not configuration:
+        return "-"
+    if "failureCode" in configuration:
+        return f"unknown: {configuration['failureCode']}"
+    filters = ", ".join(f.get("filter", "") for f in configuration.get("appliedScanFilters") or [])
+    frequency = configuration.get("scanFrequency") or "NONE"
+    return f"{frequency} ({filters})" if filters else frequency
 
 
 def _registry_line(decision: Decision) -> str:
@@ -132,39 +180,48 @@ def _notes(report: EnforcementReport) -> list[str]:
     return lines
 
 
-def enforcement_table(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
-    by_repository, exemption_reasons, gone = _by_repository(report)
+def enforcement_table(
+    report: EnforcementReport, missing: Sequence[str] = (), effective_scanning: dict[str, Any] | None = None
+) -> str:
+    by_repository = _by_repository(report)
     checked = {d.aspect for d in report.decisions}
     columns = (*COLUMNS, *((aspect, title) for aspect, title in OPTIONAL_COLUMNS if aspect in checked))
+    blank = tuple("" for _ in columns[1:])
     extra = ("ECR SAYS (SCANNING)",) if effective_scanning is not None else ()
     rows = [("REPOSITORY", *(title for _, title in columns), "COMPLIANT", *extra)]
-    for repository in sorted(by_repository):
-        decisions = by_repository[repository]
-        if "repository" in decisions:
-            cells = (_cell(decisions["repository"]), *("" for _ in columns[1:]))
+    notes: list[str] = []
+    for name in sorted(set(by_repository) | set(missing)):
+        decisions = None if name in missing else by_repository[name]
+        if decisions is None:
+            cells, verdict = (f"failed ({NOT_FOUND})", *blank), "ERROR"
+            notes.append(f"{name}: repository not found")
+        elif REPOSITORY_ASPECT in decisions:
+            cells, verdict = (_cell(decisions[REPOSITORY_ASPECT]), *blank), _compliance(decisions)
         else:
             cells = tuple(_cell(decisions.get(str(aspect))) for aspect, _ in columns)
-        said = (effective_scanning.get(repository, "-"),) if effective_scanning is not None else ()
-        rows.append((repository, *cells, _verdict(decisions), *said))
+            verdict = _compliance(decisions)
+        said = (_scanning_text(effective_scanning.get(name)),) if effective_scanning is not None else ()
+        rows.append((name, *cells, verdict, *said))
     lines = table(rows)
-    lines.extend(f"{repository}: deleted before it could be assessed (no-op)" for repository in gone)
-    lines.extend(f"{repository}: exempt ({reason})" for repository, reason in sorted(exemption_reasons.items()))
+    lines.extend(notes)
+    for name, decisions in sorted(by_repository.items()):
+        if name in missing:
+            continue
+        itself = decisions.get(REPOSITORY_ASPECT)
+        if itself is not None and itself.action is Action.REPOSITORY_GONE:
+            lines.append(f"{name}: deleted before it could be assessed (no-op)")
+        exemption = next((d for d in decisions.values() if d.action is Action.EXEMPT), None)
+        if exemption is not None:
+            lines.append(f"{name}: exempt ({exemption.detail})")
     lines.extend(_notes(report))
     summary = report.summary()
     lines.append(
         f"{plural(summary['repositories'], 'repository')}: {summary['exempt_repositories']} exempt, "
         f"{summary['non_compliant_after']} non-compliant, {plural(summary['remediated'], 'setting')} remediated, "
-        f"{summary['would_remediate']} would be remediated, {summary['failed']} failed; registry: "
+        f"{summary['would_remediate']} would be remediated, {summary['failed'] + len(missing)} failed; registry: "
         f"{summary['registry_non_compliant']} non-compliant, {summary['registry_failed']} failed"
     )
     return "\n".join(lines)
-
-
-def enforcement_json(report: EnforcementReport, effective_scanning: dict[str, str] | None = None) -> str:
-    document: dict[str, Any] = {"summary": report.summary(), "decisions": [d.as_dict() for d in report.decisions]}
-    if effective_scanning is not None:
-        document["effective_scanning"] = effective_scanning
-    return json.dumps(document, indent=2)
 
 
 # ---- lifecycle preview ----------------------------------------------------------------------------------------
@@ -274,6 +331,10 @@ def findings_report(report: FindingsReport, output: str) -> str:
     return alert_text(report)
 
 
+def findings_report_document(report: FindingsReport) -> dict[str, Any]:
+    return machine_document(report)
+
+
 def _shown_severities(threshold: Severity) -> list[Severity]:
     return [severity for severity in SEVERITIES if severity.at_least(threshold)]
 
@@ -287,9 +348,15 @@ def _posture_image(posture: ScanPosture) -> str:
     return plain(image_reference(posture.image).removeprefix(posture.repository_name).lstrip(":@"), 80)
 
 
+def sorted_postures(postures: list[ScanPosture]) -> list[ScanPosture]:
+    """By repository, then image (oldest push first)."""
+    return sorted(postures, key=lambda p: (p.repository_name, p.pushed_at, p.image.digest if p.image else ""))
+
+
 def findings_summary_table(postures: list[ScanPosture], threshold: Severity) -> str:
     shown = _shown_severities(threshold)
     rows = [("REPOSITORY", "IMAGE", "PUSHED", "SCAN", *map(str, shown), f">= {threshold}")]
+    postures = sorted_postures(postures)
     for posture in postures:
         counted = posture.scan_status in READABLE_SCAN_STATUSES  # else there are no counts to show, not zeros
         rows.append(
@@ -347,16 +414,13 @@ def redrive_table(report: RedriveReport) -> str:
     return "\n".join(lines)
 
 
-def redrive_json(report: RedriveReport) -> str:
-    return json.dumps(
-        {
-            "applied": report.applied,
-            "messages": redrive_rows(report),
-            "redriven": len(report.redriven),
-            "failed": len(report.failed),
-        },
-        indent=2,
-    )
+def redrive_document(report: RedriveReport) -> dict[str, Any]:
+    return {
+        "applied": report.applied,
+        "messages": redrive_rows(report),
+        "redriven": len(report.redriven),
+        "failed": len(report.failed),
+    }
 
 
 # ---- sweep ----------------------------------------------------------------------------------------------------
@@ -406,7 +470,9 @@ def _sweep_totals(reports: Sequence[SweepReport]) -> dict[str, int]:
     return dict(totals)
 
 
-def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime) -> str:
+def sweep_table(
+    reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime, missing: Sequence[str] = ()
+) -> str:
     gone_column = "DELETED" if rules.deletes else "WOULD DELETE"
     rows = [("REPOSITORY", "IMAGES", "KEPT", "CANDIDATES", gone_column, "KEPT LATE", "FAILED", "SIZE")]
     for report in reports:
@@ -450,10 +516,12 @@ def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: Swe
         lines.append(f"{name}: exempt ({why})")
     for name, failure in selection.unreadable:
         lines.append(f"{name}: not swept: its tags could not be read ({failure.code})")
+    for name in missing:
+        lines.append(f"{name}: not swept: {NOT_FOUND}: repository not found")
     verb = "deleted" if rules.deletes else "would be deleted"
     images = totals.get("deleted", 0) + totals.get("would_delete", 0)
     size = sum(totals.get(counter, 0) for counter in RECLAIMED_COUNTERS.values()) + totals.get("bytes_reclaimable", 0)
-    failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable)
+    failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable) + len(missing)
     lines.append(
         f"{plural(len(reports), 'repository')} swept: {plural(images, 'image')} {verb} ({human_bytes(size)}, "
         f"ECR's per-image sizes: an upper bound), {failed} failed"
@@ -461,31 +529,62 @@ def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: Swe
     return "\n".join(lines)
 
 
-def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> str:
-    return json.dumps(
-        {
-            "threshold": str(threshold),
-            "images": [
-                {
-                    "repository": posture.repository_name,
-                    "tags": list(posture.image.tags) if posture.image else [],
-                    "digest": posture.image.digest if posture.image else None,
-                    "pushedAt": posture.pushed_at or None,
-                    "scanStatus": posture.scan_status,
-                    "counts": {str(severity): posture.counts.get(severity, 0) for severity in SEVERITIES},
-                    "atOrAboveThreshold": posture.at_or_above(threshold),
-                    **({"error": posture.detail} if posture.detail else {}),
-                }
-                for posture in postures
-            ],
-        },
-        indent=2,
-    )
+def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> dict[str, Any]:
+    """The posture as JSON: counts are null (unknown), not zeros, for an image without a readable scan."""
+    rows = []
+    for posture in sorted_postures(postures):
+        counted = posture.scan_status in READABLE_SCAN_STATUSES
+        rows.append(
+            {
+                "repositoryName": posture.repository_name,
+                "imageTags": list(posture.image.tags) if posture.image else [],
+                "imageDigest": posture.image.digest if posture.image else None,
+                "imagePushedAt": posture.pushed_at or None,
+                "scanStatus": posture.scan_status,
+                "findingSeverityCounts": (
+                    {str(severity): posture.counts.get(severity, 0) for severity in SEVERITIES} if counted else None
+                ),
+                "atOrAboveThreshold": posture.at_or_above(threshold) if counted else None,
+                "error": posture.detail or None,
+            }
+        )
+    return {"threshold": str(threshold), "repositories": rows}
+
+
+def _image_order(row: dict[str, Any]) -> tuple[str, str]:
+    return (row.get("imagePushedAt") or "", row.get("imageDigest") or "")
+
+
+def _sweep_row(report: SweepReport) -> dict[str, Any]:
+    fields = {k: v for k, v in report.log_fields().items() if k not in ("repository", "mode", "failures", "error")}
+    failure = report.failure
+    status = "ERROR" if failure or report.failed_images else "DELETED" if report.gone else "SWEPT"
+    return {
+        "repositoryName": report.repository,
+        "status": "EXEMPT" if report.exempt_now else status,
+        **camel_keys(fields),
+        "error": {"code": failure.code, "message": failure.message} if failure else None,
+        "images": sorted(report.image_rows(), key=_image_order),
+    }
 
 
 def sweep_json(
-    reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime
+    reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime, missing: Sequence[str] = ()
 ) -> dict[str, Any]:
+    """The sweep as JSON: one row per repository - swept, exempt, unreadable or not found - sorted by name, each
+    swept one with every image (oldest push first), its decision, reason and outcome."""
+    rows = [_sweep_row(report) for report in reports]
+    rows += [
+        {"repositoryName": name, "status": "EXEMPT", "reason": why, "error": None} for name, why in selection.exempt
+    ]
+    rows += [
+        {"repositoryName": name, "status": "ERROR", "error": {"code": failure.code, "message": failure.message}}
+        for name, failure in selection.unreadable
+    ]
+    rows += [
+        {"repositoryName": name, "status": "ERROR", "error": {"code": NOT_FOUND, "message": "repository not found"}}
+        for name in missing
+    ]
     return {
         "mode": str(rules.mode),
         "asOf": iso8601(now),
@@ -494,14 +593,6 @@ def sweep_json(
             "minIdleDays": rules.min_idle / timedelta(days=1),
             "sweepArchived": rules.sweep_archived,
         },
-        "repositories": [
-            {
-                **{key: value for key, value in report.log_fields().items() if key not in ("mode", "failures")},
-                "images": report.image_rows(),
-            }
-            for report in reports
-        ],
-        "exempt": [{"repository": name, "reason": why} for name, why in selection.exempt],
-        "unreadable": [{"repository": name, "error_code": failure.code} for name, failure in selection.unreadable],
-        "totals": _sweep_totals(reports),
+        "repositories": sorted(rows, key=lambda row: row["repositoryName"]),
+        "totals": camel_keys(_sweep_totals(reports)),
     }

@@ -112,9 +112,13 @@ def push_images(ecr: Any) -> None:
         )
 
 
-def seed_everything(ecr: Any, standard_policy: dict[str, Any]) -> None:
-    """The sample registry as the events in events/ expect it: team-payments/ledger exists (MUTABLE, as a user just
-    created it) and holds CI pushes."""
+def seed_everything(ecr: Any, standard_policy: dict[str, Any], region: str) -> None:
+    """The sample registry as the docs' examples and the events in events/ expect it (`emulator --seed`):
+    team-payments/ledger exists (MUTABLE, as a user just created it), and every repository holds images with a
+    history - pushed days ago, pulled, scanned (sample_images.py). `ecr` must be a client of an emulator running in
+    this process."""
+    from ecr_governance_cli.sample_images import push_sample_images
+
     seed_registry(ecr, standard_policy)
     ecr.create_repository(repositoryName="team-payments/ledger", imageTagMutability="MUTABLE")
-    push_images(ecr)
+    push_sample_images(ecr, region)

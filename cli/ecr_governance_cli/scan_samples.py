@@ -68,6 +68,77 @@ def synthetic_basic_findings(count: int) -> list[dict[str, Any]]:
     return findings
 
 
+def enhanced_finding(
+    finding_id: str, severity: str, package: str, version: str, fixed_in: str, score: float, exploit: bool = False
+) -> dict[str, Any]:
+    """One enhanced-scanning finding (EnhancedImageScanFinding, from Amazon Inspector)."""
+    return {
+        "awsAccountId": "123456789012",
+        "description": f"{package} {version}: a vulnerability tracked as {finding_id}.",
+        "findingArn": f"arn:aws:inspector2:ap-southeast-1:123456789012:finding/{finding_id.lower()}",
+        "packageVulnerabilityDetails": {
+            "vulnerabilityId": finding_id,
+            "source": "NVD",
+            "sourceUrl": f"https://nvd.nist.gov/vuln/detail/{finding_id}",
+            "cvss": [{"baseScore": score, "scoringVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "vulnerablePackages": [
+                {
+                    "name": package,
+                    "version": version,
+                    "packageManager": "OS",
+                    "fixedInVersion": fixed_in or "NotAvailable",
+                }
+            ],
+        },
+        "score": score,
+        "severity": severity,
+        "status": "ACTIVE",
+        "title": f"{finding_id} - {package}",
+        "type": "PACKAGE_VULNERABILITY",
+        "fixAvailable": "YES" if fixed_in else "NO",
+        "exploitAvailable": "YES" if exploit else "NO",
+    }
+
+
+SCORE_OF = {"CRITICAL": 9.1, "HIGH": 7.5, "MEDIUM": 5.3, "LOW": 3.1, "INFORMATIONAL": 0.0, "UNDEFINED": 0.0}
+
+
+def findings_for_counts(counts: dict[str, int], enhanced: bool = False) -> list[dict[str, Any]]:
+    """Deterministic findings with exactly these counts by severity: the demo's realistic ones first, then numbered
+    ones (every other one fixable)."""
+    catalog = {severity: [f for f in DEMO_BASIC_FINDINGS if f[1] == severity] for severity in counts}
+    findings = []
+    for severity, count in counts.items():
+        for number in range(count):
+            known = catalog[severity][number] if number < len(catalog[severity]) else None
+            finding_id, _, package, version, _ = known or (
+                f"CVE-2025-{20000 + len(findings)}",
+                severity,
+                f"lib{severity.lower()}{number}",
+                f"1.{number}.0",
+                "",
+            )
+            if enhanced:
+                fixed = f"{version}+fix1" if number % 2 == 0 else ""
+                findings.append(enhanced_finding(finding_id, severity, package, version, fixed, SCORE_OF[severity]))
+            else:
+                findings.append(basic_finding(finding_id, severity, package, version, f"{SCORE_OF[severity]}"))
+    return findings
+
+
+def failed_scan_response(repository_name: str, image_digest: str, registry_id: str = "123456789012") -> dict[str, Any]:
+    """A DescribeImageScanFindings answer for a scan that failed (no findings, as ECR reports it)."""
+    return {
+        "registryId": registry_id,
+        "repositoryName": repository_name,
+        "imageId": {"imageDigest": image_digest},
+        "imageScanStatus": {
+            "status": "FAILED",
+            "description": "UnsupportedImageError: The operating system is not supported.",
+        },
+    }
+
+
 def scan_findings_response(
     repository_name: str,
     image_digest: str,
@@ -76,11 +147,15 @@ def scan_findings_response(
     completed_at: str = "2026-11-20T02:36:40Z",
     next_token: str | None = None,
     severity_counts: dict[str, int] | None = None,
+    enhanced: bool = False,
 ) -> dict[str, Any]:
-    """A DescribeImageScanFindings answer of a completed basic scan holding `findings` (one page)."""
+    """A DescribeImageScanFindings answer of a completed scan holding `findings` (one page): basic scanning's
+    `findings`, or with `enhanced` Inspector's `enhancedFindings` (its counts carry a TOTAL)."""
     counts: dict[str, int] = {}
     for finding in findings:
         counts[finding["severity"]] = counts.get(finding["severity"], 0) + 1
+    if enhanced:
+        counts["TOTAL"] = len(findings)
     response: dict[str, Any] = {
         "registryId": registry_id,
         "repositoryName": repository_name,
@@ -90,7 +165,7 @@ def scan_findings_response(
             "imageScanCompletedAt": completed_at,
             "vulnerabilitySourceUpdatedAt": completed_at,
             "findingSeverityCounts": severity_counts if severity_counts is not None else counts,
-            "findings": findings,
+            "enhancedFindings" if enhanced else "findings": findings,
         },
     }
     if next_token:

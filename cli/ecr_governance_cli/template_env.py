@@ -166,6 +166,14 @@ def _arguments(function: str, argument: Any, count: int) -> list[Any]:
     return argument
 
 
+def function_ids(template: Mapping[str, Any]) -> list[str]:
+    """The logical ids of the template's functions, sorted."""
+    resources = template.get("Resources") or {}
+    return sorted(
+        str(k) for k, v in resources.items() if isinstance(v, Mapping) and v.get("Type") == "AWS::Serverless::Function"
+    )
+
+
 def function_spec(
     template: Mapping[str, Any],
     logical_id: str,
@@ -173,12 +181,10 @@ def function_spec(
     pseudo: Mapping[str, str] | None = None,
 ) -> FunctionSpec:
     resources = template.get("Resources") or {}
-    functions = sorted(
-        str(k) for k, v in resources.items() if isinstance(v, Mapping) and v.get("Type") == "AWS::Serverless::Function"
-    )
     resource = resources.get(logical_id)
     if not isinstance(resource, Mapping) or resource.get("Type") != "AWS::Serverless::Function":
-        raise InputError(f"no function {logical_id!r} in the template; functions: {', '.join(functions) or 'none'}")
+        functions = ", ".join(function_ids(template)) or "none"
+        raise InputError(f"no function {logical_id!r} in the template; functions: {functions}")
     resolver = _Resolver(template, overrides or {}, pseudo or {})
     globals_ = (template.get("Globals") or {}).get("Function") or {}
     properties = resource.get("Properties") or {}

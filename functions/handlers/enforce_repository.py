@@ -27,7 +27,7 @@ from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
-from handlers.edge import log_rejected_event, own_account_and_region
+from handlers.edge import camel_case_response, log_rejected_event, own_account_and_region
 from handlers.reach import HUB_IAM_ACTIONS, cached_membership, member_sessions, work_queue
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
@@ -74,6 +74,7 @@ service = EnforcementService(
 )
 
 
+@camel_case_response
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from ecr_governance.findings.scan_settings import ScanFindingsSettings
 from ecr_governance.findings.security_hub import SecurityHubSync
 from ecr_governance.notice import NoticePublisher
 
-from handlers.edge import log_rejected_event, own_location
+from handlers.edge import camel_case_response, log_rejected_event, own_location
 from handlers.findings_wiring import guarded_publisher, rules_reader
 
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
@@ -121,6 +121,7 @@ else:
         return alerter.handle(event).as_dict()
 
 
+@camel_case_response
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Powertools' BatchProcessor reports each failed message on its own (ReportBatchItemFailures), so one repository that
 must be retried never re-sweeps the others. A malformed message is logged and dropped (it can never succeed); a
-transient AWS failure fails its message, which SQS redelivers (then the DLQ).
+transient AWS failure fails its message, which SQS redelivers (then the DLQ). When no AWS call can succeed (no
+credentials, no endpoint) the invocation fails as a whole: every message comes back, and the error says why.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ecr_governance.aws.iam import actions_for
 from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.sqs import SqsQueue
-from ecr_governance.errors import InvalidEvent
+from ecr_governance.errors import FatalAwsError, InvalidEvent
 from ecr_governance.notice import NoticePublisher
 from ecr_governance.organization.membership import Target
 from ecr_governance.sweep.ledger import DeletionCall, RunLedger
@@ -139,4 +140,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if problem:
         log_rejected_event(logger, metrics, problem, event)
         return {"batchItemFailures": []}
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    fatal = next((error for _, error, _ in processor.exceptions if isinstance(error, FatalAwsError)), None)
+    if fatal is not None:  # no AWS call can succeed (no credentials, no endpoint): the whole batch goes back
+        raise fatal
+    return response

@@ -1,4 +1,5 @@
-"""Exception handlers: every error a client can cause is a JSON body naming what was wrong, never a traceback."""
+"""Exception handlers: every error answer has one shape, `{"detail": [{"field", "reason", "type"}]}` - what a client
+caused (404, 405, 408, 413, 415, 422) and what the server could not do (500, 503) - never a traceback."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.observability import REQUEST_ID_HEADER, request_id_of
 from app.schemas import BatchTooLargeError
@@ -28,10 +30,27 @@ class UnsupportedMediaTypeError(Exception):
         super().__init__(f"send the body as JSON with Content-Type: application/json; {got}")
 
 
-def problems(status: int, *entries: tuple[str, str, str]) -> JSONResponse:
-    """Every error a client can cause has the same shape: {"detail": [{"field", "reason", "type"}, ...]}."""
+def problems(status: int, *entries: tuple[str, str, str], headers: dict[str, str] | None = None) -> JSONResponse:
+    """Every error has the same shape: {"detail": [{"field", "reason", "type"}, ...]}."""
     detail = [{"field": field, "reason": reason, "type": error_type} for field, reason, error_type in entries]
-    return JSONResponse(status_code=status, content={"detail": detail})
+    return JSONResponse(status_code=status, content={"detail": detail}, headers=headers)
+
+
+# What an HTTP error raised by the framework (a route or method that does not exist) is about.
+_HTTP_PROBLEMS = {404: ("path", "not_found"), 405: ("method", "method_not_allowed")}
+
+
+async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    """404, 405 and any other HTTP error the framework raises, in the one shape (the Allow header of a 405 kept)."""
+    field, error_type = _HTTP_PROBLEMS.get(error.status_code, ("request", "http_error"))
+    if error.status_code == 404:
+        reason = f"no route {request.url.path}: see /docs for the routes"
+    elif error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow")
+        reason = f"{request.method} is not allowed on {request.url.path} (allowed: {allowed})"
+    else:
+        reason = str(error.detail)
+    return problems(error.status_code, (field, reason, error_type), headers=error.headers)
 
 
 def field_path(location: tuple[int | str, ...]) -> str:
@@ -52,17 +71,18 @@ async def unsupported_media_type(request: Request, error: UnsupportedMediaTypeEr
 
 
 async def model_not_ready(request: Request, error: ModelNotReadyError) -> JSONResponse:
-    return JSONResponse(status_code=503, content={"detail": str(error)}, headers={"Retry-After": "30"})
+    return problems(503, ("model", str(error), "model_not_ready"), headers={"Retry-After": "30"})
 
 
 async def unexpected(request: Request, error: Exception) -> JSONResponse:
     """Last resort (runs outside the middleware): a 500 that still carries the request id, logged with traceback."""
     request_id = request_id_of(request.scope) or ""
     logger.error("unhandled error", exc_info=error, extra={"request_id": request_id, "path": request.url.path})
-    return JSONResponse(status_code=500, content={"detail": "internal error"}, headers={REQUEST_ID_HEADER: request_id})
+    return problems(500, ("request", "internal error", "internal_error"), headers={REQUEST_ID_HEADER: request_id})
 
 
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(BatchTooLargeError, batch_too_large)
     app.add_exception_handler(UnsupportedMediaTypeError, unsupported_media_type)

@@ -112,10 +112,6 @@ class FieldError(BaseModel):
 
 
 class ValidationProblem(BaseModel):
-    """The shape of every error a client can cause (408, 413, 415, 422)."""
+    """The shape of every error answer (404, 405, 408, 413, 415, 422, 500, 503)."""
 
     detail: list[FieldError]
-
-
-class Problem(BaseModel):
-    detail: str

@@ -65,6 +65,8 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     # Outside text made safe for each medium (chat, e-mail, terminal); where a function runs (account, partition).
     "text": frozenset(),
     "location": frozenset({"errors"}),
+    # camelCase keys, as AWS's APIs spell them: what the functions answer and the CLI prints.
+    "casing": frozenset(),
     # Who an organization hub governs and how its settings read: every capability may work in a member account.
     "organization": frozenset({"config", "errors"}),
     # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).

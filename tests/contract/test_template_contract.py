@@ -27,6 +27,7 @@ from ecr_governance.lifecycle.validate import validate_policy
 from ecr_governance.location import Location
 from ecr_governance.sweep import settings as sweep_settings
 from ecr_governance_cli.template_env import condition_value, function_spec
+from handlers.edge import RESOURCE_VARIABLES
 from import_graph import imported_modules
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -55,19 +56,10 @@ SETTINGS_OF_FUNCTION = {
 }
 # Where the sample events come from: the account and region the emulator and the demo use.
 SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
-# Settings the template derives from its own resources/conditions rather than passing a Parameter through.
-DERIVED_SETTINGS = {
-    "GOVERNANCE_ROLE_ARN",
-    "REMEDIATION_TOPIC_ARN",
-    "ALERTS_TOPIC_ARN",
-    "IDEMPOTENCY_TABLE_NAME",
-    "ALERT_LEDGER_TABLE",
-    "SWEEP_TOPIC_ARN",
-    "SWEEP_QUEUE_URL",
-    "SWEEP_RUNS_TABLE",
-    "MEMBER_ROLE_NAME",  # set only when Scope=organization
-    "WORK_QUEUE_URL",  # the hub's work queue, only when Scope=organization
-}
+# Settings the template derives from its own resources/conditions rather than passing a Parameter through: the
+# variables handlers/edge.py refuses unresolved under SAM local (a test below derives them from the template), and
+# the member role's name, set only when Scope=organization.
+DERIVED_SETTINGS = set(RESOURCE_VARIABLES) | {"MEMBER_ROLE_NAME"}
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
@@ -202,9 +194,12 @@ def _as_list(value: Any) -> list[Any]:
 
 # ---- 3. handlers, runtime, architecture -----------------------------------------------------------------------
 def test_every_function_runs_python313_on_arm64(template: dict[str, Any], function_ids: list[str]) -> None:
+    """arm64 when deployed; the Architecture parameter exists for sam local invoke on x86_64 (make sam-local)."""
+    architecture = template["Parameters"]["Architecture"]
+    assert architecture["Default"] == "arm64" and architecture["AllowedValues"] == ["arm64", "x86_64"]
     for logical_id in function_ids:
         assert _function_setting(template, logical_id, "Runtime") == "python3.13", logical_id
-        assert _function_setting(template, logical_id, "Architectures") == ["arm64"], logical_id
+        assert _function_setting(template, logical_id, "Architectures") == [{"Ref": "Architecture"}], logical_id
 
 
 PARAMETER_SETS = {
@@ -292,7 +287,7 @@ def test_every_environment_variable_a_function_reads_is_declared(
         modules = _runtime_modules(_handler_module(template, logical_id))
         reads = set().union(*(_environment_reads(path) for path in modules.values()))
         declared = set(_declared_variables(template, logical_id))
-        undeclared = reads - declared - LAMBDA_RESERVED_VARIABLES
+        undeclared = reads - declared - LAMBDA_RESERVED_VARIABLES - SAM_LOCAL_VARIABLES
         assert undeclared == set(), f"{logical_id} reads undeclared environment variables"
         # Nothing declared is dead: each variable is read by our code or is a Powertools setting.
         unread = {name for name in declared - reads if name not in powertools_variables}
@@ -302,11 +297,49 @@ def test_every_environment_variable_a_function_reads_is_declared(
     for logical_id, settings_module in SETTINGS_OF_FUNCTION.items():
         modules = _runtime_modules(_handler_module(template, logical_id))
         reads = set().union(*(_environment_reads(path) for path in modules.values()))
-        assert reads - LAMBDA_RESERVED_VARIABLES == {doc.env for doc in settings_module.SETTINGS_DOCS}, logical_id
+        settings_reads = reads - LAMBDA_RESERVED_VARIABLES - SAM_LOCAL_VARIABLES - SDK_VARIABLES
+        assert settings_reads == {doc.env for doc in settings_module.SETTINGS_DOCS}, logical_id
 
 
 # Set by the Lambda runtime itself (reserved): code may read them, the template must not declare them.
 LAMBDA_RESERVED_VARIABLES = {"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_LAMBDA_FUNCTION_NAME", "AWS_EXECUTION_ENV"}
+# Set by `sam local invoke` only (handlers/edge.py reads it): never declared, never set when deployed.
+SAM_LOCAL_VARIABLES = {"AWS_SAM_LOCAL"}
+# Read by botocore (and clients.py): declared empty so sam local invoke --env-vars can set them; not a setting.
+SDK_VARIABLES = {"AWS_ENDPOINT_URL"}
+
+
+def test_the_endpoint_variable_is_declared_empty_for_every_function(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    for logical_id in function_ids:
+        assert _declared_variables(template, logical_id)["AWS_ENDPOINT_URL"] == "", logical_id
+
+
+def _resource_references(node: Any, resources: dict[str, Any], function: str) -> bool:
+    """Whether a template value refers to one of the stack's resources (a Ref or GetAtt, under Fn::If too)."""
+    if isinstance(node, list):
+        return any(_resource_references(item, resources, function) for item in node)
+    if not isinstance(node, dict):
+        return False
+    target = node.get("Ref") or (node.get("Fn::GetAtt") or [None])[0]
+    if isinstance(target, str) and (target in resources or target == f"{function}Role"):
+        return True
+    return any(_resource_references(value, resources, function) for value in node.values())
+
+
+def test_sam_local_knows_every_variable_set_from_the_stacks_own_resources(
+    template: dict[str, Any], function_ids: list[str]
+) -> None:
+    """Under SAM local such a variable arrives as the resource's logical id: the edge refuses exactly these."""
+    resources = template["Resources"]
+    referring = {
+        name
+        for logical_id in function_ids
+        for name, value in _declared_variables(template, logical_id).items()
+        if _resource_references(value, resources, logical_id)
+    }
+    assert referring == RESOURCE_VARIABLES
 
 
 def test_every_variable_read_under_functions_is_declared_or_reserved(
@@ -324,7 +357,7 @@ def test_every_variable_read_under_functions_is_declared_or_reserved(
         for name in _environment_reads(path):
             readers.setdefault(name, set()).add(module)
     undeclared = {name: modules for name, modules in readers.items() if name not in declared}
-    assert set(undeclared) <= LAMBDA_RESERVED_VARIABLES, undeclared
+    assert set(undeclared) <= LAMBDA_RESERVED_VARIABLES | SAM_LOCAL_VARIABLES, undeclared
     assert declared.isdisjoint(LAMBDA_RESERVED_VARIABLES), "the template sets a variable Lambda reserves"
 
 

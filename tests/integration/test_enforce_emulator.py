@@ -107,7 +107,7 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
 ):
     ecr = mixed_registry
     summary = invoke(event_for("scheduled-reconcile.json"))["summary"]
-    assert summary["non_compliant_after"] == 0 and summary["failed"] == 0 and summary["exempt_repositories"] == 1
+    assert summary["nonCompliantAfter"] == 0 and summary["failed"] == 0 and summary["exemptRepositories"] == 1
     for name in ("team-a/mutable", "team-b/excluded-bad", "team-b/custom"):
         assert describe(ecr, name)["imageTagMutability"] == "IMMUTABLE"
     assert describe(ecr, "team-a/excluded-ok")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"  # allowed
@@ -135,7 +135,7 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
 
 def test_audit_mode_reports_and_changes_nothing(mixed_registry, handler_calls):
     summary = invoke(event_for("scheduled-reconcile.json"), Mode="audit")["summary"]
-    assert summary["would_remediate"] > 0 and summary["remediated"] == 0
+    assert summary["wouldRemediate"] > 0 and summary["remediated"] == 0
     assert handler_calls.writes == Counter()
     assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
 
@@ -179,7 +179,7 @@ def test_malformed_event_is_rejected_not_raised(ecr, handler_calls, capsys):
 
 def test_event_for_a_deleted_repository_is_a_logged_no_op(ecr, capsys):
     result = invoke(event_for("put-image-tag-mutability.json", "team/deleted"))
-    assert result["summary"]["repository_gone"] == 1
+    assert result["summary"]["repositoryGone"] == 1
     logs = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     gone = [e for e in logs if e.get("message") == "enforcement decision" and e.get("action") == "repository_gone"]
     assert gone and gone[0]["repository"] == "team/deleted"
@@ -208,8 +208,10 @@ def test_cli_audit_json_and_ci_gate(mixed_registry, emulator_endpoint, capsys):
     report = json.loads(capsys.readouterr().out)
     assert code == 3
     # mutable, excluded-bad, custom (MUTABLE_WITH_EXCLUSION), and excluded-ok and the exempt one (not scanned on push)
-    assert report["summary"]["non_compliant_after"] == 5
-    assert {d["repository"] for d in report["decisions"] if d["action"] == "would_remediate"} >= {"team-a/mutable"}
+    assert report["summary"]["nonCompliantAfter"] == 5
+    rows = report["repositories"]
+    assert [row["repositoryName"] for row in rows] == sorted(row["repositoryName"] for row in rows)
+    assert {row["repositoryName"] for row in rows if row["compliance"] == "NON_COMPLIANT"} >= {"team-a/mutable"}
     assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
 
 
@@ -223,9 +225,15 @@ def test_cli_enforce_dry_run_then_enforce_one_repository(mixed_registry, emulato
     assert describe(mixed_registry, "team-b/excluded-bad")["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
 
 
-def test_cli_unknown_repository_is_one_line(ecr, emulator_endpoint, capsys):
-    assert main(["--endpoint-url", emulator_endpoint, "audit", "--repository", "team/nope"]) == 1
-    assert capsys.readouterr().err.strip() == "ecr-governance: error: repository not found: team/nope"
+def test_cli_unknown_repository_is_an_error_row_and_exit_1(mixed_registry, emulator_endpoint, capsys):
+    argv = ["--endpoint-url", emulator_endpoint, "audit", "--repository", "team/nope", "--repository", "team-a/mutable"]
+    assert main([*argv, "--output", "json"]) == 1
+    rows = json.loads(capsys.readouterr().out)["repositories"]
+    assert [(row["repositoryName"], row["compliance"]) for row in rows] == [
+        ("team-a/mutable", "NON_COMPLIANT"),  # the other one still printed
+        ("team/nope", "ERROR"),
+    ]
+    assert rows[1]["error"] == {"code": "RepositoryNotFoundException", "message": "repository not found: team/nope"}
 
 
 def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint, capsys):
@@ -245,19 +253,19 @@ def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint,
     captured = capsys.readouterr()
     assert code == 0
     result = json.loads(captured.out)  # stdout carries only the result; logs went to stderr
-    assert result["mode"] == "audit" and result["summary"]["would_remediate"] > 0
+    assert result["mode"] == "audit" and result["summary"]["wouldRemediate"] > 0
     assert "GOVERNANCE_ROLE_ARN" in captured.err  # told which variables need the deployed stack
 
 
 def test_removing_the_exempt_tag_enforces_the_repository_at_once(mixed_registry):
     ecr = mixed_registry
     arn = describe(ecr, "sandbox/exempt")["repositoryArn"]
-    assert invoke(event_for("untag-resource.json"))["summary"]["repository_gone"] == 1  # sample names another repo
+    assert invoke(event_for("untag-resource.json"))["summary"]["repositoryGone"] == 1  # sample names another repo
     ecr.untag_resource(resourceArn=arn, tagKeys=["ecr-governance:exempt"])
     event = event_for("untag-resource.json")
     event["detail"]["requestParameters"]["resourceArn"] = arn
     summary = invoke(event)["summary"]
-    assert summary["exempt_repositories"] == 0 and summary["remediated"] >= 3
+    assert summary["exemptRepositories"] == 0 and summary["remediated"] >= 3
     assert describe(ecr, "sandbox/exempt")["imageTagMutability"] == "IMMUTABLE"
 
 

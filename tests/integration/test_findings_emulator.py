@@ -52,7 +52,7 @@ def invoke(event: dict[str, Any], deployed: dict[str, str] | None = None, **over
 
 def test_a_completed_scan_reaches_an_sqs_subscriber_as_an_ocsf_finding(scanned_image, alerts):
     result = invoke(scan_event(scanned_image), alerts["deployed"])
-    assert result["status"] == "alerted" and result["findings_alerted"] == 4
+    assert result["status"] == "alerted" and result["findingsAlerted"] == 4
     (message,) = received(alerts)
     body = message["Message"]
     assert (body["class_uid"], body["metadata"]["version"]) == (2002, "1.4.0")
@@ -75,7 +75,7 @@ def test_the_same_event_twice_sends_one_alert_and_a_rescan_repeats_nothing(scann
     # Another scan of the same image finds the same vulnerabilities: the ledger says they were alerted.
     rescan = {**event, "time": "2026-11-21T02:36:48Z"}
     again = invoke(rescan, alerts["deployed"])
-    assert again["status"] == "already_alerted" and again["previously_alerted"] == 4
+    assert again["status"] == "already_alerted" and again["previouslyAlerted"] == 4
     assert received(alerts) == []
 
 
@@ -94,7 +94,7 @@ def test_suppressions_from_the_ssm_parameter_hold_findings_back(scanned_image, a
     result = invoke(
         scan_event(scanned_image), alerts["deployed"], SuppressionsParameterName="/ecr-governance/suppressions"
     )
-    assert result["findings_suppressed"] == 1 and result["highest_severity"] == "HIGH"
+    assert result["findingsSuppressed"] == 1 and result["highestSeverity"] == "HIGH"
     (message,) = received(alerts)
     assert message["Message"]["unmapped"]["suppressions"][0]["reason"] == "SEC-9"
 
@@ -103,7 +103,7 @@ def test_basic_findings_are_imported_into_security_hub_and_archived_once_the_ima
     ecr, scanned_image, alerts
 ):
     result = invoke(scan_event(scanned_image), alerts["deployed"], ImportBasicFindingsToSecurityHub="true")
-    assert result["security_hub_imported"] == 4 and result["security_hub_failed"] == 0
+    assert result["securityHubImported"] == 4 and result["securityHubFailed"] == 0
     securityhub = boto3.client("securityhub", region_name=REGION)
     findings = securityhub.get_findings()["Findings"]
     alerted = ("CVE-2024-6387", "CVE-2023-4911", "CVE-2023-5363", "CVE-2024-2961")
@@ -112,7 +112,7 @@ def test_basic_findings_are_imported_into_security_hub_and_archived_once_the_ima
     deleted = copy.deepcopy(load_event("findings/image-deleted.json"))
     deleted["detail"]["image-digest"] = scanned_image
     outcome = invoke(deleted, alerts["deployed"], ImportBasicFindingsToSecurityHub="true")
-    assert outcome["status"] == "image_deleted" and outcome["security_hub_archived"] == 4
+    assert outcome["status"] == "image_deleted" and outcome["securityHubArchived"] == 4
     assert {f["RecordState"] for f in securityhub.get_findings()["Findings"]} == {"ARCHIVED"}
 
 
@@ -137,7 +137,7 @@ def test_a_bad_suppressions_entry_is_named_in_the_alert_and_the_others_apply(sca
     result = invoke(
         scan_event(scanned_image), alerts["deployed"], SuppressionsParameterName="/ecr-governance/suppressions"
     )
-    assert result["status"] == "alerted" and result["findings_suppressed"] == 1 and result["suppression_problems"] == 1
+    assert result["status"] == "alerted" and result["findingsSuppressed"] == 1 and result["suppressionProblems"] == 1
     (message,) = received(alerts)
     assert message["Message"]["unmapped"]["suppressionProblems"] == [
         "suppressions parameter /ecr-governance/suppressions: suppressions[1] (id 'CVE-2023-4911'): "
@@ -173,11 +173,12 @@ def test_findings_summary_counts_each_tagged_image(ecr, scanned_image, emulator_
     push_image(ecr, "team-a/never-scanned", "one", tag="v1")
     ecr.create_repository(repositoryName="team-b/empty")
     code = main(["--endpoint-url", emulator_endpoint, "findings", "summary", "--output", "json"])
-    rows = {row["repository"]: row for row in json.loads(capsys.readouterr().out)["images"]}
+    rows = {row["repositoryName"]: row for row in json.loads(capsys.readouterr().out)["repositories"]}
     assert code == 0
-    assert rows[REPOSITORY]["tags"] == ["1.4.2"] and rows[REPOSITORY]["counts"]["CRITICAL"] == 1
+    assert rows[REPOSITORY]["imageTags"] == ["1.4.2"] and rows[REPOSITORY]["findingSeverityCounts"]["CRITICAL"] == 1
     assert rows[REPOSITORY]["atOrAboveThreshold"] == 4
     assert rows["team-a/never-scanned"]["scanStatus"] == "NOT_SCANNED"
+    assert rows["team-a/never-scanned"]["findingSeverityCounts"] is None  # unknown, not zeros
     assert rows["team-b/empty"]["scanStatus"] == "NO_IMAGES"
 
 

@@ -149,19 +149,18 @@ def test_a_tag_pushed_between_the_plan_and_the_delete_keeps_the_image(ecr, aged_
     assert "kept (tagged since plan): now tagged hotfix-7" in out
 
 
-def test_cli_mistakes_are_usage_errors_or_one_line(ecr, registry, capsys):
-    with pytest.raises(SystemExit) as usage:
-        main(["sweep", "--repository", REPO, "--now", "2030-01-01T00:00:00Z", "--delete"])
-    assert usage.value.code == 2
-    with pytest.raises(SystemExit) as usage:
-        main(["sweep", "--repository", REPO, "--dry-run", "--delete"])
-    assert usage.value.code == 2
-    with pytest.raises(SystemExit) as usage:
-        main(["sweep", "--repository", REPO, "--min-age-days", "-1"])
-    assert usage.value.code == 2
-    capsys.readouterr()  # the usage messages
-    code, _, err = cli(capsys, "sweep", "--repository", "team/nope")
-    assert code == 1 and err.strip() == "ecr-governance: error: repository not found: team/nope"
+def test_cli_mistakes_are_usage_errors_or_error_rows(ecr, registry, capsys):
+    assert main(["sweep", "--repository", REPO, "--now", "2030-01-01T00:00:00Z", "--delete"]) == 2
+    assert main(["sweep", "--repository", REPO, "--dry-run", "--delete"]) == 2
+    assert main(["sweep", "--repository", REPO, "--min-age-days", "-1"]) == 2
+    assert main(["sweep", "--repository", "Team/Not A Name"]) == 2  # refused before any call
+    capsys.readouterr()  # the usage messages, one line each
+    code, out, _ = cli(capsys, "sweep", "--repository", "team/nope", "--repository", REPO, "--output", "json")
+    rows = json.loads(out)["repositories"]
+    assert code == 1 and [(row["repositoryName"], row["status"]) for row in rows] == [
+        (REPO, "SWEPT"),  # the other one is still swept
+        ("team/nope", "ERROR"),
+    ]
 
 
 # ---- the functions, through invoke ------------------------------------------------------------------------------

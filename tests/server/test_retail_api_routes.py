@@ -45,7 +45,8 @@ def test_ready_is_503_with_the_reason_when_the_model_cannot_load(
     assert ready.status_code == 503
     assert ready.json()["status"] == "not_ready"
     assert reason in ready.json()["reason"]
-    assert predict.status_code == 503 and reason in predict.json()["detail"]
+    [problem] = predict.json()["detail"]  # the one error shape, as every other status
+    assert predict.status_code == 503 and reason in problem["reason"] and problem["type"] == "model_not_ready"
     assert info.status_code == 503
 
 
@@ -261,7 +262,7 @@ def test_an_unexpected_error_is_a_500_with_request_id(client: TestClient, monkey
     with TestClient(client.app, raise_server_exceptions=False) as raw_client:
         response = raw_client.post("/v1/predict", json=item(), headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
-    assert response.json() == {"detail": "internal error"}
+    assert response.json() == {"detail": [{"field": "request", "reason": "internal error", "type": "internal_error"}]}
     assert response.headers["x-request-id"] == "boom-1"
 
 
@@ -278,3 +279,19 @@ def test_openapi_documents_the_predict_contract(client: TestClient) -> None:
     assert schemas["PredictionItem"]["additionalProperties"] is False
     assert schemas["PredictionBatch"]["properties"]["items"]["minItems"] == 1
     assert set(spec["paths"]) >= {"/health", "/ready", "/v1/model", "/v1/predict"}
+
+
+def test_an_unknown_route_and_a_wrong_method_answer_in_the_one_error_shape(client: TestClient) -> None:
+    missing = client.get("/v2/predict")
+    wrong_method = client.get("/v1/predict")
+    assert missing.status_code == 404
+    assert missing.json() == {
+        "detail": [{"field": "path", "reason": "no route /v2/predict: see /docs for the routes", "type": "not_found"}]
+    }
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+    [problem] = wrong_method.json()["detail"]
+    assert problem == {
+        "field": "method",
+        "reason": "GET is not allowed on /v1/predict (allowed: POST)",
+        "type": "method_not_allowed",
+    }

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from retail_support import (
+    SERVER_DIR,
     SHIPPED_MODEL,
     VENV_BIN,
     RunningServer,
@@ -79,3 +80,17 @@ def test_shutdown_is_graceful_and_every_log_line_is_json(server: RunningServer) 
     assert lines[-2]["message"] == "Application shutdown complete."
     assert not any("color_message" in line for line in lines)
     assert not any(line["logger"] == "uvicorn.access" for line in lines), "uvicorn's access log would double up"
+
+
+def test_started_from_the_repository_root_it_says_where_to_run_it() -> None:
+    result = subprocess.run(
+        [str(VENV_BIN / "uvicorn"), "server.app.main:app", "--port", str(free_port())],
+        cwd=SERVER_DIR.parent,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "retail-api: this package is `app`, run from server/" in result.stderr
+    assert "--app-dir server app.main:app" in result.stderr

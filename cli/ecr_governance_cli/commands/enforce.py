@@ -1,4 +1,9 @@
-"""`ecr-governance audit|enforce`: the enforcement capability from the command line."""
+"""`ecr-governance audit|enforce`: the enforcement capability from the command line.
+
+Exit 0 when every decision could be made; 1 when any failed (a repository that could not be read or written, a
+named repository that does not exist: its ERROR row, the others still printed); 3 with --fail-on-violation when a
+repository is non-compliant; 2 for a usage error such as a name ECR would refuse.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,13 @@ import sys
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
-from ecr_governance.errors import RepositoryNotFound
 
+from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
-from ecr_governance_cli.render import enforcement_json, enforcement_table
+from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import repository_name
+from ecr_governance_cli.render import enforcement_document, enforcement_failed, enforcement_table
 from ecr_governance_cli.target import AwsTarget
-
-EXIT_VIOLATIONS = 3
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("audit", "report every repository's compliance (no writes)"),
         ("enforce", "remediate violations (settings from the environment, as the function reads them)"),
     ):
-        command = subparsers.add_parser(name, help=help_text, description=help_text)
+        command = subparsers.add_parser(name, help=help_text, description=f"{help_text}. {__doc__.split('.', 1)[1]}")
         command.add_argument(
-            "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
+            "--repository",
+            action="append",
+            type=repository_name,
+            metavar="NAME",
+            help="only this repository (repeatable; default: all)",
         )
-        command.add_argument(
-            "--output", choices=("table", "json"), default="table", help="a table per repository, or JSON decisions"
-        )
+        add_output_options(command, "one row per repository, its settings and verdict")
         if name == "enforce":
             command.add_argument("--dry-run", action="store_true", help="print what would change, change nothing")
         else:
@@ -38,36 +45,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                 action="store_true",
                 help="also show ECR's own answer on each repository's scanning (one call per 25 repositories)",
             )
-            command.add_argument(
-                "--fail-on-violation",
-                action="store_true",
-                help=f"exit {EXIT_VIOLATIONS} when a repository or a registry setting is non-compliant (for CI gates)",
-            )
+        command.add_argument(
+            "--fail-on-violation",
+            action="store_true",
+            help=f"exit {Exit.VIOLATIONS} when a repository or a registry setting is non-compliant (for CI gates)",
+        )
         command.set_defaults(func=run, dry_run=name == "audit")
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
     environ = dict(os.environ)
-    if target.effective_endpoint:  # an AWS-compatible endpoint serves ECR's core API only, unless told otherwise
-        environ.setdefault("REGISTRY_API", "core")
+    environ.setdefault("REGISTRY_API", str(target.registry_api))  # an emulator serves ECR's core API only
     settings = EnforceSettings.from_environ(environ)
     bind_log_handlers_to(sys.stderr)  # decision logs (if a logger is configured) never mix into the report
     registry = EcrRegistry(target.client("ecr"))
     enforcer = Enforcer(registry, settings)
     plan = enforcer.assess(args.repository)
-    if plan.missing_repositories:  # a name the user typed, unlike an event's, must exist
-        raise RepositoryNotFound(", ".join(plan.missing_repositories))
+    missing = sorted(plan.missing_repositories)  # a name the user typed must exist: its own ERROR row
     report = enforcer.apply(plan, dry_run=args.dry_run)
-    effective = None
-    if getattr(args, "effective_scanning", False):
-        effective = registry.get_effective_scanning(report.repositories)
-    print(enforcement_json(report, effective) if args.output == "json" else enforcement_table(report, effective))
+    effective = registry.get_effective_scanning(report.repositories) if getattr(args, "effective_scanning", 0) else None
+    document = enforcement_document(report, missing, effective)
+    emit(args, document, lambda: enforcement_table(report, missing, effective))
     if args.command == "enforce" and not settings.writes_enabled:
         print("GOVERNANCE_MODE=audit: nothing was written (unset it, or set enforce, to remediate)", file=sys.stderr)
     elif args.command == "enforce" and args.dry_run:
         print("--dry-run: nothing was written", file=sys.stderr)
-    summary = report.summary()
-    non_compliant = summary["non_compliant_after"] + summary["registry_non_compliant"]
-    if getattr(args, "fail_on_violation", False) and non_compliant:
-        return EXIT_VIOLATIONS
-    return 0
+    if enforcement_failed(document):
+        return Exit.ERROR
+    summary = document["summary"]
+    if args.fail_on_violation and summary["nonCompliantAfter"] + summary["registryNonCompliant"]:
+        return Exit.VIOLATIONS
+    return Exit.OK

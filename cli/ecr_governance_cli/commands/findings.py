@@ -33,12 +33,16 @@ from ecr_governance.findings.redrive import Redriver
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.images import iso8601
 
+from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
+from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import image_digest, image_tag, repository_name
 from ecr_governance_cli.render import (
     findings_report,
+    findings_report_document,
     findings_summary_json,
     findings_summary_table,
-    redrive_json,
+    redrive_document,
     redrive_table,
 )
 from ecr_governance_cli.target import AwsTarget
@@ -68,14 +72,16 @@ def _register_show(actions: argparse._SubParsersAction) -> None:
         help="the report the alert for one image would carry",
         description="Every finding of the image's latest scan at or above the threshold, after suppressions.",
     )
-    show.add_argument("--repository", required=True, metavar="NAME", help="the image's repository")
+    show.add_argument(
+        "--repository", required=True, type=repository_name, metavar="NAME", help="the image's repository"
+    )
     image = show.add_mutually_exclusive_group(required=True)
-    image.add_argument("--tag", metavar="TAG", help="the image, by one of its tags")
-    image.add_argument("--digest", metavar="DIGEST", help="the image, by its digest (sha256:...)")
+    image.add_argument("--tag", type=image_tag, metavar="TAG", help="the image, by one of its tags")
+    image.add_argument("--digest", type=image_digest, metavar="DIGEST", help="the image, by its digest (sha256:...)")
     show.add_argument(
         "--severity", choices=SEVERITY_CHOICES, help="threshold (default: ALERT_SEVERITY_THRESHOLD or HIGH)"
     )
-    show.add_argument("--output", choices=("table", "json"), default="table", help="the alert's text, or OCSF JSON")
+    add_output_options(show, "the alert's text (json: its OCSF document)")
     show.set_defaults(func=run_show)
 
 
@@ -86,10 +92,14 @@ def _register_summary(actions: argparse._SubParsersAction) -> None:
         description="Counts by severity of every tagged image, by repository (the posture table); progress on stderr.",
     )
     summary.add_argument(
-        "--repository", action="append", metavar="NAME", help="only this repository (repeatable; default: all)"
+        "--repository",
+        action="append",
+        type=repository_name,
+        metavar="NAME",
+        help="only this repository (repeatable; default: all)",
     )
     summary.add_argument("--severity", choices=SEVERITY_CHOICES, help="lowest severity shown (default: the threshold)")
-    summary.add_argument("--output", choices=("table", "json"), default="table", help="one row per image, or JSON")
+    add_output_options(summary, "one row per tagged image")
     summary.set_defaults(func=run_summary)
 
 
@@ -109,7 +119,7 @@ def _register_redrive(actions: argparse._SubParsersAction) -> None:
     )
     redrive.add_argument("--apply", action="store_true", help="replay and delete (default: list only)")
     redrive.add_argument("--max", type=int, default=REDRIVE_LIMIT, metavar="N", help="at most N messages (100)")
-    redrive.add_argument("--output", choices=("table", "json"), default="table", help="one row per message, or JSON")
+    add_output_options(redrive, "one row per message")
     redrive.set_defaults(func=run_redrive)
 
 
@@ -129,8 +139,9 @@ def run_show(args: argparse.Namespace, target: AwsTarget) -> int:
     )
     reader = FindingsReader(registry, RulesReader(settings, suppressions))
     image = registry.scanned_image(args.repository, digest=args.digest, tag=args.tag)
-    print(findings_report(reader.report(image), args.output))
-    return 0
+    report = reader.report(image)
+    emit(args, findings_report_document(report), lambda: findings_report(report, "table"))
+    return Exit.OK
 
 
 def _postures(registry: EcrRegistry, repository_name: str) -> list[ScanPosture]:
@@ -162,19 +173,18 @@ def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
     for number, name in enumerate(names, start=1):
         try:
             postures.extend(_postures(registry, name))
-        except RepositoryNotFound:
-            if args.repository:
-                raise  # a name the user typed must exist
-            continue  # deleted while the registry was walked
+        except RepositoryNotFound as error:
+            if args.repository:  # a name the user typed must exist: its ERROR row
+                postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
+            continue  # else deleted while the registry was walked
         except CredentialsMissing:
             raise
         except GovernanceError as error:  # one repository's failure is its row, not the end of the summary
             postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
         if len(names) >= PROGRESS_FROM and (number % PROGRESS_FROM == 0 or number == len(names)):
             print(f"read {number}/{len(names)} repositories", file=sys.stderr)
-    render = findings_summary_json if args.output == "json" else findings_summary_table
-    print(render(postures, threshold))
-    return 0
+    emit(args, findings_summary_json(postures, threshold), lambda: findings_summary_table(postures, threshold))
+    return Exit.ERROR if any(posture.scan_status == "ERROR" for posture in postures) else Exit.OK
 
 
 def run_redrive(args: argparse.Namespace, target: AwsTarget) -> int:
@@ -183,5 +193,5 @@ def run_redrive(args: argparse.Namespace, target: AwsTarget) -> int:
     source = FailuresQueue(target.client("sqs"), args.queue_url)
     sender = FailuresQueue(target.client("sqs"), args.to_queue_url) if args.to_queue_url else None
     report = Redriver(source, LambdaInvoker(target.client("lambda")), sender).run(args.apply, args.max)
-    print(redrive_json(report) if args.output == "json" else redrive_table(report))
-    return 1 if report.failed else 0
+    emit(args, redrive_document(report), lambda: redrive_table(report))
+    return Exit.ERROR if report.failed else Exit.OK

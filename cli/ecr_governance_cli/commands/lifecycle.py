@@ -1,15 +1,15 @@
 """`ecr-governance lifecycle validate|preview`: check a lifecycle policy and see its blast radius before rollout.
 
-validate exits 0 when ECR would accept the policy (warnings are printed), 1 when it would not (errors printed) and
-2 when the file cannot be read as JSON. preview evaluates the policy offline (ecr_governance.lifecycle) against an
-images file, one repository, or every repository of the registry; from a registry it also reads the manifests of
-image indexes (their children stay while the index stays) and of untagged images (referrers go with their subject).
+validate exits 0 when ECR would accept the policy (warnings are printed), 3 when it would not (errors printed: the
+violations a check finds) and 2 when the file cannot be read as JSON. preview evaluates the policy offline
+(ecr_governance.lifecycle) against an images file, one repository, or every repository of the registry; from a
+registry it also reads the manifests of image indexes (their children stay while the index stays) and of untagged
+images (referrers go with their subject).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -22,7 +22,10 @@ from ecr_governance.lifecycle.policy import LifecyclePolicy, parse_policy
 from ecr_governance.lifecycle.preview import RepositoryPreview, preview_repository, read_repository_images
 from ecr_governance.lifecycle.validate import ValidationReport, validate_policy
 
+from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.inputs import IMAGES_FILE_LIMIT, POLICY_FILE_LIMIT, read_json_file
+from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import repository_name
 from ecr_governance_cli.render import (
     plural,
     registry_preview_json,
@@ -31,10 +34,6 @@ from ecr_governance_cli.render import (
     repository_preview_table,
 )
 from ecr_governance_cli.target import AwsTarget
-
-EXIT_VALID = 0
-EXIT_INVALID = 1
-EXIT_UNREADABLE = 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,15 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate = actions.add_parser(
         "validate",
         help="check a policy against ECR's acceptance rules and flag likely mistakes",
-        description="Exit 0: valid (warnings printed); 1: ECR would reject it (errors printed); 2: unreadable file.",
+        description="Exit 0: valid (warnings printed); 3: ECR would reject it (errors printed); 2: unreadable file.",
     )
     validate.add_argument("policy", metavar="POLICY.json", help="lifecycle policy JSON")
-    validate.add_argument(
-        "--output",
-        choices=("table", "json", "text"),
-        default="table",
-        help="table (one line per finding; `text` is accepted for it) or json",
-    )
+    add_output_options(validate, "one line per error and warning, then the verdict")
     validate.set_defaults(func=_run_validate)
 
     preview = actions.add_parser(
@@ -71,16 +65,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     preview.add_argument("--policy", required=True, metavar="POLICY.json", help="lifecycle policy JSON")
     source = preview.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", metavar="IMAGES.json", help="image details from a file")
-    source.add_argument("--repository", metavar="NAME", help="read the images of this repository from ECR")
+    source.add_argument(
+        "--repository", type=repository_name, metavar="NAME", help="read the images of this repository from ECR"
+    )
     source.add_argument("--all-repositories", action="store_true", help="every repository of the registry")
     preview.add_argument(
         "--now", metavar="TIME", help="evaluate as of this time: ISO-8601 or epoch seconds (default: now)"
     )
-    preview.add_argument(
-        "--output",
-        choices=("table", "json"),
-        default="table",
-        help="table, or json shaped like GetLifecyclePolicyPreview (with --all-repositories: repositories + totals)",
+    add_output_options(
+        preview,
+        "each image the policy acts on (per repository with --all-repositories); json is shaped like "
+        "GetLifecyclePolicyPreview (with --all-repositories: repositories + totals)",
     )
     preview.set_defaults(func=_run_preview)
 
@@ -92,34 +87,29 @@ def _finding_dict(finding) -> dict[str, Any]:
     return {"rulePriority": finding.rule_priority, "field": finding.field, "message": finding.message}
 
 
-def _print_report(path: str, report: ValidationReport, output: str) -> None:
-    if output == "json":
-        document = {
-            "policy": path,
-            "valid": report.valid,
-            "errors": [_finding_dict(f) for f in report.errors],
-            "warnings": [_finding_dict(f) for f in report.warnings],
-        }
-        print(json.dumps(document, indent=2))
-        return
-    for finding in report.errors:
-        print(f"error: {finding}")
-    for finding in report.warnings:
-        print(f"warning: {finding}")
+def _report_document(path: str, report: ValidationReport) -> dict[str, Any]:
+    return {
+        "policy": path,
+        "valid": report.valid,
+        "errors": [_finding_dict(f) for f in report.errors],
+        "warnings": [_finding_dict(f) for f in report.warnings],
+    }
+
+
+def _report_table(path: str, report: ValidationReport) -> str:
+    lines = [f"error: {finding}" for finding in report.errors]
+    lines += [f"warning: {finding}" for finding in report.warnings]
     verdict = "valid" if report.valid else "invalid: ECR would reject it"
-    print(f"{path}: {verdict} ({plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')})")
+    lines.append(
+        f"{path}: {verdict} ({plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')})"
+    )
+    return "\n".join(lines)
 
 
 def _run_validate(args: argparse.Namespace, target: AwsTarget) -> int:
-    try:
-        document = read_json_file(args.policy, "policy file", POLICY_FILE_LIMIT)
-    except InputError as error:
-        # Not main()'s exit 1: 1 means "ECR would reject this policy"; an unreadable file is a different failure.
-        print(f"ecr-governance: error: {error}", file=sys.stderr)
-        return EXIT_UNREADABLE
-    report = validate_policy(document)
-    _print_report(args.policy, report, args.output)
-    return EXIT_VALID if report.valid else EXIT_INVALID
+    report = validate_policy(read_json_file(args.policy, "policy file", POLICY_FILE_LIMIT))
+    emit(args, _report_document(args.policy, report), lambda: _report_table(args.policy, report))
+    return Exit.OK if report.valid else Exit.VIOLATIONS
 
 
 # ---- preview --------------------------------------------------------------------------------------------------
@@ -212,10 +202,8 @@ def _run_preview(args: argparse.Namespace, target: AwsTarget) -> int:
         previews = _previews_from_file(policy, args.images, now)
     else:
         previews = _previews_from_registry(policy, target, args.repository, now)
-    breakdown = args.all_repositories or len(previews) > 1
-    if args.output == "json":
-        document = registry_preview_json(previews) if breakdown else repository_preview_json(previews[0])
-        print(json.dumps(document, indent=2))
+    if args.all_repositories or len(previews) > 1:
+        emit(args, registry_preview_json(previews), lambda: registry_preview_table(previews, now))
     else:
-        print(registry_preview_table(previews, now) if breakdown else repository_preview_table(previews[0], now))
-    return 0
+        emit(args, repository_preview_json(previews[0]), lambda: repository_preview_table(previews[0], now))
+    return Exit.OK

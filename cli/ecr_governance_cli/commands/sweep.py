@@ -4,13 +4,13 @@ It shows the plan and deletes nothing unless --delete (the deployed functions' s
 line says how to run it for real. Settings come from the environment (the variables the functions read: minimum age
 and idle window, archived images, exemptions); --min-age-days and --min-idle-days override them, in days (fractions
 allowed). --now plans as of another time and cannot be used with --delete: a deletion is never decided on a
-pretended clock. Exit 0; 1 for an error or when any image or repository failed; 2 for a usage error.
+pretended clock. Exit 0; 1 for an error or when any image or repository failed (a named repository that does not
+exist is an ERROR row, the others are still swept); 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import shlex
 import sys
@@ -19,18 +19,18 @@ from datetime import UTC, datetime, timedelta
 
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.inspector import InspectorUsage
-from ecr_governance.errors import RepositoryNotFound
 from ecr_governance.registry_api import RegistryApi
 from ecr_governance.sweep.planner import SweepPlanner
 from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepSettings
 from ecr_governance.sweep.worker import SweepWorker
 
 from ecr_governance_cli.commands.lifecycle import parse_now
+from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
+from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import UsageError, repository_name
 from ecr_governance_cli.render import sweep_json, sweep_progress, sweep_table
 from ecr_governance_cli.target import AwsTarget
-
-EXIT_FAILURES = 1
 
 
 def _days(text: str) -> timedelta:
@@ -50,7 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n", 1)[1],
     )
     scope = sweep.add_mutually_exclusive_group(required=True)
-    scope.add_argument("--repository", action="append", metavar="NAME", help="sweep this repository (repeatable)")
+    scope.add_argument(
+        "--repository", action="append", type=repository_name, metavar="NAME", help="sweep this repository (repeatable)"
+    )
     scope.add_argument("--all-repositories", action="store_true", help="every repository not exempt from lifecycle")
     sweep.add_argument("--min-age-days", type=_days, metavar="N", help="pushed more than N days ago (default 14)")
     sweep.add_argument("--min-idle-days", type=_days, metavar="N", help="not pulled within N days (default 30)")
@@ -58,15 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     action.add_argument("--delete", action="store_true", help="delete the candidates (without it: show the plan)")
     action.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing (the default)")
     sweep.add_argument("--now", metavar="ISO-8601", help="plan as of this time (a future date); not with --delete")
-    sweep.add_argument(
-        "--output", choices=("table", "json"), default="table", help="per-repository totals, or every digest in JSON"
-    )
-    sweep.set_defaults(func=run, parser=sweep)
+    add_output_options(sweep, "per-repository totals (the JSON has every image, its decision and reason)")
+    sweep.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
     if args.now is not None and args.delete:
-        args.parser.error("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
+        raise UsageError("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
     now = parse_now(args.now)
     settings = SweepSettings.from_environ()
     rules = replace(
@@ -79,8 +79,7 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
     registry = EcrRegistry(target.client("ecr"))
     in_use = InspectorUsage(target.client("inspector2"))
     selection = SweepPlanner(registry, settings.exemptions).select(None if args.all_repositories else args.repository)
-    if selection.missing and not args.all_repositories:  # a name the user typed must exist
-        raise RepositoryNotFound(", ".join(selection.missing))
+    missing = selection.missing if not args.all_repositories else ()  # a name the user typed: its ERROR row
     # With --now every age - at the plan and at each re-read - is measured from that time.
     clock = (lambda: now) if args.now else (lambda: datetime.now(UTC))
     # An emulator (--local, --endpoint-url, or REGISTRY_API=core in the environment) serves ECR's core API only.
@@ -91,14 +90,13 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
         reports.append(worker.sweep_repository(name, now=now))
         if args.all_repositories:
             print(sweep_progress(position, len(selection.repositories), reports[-1]), file=sys.stderr)
-    if args.output == "json":
-        print(json.dumps(sweep_json(reports, selection, rules, now), indent=2))
-    else:
-        print(sweep_table(reports, selection, rules, now))
-        if not args.delete:
-            print(f"Nothing was deleted. To delete for real: {_delete_command(args)}")
-    failed = any(report.has_failures for report in reports) or bool(selection.unreadable)
-    return EXIT_FAILURES if failed else 0
+    reports.sort(key=lambda report: report.repository)
+    table = sweep_table(reports, selection, rules, now, missing)
+    if not args.delete:
+        table += f"\nNothing was deleted. To delete for real: {_delete_command(args)}"
+    emit(args, sweep_json(reports, selection, rules, now, missing), lambda: table)
+    failed = any(report.has_failures for report in reports) or bool(selection.unreadable) or bool(missing)
+    return Exit.ERROR if failed else Exit.OK
 
 
 def _delete_command(args: argparse.Namespace) -> str:

@@ -3,7 +3,9 @@
 ECR publishes no rate quotas for its management APIs, so every client uses botocore's adaptive retry mode (client-side
 rate limiting on throttles, exponential backoff) with enough attempts to ride out a burst. A local endpoint (the
 embedded emulator) is never throttled: there a refused connection fails at once instead of being retried for
-half a minute.
+half a minute. That holds wherever the endpoint comes from: an argument, or AWS_ENDPOINT_URL (what `ecr-governance
+invoke --local` and `sam local invoke --env-vars` give a function; the template declares it empty, hence unused, for
+a deployed function).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ProfileNotFound
 
 from ecr_governance import __version__
+from ecr_governance.aws.endpoints import configured_endpoint, is_local_endpoint
 from ecr_governance.errors import SettingsError
 
 MAX_ATTEMPTS = 8
@@ -62,10 +65,13 @@ def make_client(
     credentials: Mapping[str, str] | None = None,
 ) -> Any:
     """A boto3 client with the project's retry policy. Without a session: the default credential chain and region
-    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself. `region` overrides the session's;
+    (AWS_REGION, as in Lambda); AWS_ENDPOINT_URL is honoured by botocore itself. A loopback endpoint gets the local
+    configuration (no retries, a 2 s connect timeout) however it was named. `region` overrides the session's;
     `credentials` (AccessKeyId, SecretAccessKey, SessionToken: an AssumeRole answer) the session's credentials, so
     clients for many roles share one session's loaded service models."""
     session = session or boto3.session.Session()
+    endpoint = configured_endpoint(service, endpoint_url)
+    local = local or (endpoint is not None and is_local_endpoint(endpoint))
     # botocore reads AWS_DEFAULT_REGION; Lambda and many shells set AWS_REGION (the AWS CLI reads both).
     region = region or session.region_name or os.environ.get("AWS_REGION")
     if not region:

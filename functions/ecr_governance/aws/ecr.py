@@ -205,19 +205,18 @@ class EcrRegistry:
         )
 
     @requires("ecr:BatchGetRepositoryScanningConfiguration")
-    def get_effective_scanning(self, repository_names: Iterable[str]) -> dict[str, str]:
-        """ECR's own word on each repository's scanning (≤ 25 names a call): its frequency and the filters that
-        apply, e.g. `SCAN_ON_PUSH (team-a/*)`; for the audit, never the enforcement path."""
-        effective: dict[str, str] = {}
+    def get_effective_scanning(self, repository_names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """ECR's own word on each repository's scanning (≤ 25 names a call), for the audit, never the enforcement
+        path: each repository's ScanningConfiguration as ECR returns it (scanFrequency, appliedScanFilters, ...), or
+        its failure (failureCode, failureReason)."""
+        effective: dict[str, dict[str, Any]] = {}
         for batch in batches(dict.fromkeys(repository_names), MAX_SCANNING_CONFIGURATION_NAMES):
             with translated("BatchGetRepositoryScanningConfiguration"):
                 response = self._ecr.batch_get_repository_scanning_configuration(repositoryNames=batch)
             for configuration in response.get("scanningConfigurations", []):
-                filters = ", ".join(f.get("filter", "") for f in configuration.get("appliedScanFilters", []))
-                frequency = configuration.get("scanFrequency") or "NONE"
-                effective[configuration["repositoryName"]] = f"{frequency} ({filters})" if filters else frequency
+                effective[configuration["repositoryName"]] = configuration
             for failure in response.get("failures", []):
-                effective[failure.get("repositoryName", "")] = f"unknown: {failure.get('failureCode', 'failure')}"
+                effective[failure.get("repositoryName", "")] = failure
         return effective
 
     # ---- scan findings -------------------------------------------------------------------------------------

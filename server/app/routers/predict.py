@@ -18,7 +18,6 @@ from app.schemas import (
     PredictionItem,
     PredictionRequest,
     PredictionResponse,
-    Problem,
     ValidationProblem,
     request_shape,
 )
@@ -31,7 +30,7 @@ EXAMPLES = {
         "value": {"items": [EXAMPLE_ITEM, {**EXAMPLE_ITEM, "product_id": "P0002", "price": 24.9, "promotion": True}]},
     },
 }
-NOT_READY = {503: {"model": Problem, "description": "no model loaded (see /ready)"}}
+NOT_READY = {503: {"model": ValidationProblem, "description": "no model loaded (see /ready)"}}
 
 
 def loaded_model(request: Request) -> DemandModel:

@@ -266,6 +266,7 @@ def test_effective_scanning_is_asked_25_names_at_a_time(stubbed):
         },
         {"repositoryNames": names[25:]},
     )
-    effective = registry.get_effective_scanning(names)
-    assert effective["team/r00"] == "SCAN_ON_PUSH (team/*)"
-    assert effective["team/r29"] == "MANUAL" and effective["team/r28"] == "unknown: REPOSITORY_NOT_FOUND"
+    effective = registry.get_effective_scanning(names)  # ECR's own structures, by repository name
+    assert effective["team/r00"]["appliedScanFilters"] == [{"filter": "team/*", "filterType": "WILDCARD"}]
+    assert effective["team/r29"]["scanFrequency"] == "MANUAL"
+    assert effective["team/r28"]["failureCode"] == "REPOSITORY_NOT_FOUND"

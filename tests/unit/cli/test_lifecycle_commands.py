@@ -65,11 +65,11 @@ def test_validate_corrected_example_is_clean(capsys):
     assert code == 0 and "warning:" not in out and "(0 errors, 0 warnings)" in out
 
 
-def test_validate_invalid_policy_exits_1_and_names_rule_and_field(tmp_path, capsys):
+def test_validate_invalid_policy_exits_3_and_names_rule_and_field(tmp_path, capsys):
     bad_rule = {**UNTAGGED_WEEK, "selection": {**UNTAGGED_WEEK["selection"], "countNumber": 0}}
     policy = {"rules": [bad_rule, {**UNTAGGED_WEEK, "rulePriority": 2}]}
     code, out, _ = run(capsys, "lifecycle", "validate", write(tmp_path, "p.json", policy))
-    assert code == 1
+    assert code == 3  # violations found: what a check reports, not a failure to run
     assert "error: rule 1: selection.countNumber: must be an integer from 1 to 2147483647, got 0" in out
     assert "error: rule 2: selection.tagStatus: only one rule may select untagged standard images" in out
     assert "invalid: ECR would reject it (2 errors" in out
@@ -94,7 +94,7 @@ def test_validate_json_output(tmp_path, capsys):
     policy = {"rules": [{**UNTAGGED_WEEK, "rulePriority": "first"}]}
     code, out, _ = run(capsys, "lifecycle", "validate", "--output", "json", write(tmp_path, "p.json", policy))
     document = json.loads(out)
-    assert code == 1 and document["valid"] is False
+    assert code == 3 and document["valid"] is False
     assert document["errors"][0]["field"] == "rules[0].rulePriority"
 
 
@@ -191,7 +191,7 @@ def test_preview_groups_a_file_by_repository_name(tmp_path, capsys):
 def test_preview_refuses_a_policy_ecr_would_reject(tmp_path, capsys):
     policy = {"rules": [{**UNTAGGED_WEEK, "selection": {**UNTAGGED_WEEK["selection"], "tagPrefixList": ["v"]}}]}
     code, out, err = preview_files(capsys, tmp_path, policy, [])
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert "would be rejected by ECR: rule 1: selection.tagPrefixList: only allowed with tagStatus tagged" in err
 
 
@@ -204,19 +204,17 @@ def test_preview_refuses_a_policy_ecr_would_reject(tmp_path, capsys):
         ([], "last tuesday", "--now: not a time between years 1 and 9999"),
     ],
 )
-def test_preview_input_mistakes_are_one_line_exit_1(tmp_path, capsys, images, now, message):
+def test_preview_input_mistakes_are_one_line_exit_2(tmp_path, capsys, images, now, message):
     code, out, err = preview_files(capsys, tmp_path, {"rules": [UNTAGGED_WEEK]}, images, "--now", now)
-    assert code == 1 and out == ""
+    assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
 
 
 def test_preview_needs_exactly_one_image_source(tmp_path, capsys):
     policy = write(tmp_path, "p.json", {"rules": [UNTAGGED_WEEK]})
-    with pytest.raises(SystemExit) as missing:
-        cli.main(["lifecycle", "preview", "--policy", policy])
-    with pytest.raises(SystemExit) as both:
-        cli.main(["lifecycle", "preview", "--policy", policy, "--images", "x", "--all-repositories"])
-    assert missing.value.code == both.value.code == 2
+    missing = cli.main(["lifecycle", "preview", "--policy", policy])
+    both = cli.main(["lifecycle", "preview", "--policy", policy, "--images", "x", "--all-repositories"])
+    assert missing == both == 2
 
 
 # ---- preview from ECR (botocore Stubber: exact responses, no network) -----------------------------------------

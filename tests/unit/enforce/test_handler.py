@@ -79,11 +79,11 @@ def test_a_reconcile_short_on_time_queues_its_continuation_until_every_repositor
         pieces += 1
         result = module.handler(event, ShortOnTime(checks_left=3))
         assert result["status"] == "done"
-        if "continues_after" not in result:
+        if "continuesAfter" not in result:
             break
         function_arn, event = invoker.invocations[-1]
         assert function_arn.endswith(":function:EnforceRepositoryFunction")
-        assert parse_enforcement_trigger(event, HERE).progress.after == result["continues_after"]
+        assert parse_enforcement_trigger(event, HERE).progress.after == result["continuesAfter"]
     assert pieces > 3 and len(invoker.invocations) == pieces - 1
     assert all(r.tag_mutability == "IMMUTABLE" for r in registry.repositories.values())
     assert registry.calls["put_tag_mutability"] == 40  # each repository handled once
