@@ -41,8 +41,11 @@ test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), c
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory image-test
 
-unit: venv  ## unit tests only (no network)
-	$(BIN)/pytest -q tests/unit
+# The edit-test loop (< 15 s here): hypothesis' fast profile (a twentieth of each property's examples, see
+# tests/property_budget.py) and cached bytecode of the rewritten test modules (an empty PYTHONDONTWRITEBYTECODE lets
+# Python write it where the environment turned it off). `make test` runs the full counts.
+unit: venv  ## unit tests only (no network, fast hypothesis profile)
+	PYTHONDONTWRITEBYTECODE= HYPOTHESIS_PROFILE=fast $(BIN)/pytest -q tests/unit
 
 integration: venv  ## integration tests against the embedded emulator
 	$(BIN)/pytest -q tests/integration

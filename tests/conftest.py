@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import property_budget  # noqa: F401 - loads the hypothesis profile (HYPOTHESIS_PROFILE) for every test
 import pytest
 from ecr_governance_cli.emulator import Emulator, emulator_environment, start_emulator
 from registry_builders import REGION
