@@ -1,5 +1,5 @@
 """In-memory fakes of the enforcement ports, for tests without network (they satisfy the same Protocols as the
-adapters; tests/unit/enforce/test_service.py checks their signatures against the ports)."""
+adapters; tests/unit/test_port_conformance.py checks their signatures against the ports)."""
 
 from __future__ import annotations
 

@@ -12,21 +12,11 @@ import typing
 from datetime import UTC, datetime
 
 import pytest
-from ecr_governance.aws.alert_ledger import DynamoAlertLedger
-from ecr_governance.aws.ecr import EcrRegistry
-from ecr_governance.aws.securityhub import SecurityHubImporter
-from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import AccessDenied, AwsError, ImageNotFound, RepositoryNotFound, ScanNotFound
 from ecr_governance.findings.asff import security_hub_findings
 from ecr_governance.findings.events import parse_scan_event
-from ecr_governance.findings.ledger import AlertLedger, GuardedPublisher
+from ecr_governance.findings.ledger import GuardedPublisher
 from ecr_governance.findings.normalize import Severity
-from ecr_governance.findings.ports import (
-    FindingsImporter,
-    ImageExistence,
-    ScanFindingsSource,
-    SuppressionsSource,
-)
 from ecr_governance.findings.reader import FindingsReader, RulesReader
 from ecr_governance.findings.scan_alerts import AlertStatus, ScanAlerter
 from ecr_governance.findings.security_hub import SecurityHubSync
@@ -261,21 +251,6 @@ def test_an_asff_finding_has_every_field_security_hub_requires():
     assert len(document["Description"]) == 1024 and document["Resources"][0]["Type"] == "AwsEcrContainerImage"
 
 
-@pytest.mark.parametrize(
-    ("port", "adapter"),
-    [
-        (ScanFindingsSource, EcrRegistry),
-        (ScanFindingsSource, InMemoryScans),
-        (ImageExistence, EcrRegistry),
-        (ImageExistence, ExistingImages),
-        (SuppressionsSource, SsmSuppressions),
-        (SuppressionsSource, FixedSuppressions),
-        (FindingsImporter, SecurityHubImporter),
-        (FindingsImporter, RecordingImporter),
-        (AlertLedger, DynamoAlertLedger),
-        (AlertLedger, InMemoryLedger),
-    ],
-)
 def test_fakes_and_adapters_accept_what_the_ports_pass(port, adapter):
     for name in typing.get_protocol_members(port):
         expected = list(inspect.signature(getattr(port, name)).parameters)
