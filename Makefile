@@ -36,7 +36,7 @@ tools:  ## install the system linters the tests run (shellcheck, from Debian's p
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq shellcheck >/dev/null; }
 
 test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), contract (template <-> code), server, docs, image
-	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory docs
 	$(MAKE) --no-print-directory image-test
@@ -64,8 +64,9 @@ container-tools: venv  ## install buildah, podman, runc, docker-registry, deboot
 image-test: container-tools  ## run the image for real: container checks, Lambda under the RIE, sam build, push to a local registry
 	$(BIN)/pytest -v -m container tests/server
 
-lint: venv  ## ruff
+lint: venv  ## ruff (style, complexity), mypy --strict on functions/
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # The site's home page is the README, its links made relative to docs/ (one text, not two).
 docs: venv  ## the documentation site (MkDocs, strict: a broken link fails) into site/

@@ -16,9 +16,7 @@ ROOT_PREFIX = "ROOT"
 def cache_prefix_of(repository_name: str, prefixes: Iterable[str]) -> str | None:
     """The cache rule prefix a repository belongs to (the longest that matches), or None."""
     matching = [
-        prefix
-        for prefix in prefixes
-        if prefix == ROOT_PREFIX or repository_name.startswith(prefix.rstrip("/") + "/")
+        prefix for prefix in prefixes if prefix == ROOT_PREFIX or repository_name.startswith(prefix.rstrip("/") + "/")
     ]
     return max(matching, key=lambda prefix: (prefix != ROOT_PREFIX, len(prefix)), default=None)
 

@@ -8,6 +8,7 @@ idempotency is off and says so in a WARNING line. Without an alerts topic the al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -90,7 +91,7 @@ alerter = ScanAlerter(
 )
 
 
-def _duplicate_delivery(response: Any, record: DataRecord) -> Any:
+def _duplicate_delivery(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools calls this instead of the function for a scan it already handled: nothing is published again."""
     logger.info("duplicate scan event: already handled, nothing published", extra={"first_outcome": response})
     metrics.add_metric(name="DuplicateScansSkipped", unit=MetricUnit.Count, value=1)
@@ -108,17 +109,21 @@ idempotency_config = IdempotencyConfig(
     expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
     response_hook=_duplicate_delivery,
 )
+
+
+def _alert(event: Any) -> dict[str, Any]:
+    return alerter.handle(event).as_dict()
+
+
+handle: Callable[[Any], dict[str, Any]] = _alert
 if settings.idempotency_table_name:
     table = IdempotencyTable(make_client("dynamodb"), settings.idempotency_table_name)
-    handle = Once(lambda event: alerter.handle(event).as_dict(), table, idempotency_config, _unsaved)
+    handle = Once(_alert, table, idempotency_config, _unsaved)
 else:
     logger.warning(
         "idempotency disabled: IDEMPOTENCY_TABLE_NAME is empty (a local run); a duplicate event alerts twice",
         extra={"setting": "IDEMPOTENCY_TABLE_NAME"},
     )
-
-    def handle(event: Any) -> dict[str, Any]:
-        return alerter.handle(event).as_dict()
 
 
 @metrics.log_metrics(capture_cold_start_metric=True)

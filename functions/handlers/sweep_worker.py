@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
@@ -83,7 +84,7 @@ def _member_adapters(target: Target) -> SweepAdapters:
 reach = _member_adapters if sessions else None
 
 
-def _registry_of(call: DeletionCall) -> EcrRegistry:
+def _registry_of(call: DeletionCall) -> SweepRegistry:
     """Where an unconfirmed delete call's digests are looked up: its member's registry, or this account's."""
     return reach(Target(call.account, call.region)).registry if reach and call.account else registry
 
@@ -133,7 +134,7 @@ def _emit_metrics(result: MessageResult) -> None:
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     problem = sqs_batch_problem(event)
     if problem:
         log_rejected_event(logger, metrics, problem, event)

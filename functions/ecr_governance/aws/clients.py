@@ -26,7 +26,8 @@ AWS_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
     connect_timeout=10,
     read_timeout=60,
-    user_agent_appid="ecr-governance",
+    # botocore has had user_agent_appid since 1.31; botocore-stubs (1.43.126) does not declare it yet.
+    user_agent_appid="ecr-governance",  # type: ignore[call-arg]
     user_agent_extra=USER_AGENT,
 )
 LOCAL_CONFIG = Config(
@@ -68,7 +69,9 @@ def make_client(
     if not region:
         raise SettingsError("no AWS region configured: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
     try:
-        return session.client(
+        # The stubs type each service by its literal name; adapters take the client as they declare it.
+        create_client: Callable[..., Any] = session.client
+        return create_client(
             service, region_name=region, endpoint_url=endpoint_url, config=LOCAL_CONFIG if local else AWS_CONFIG
         )
     except ValueError as error:  # botocore's answer to an endpoint URL it cannot use

@@ -94,7 +94,7 @@ def load_lifecycle_policy(policy_text: str, setting_name: str, shipped_resource:
     except json.JSONDecodeError as error:
         raise SettingsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from error
     report = validate_policy(policy)
-    if not report.valid:
+    if not report.valid or not isinstance(policy, dict):
         problems = "; ".join(str(finding) for finding in report.errors)
         raise SettingsError(f"{source} is not a valid ECR lifecycle policy: {problems}")
     return policy

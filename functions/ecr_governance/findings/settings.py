@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypedDict
 
 from ecr_governance.config import SettingDoc, arn_setting, bool_setting, enum_setting, int_setting, text_setting
 from ecr_governance.errors import SettingsError
@@ -79,7 +80,16 @@ class FindingsSettings:
         return cls(**common_settings(os.environ if environ is None else environ))
 
 
-def common_settings(environ: Mapping[str, str]) -> dict[str, object]:
+class CommonSettings(TypedDict):
+    severity_threshold: Severity
+    only_fixable: bool
+    suppressions_parameter_name: str
+    alert_memory_days: int
+    alerts_topic_arn: str
+    alert_ledger_table: str
+
+
+def common_settings(environ: Mapping[str, str]) -> CommonSettings:
     """The shared settings' values by field name (scan_settings.py adds its own two)."""
     parameter_name = text_setting(environ, "SUPPRESSIONS_PARAMETER_NAME", "")
     if parameter_name and not SSM_PARAMETER_NAME.match(parameter_name):

@@ -234,7 +234,9 @@ class SweepWorker:
             if message
             else RunContext()
         )
-        stop = (lambda: self._too_late(seconds_left, CONTINUE_BELOW_SECONDS)) if can_hand_on else (lambda: False)
+        stop: Callable[[], bool] = (
+            (lambda: self._too_late(seconds_left, CONTINUE_BELOW_SECONDS)) if can_hand_on else (lambda: False)
+        )
         deleter = Deleter(adapters.registry, self._clock, self._batch_size)
         last = deleter.delete(report, reader, self._rules, in_use, context, stop)
         left = [d for d in plan.candidates if d.digest not in report.outcomes]

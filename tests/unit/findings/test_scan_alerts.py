@@ -6,9 +6,7 @@ blocking it, archiving what a rescan or a deletion made stale."""
 from __future__ import annotations
 
 import copy
-import inspect
 import json
-import typing
 from datetime import UTC, datetime
 
 import pytest
@@ -249,12 +247,3 @@ def test_an_asff_finding_has_every_field_security_hub_requires():
     assert required <= set(document) and document["SchemaVersion"] == "2018-10-08"
     assert document["ProductArn"] == "arn:aws:securityhub:ap-southeast-1:123456789012:product/123456789012/default"
     assert len(document["Description"]) == 1024 and document["Resources"][0]["Type"] == "AwsEcrContainerImage"
-
-
-def test_fakes_and_adapters_accept_what_the_ports_pass(port, adapter):
-    for name in typing.get_protocol_members(port):
-        expected = list(inspect.signature(getattr(port, name)).parameters)
-        parameters = inspect.signature(getattr(adapter, name)).parameters
-        assert list(parameters)[: len(expected)] == expected, (adapter.__name__, name)
-        extra = list(parameters.values())[len(expected) :]
-        assert all(p.default is not inspect.Parameter.empty for p in extra), (adapter.__name__, name)
