@@ -42,7 +42,9 @@ class InMemoryRegistry:
         self.throttled: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None, **more):
+    def add(  # noqa: PLR0917 - a builder: one argument per repository setting, defaulted
+        self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None, **more
+    ):
         self.repositories[name] = Repository(
             name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push, **more
         )

@@ -406,7 +406,9 @@ def _sweep_totals(reports: Sequence[SweepReport]) -> dict[str, int]:
     return dict(totals)
 
 
-def sweep_table(reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime) -> str:
+def sweep_table(  # noqa: C901, PLR0912 - issue 18 reworks the CLI; split there
+    reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime
+) -> str:
     gone_column = "DELETED" if rules.deletes else "WOULD DELETE"
     rows = [("REPOSITORY", "IMAGES", "KEPT", "CANDIDATES", gone_column, "KEPT LATE", "FAILED", "SIZE")]
     for report in reports:

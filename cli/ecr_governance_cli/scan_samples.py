@@ -68,7 +68,7 @@ def synthetic_basic_findings(count: int) -> list[dict[str, Any]]:
     return findings
 
 
-def scan_findings_response(
+def scan_findings_response(  # noqa: PLR0913, PLR0917 - the emulator's answer, one argument per response field
     repository_name: str,
     image_digest: str,
     findings: list[dict[str, Any]],

@@ -56,9 +56,16 @@ def bool_setting(environ: Environ, name: str, default: str) -> bool:
     return raw == "true"
 
 
-def _number_setting[N: (int, float)](
-    environ: Environ, name: str, default: str, parse: Callable[[str], N], minimum: N, maximum: N, kind: str
-) -> N:
+@dataclass(frozen=True)
+class _Range[N: (int, float)]:
+    parse: Callable[[str], N]
+    minimum: N
+    maximum: N
+    kind: str
+
+
+def _number_setting[N: (int, float)](environ: Environ, name: str, default: str, bounds: _Range[N]) -> N:
+    parse, minimum, maximum, kind = bounds.parse, bounds.minimum, bounds.maximum, bounds.kind
     raw = text_setting(environ, name, default)
     try:
         value = parse(raw)
@@ -70,11 +77,11 @@ def _number_setting[N: (int, float)](
 
 
 def int_setting(environ: Environ, name: str, default: str, minimum: int, maximum: int) -> int:
-    return _number_setting(environ, name, default, int, minimum, maximum, "a whole number")
+    return _number_setting(environ, name, default, _Range(int, minimum, maximum, "a whole number"))
 
 
 def float_setting(environ: Environ, name: str, default: str, minimum: float, maximum: float) -> float:
-    return _number_setting(environ, name, default, float, minimum, maximum, "a number")
+    return _number_setting(environ, name, default, _Range(float, minimum, maximum, "a number"))
 
 
 def arn_setting(environ: Environ, name: str, service: str | None = None) -> str:

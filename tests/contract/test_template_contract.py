@@ -524,25 +524,45 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
     """Each action on the narrowest resource it can have: ECR on repositories (registry-level actions on *), SNS on
     a topic and DynamoDB on a table the function's environment names, SQS on a queue the template declares, SSM on
     the parameter its setting names, Security Hub on the account's own product, Lambda on the function itself."""
+    fixed = _fixed_resource(action)
+    if fixed is not None:
+        return resource == fixed
+    return _is_the_stacks_own(template, logical_id, action, resource)
+
+
+NO_RESOURCE_FITS = object()
+
+
+def _fixed_resource(action: str) -> Any:
+    """The one resource an action may name whatever the function, or None when it is one of the stack's own."""
+    service = action.split(":", 1)[0]
+    if action in RESOURCE_STAR_ACTIONS:
+        return "*"
+    if service == "ecr":
+        return REPOSITORY_RESOURCE
+    if action == "iam:CreateServiceLinkedRole":
+        return TEMPLATE_SERVICE_LINKED_ROLE
+    if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
+        return MEMBER_ROLES
+    if service == "securityhub":
+        return SECURITY_HUB_RESOURCES.get(action, NO_RESOURCE_FITS)
+    return None
+
+
+def _is_the_stacks_own(template: dict[str, Any], logical_id: str, action: str, resource: Any) -> bool:
     resources = template["Resources"]
     named = _names_in(_declared_variables(template, logical_id))
     service = action.split(":", 1)[0]
-    if action in RESOURCE_STAR_ACTIONS:
-        return resource == "*"
+    target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
     if action == "lambda:InvokeFunction":  # a reconcile continuing in a new invocation of the function itself
         own_name = _properties(template, logical_id).get("FunctionName")
         return isinstance(own_name, dict) and resource == {
             "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + own_name["Fn::Sub"]
         }
-    if service == "ecr":
-        return resource == REPOSITORY_RESOURCE
-    if action == "iam:CreateServiceLinkedRole":
-        return resource == TEMPLATE_SERVICE_LINKED_ROLE
     if service == "sns":
-        target = resource.get("Ref") if isinstance(resource, dict) else None
-        return resources.get(target, {}).get("Type") == "AWS::SNS::Topic" and target in named
+        topic = resource.get("Ref") if isinstance(resource, dict) else None
+        return resources.get(topic, {}).get("Type") == "AWS::SNS::Topic" and topic in named
     if service == "dynamodb":
-        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
         table = resources.get(target[0], {})
         return table.get("Type") == "AWS::DynamoDB::Table" and target[1] == "Arn" and target[0] in named
     if service == "ssm":
@@ -552,12 +572,7 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
             for p in named
             if p in template["Parameters"]
         )
-    if service == "securityhub":
-        return resource == SECURITY_HUB_RESOURCES.get(action)
-    if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
-        return resource == MEMBER_ROLES
     if service == "sqs":  # a queue this template declares (the sweep's, polled by its worker or fed by its planner)
-        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
         return resources.get(target[0], {}).get("Type") == "AWS::SQS::Queue" and target[1] == "Arn"
     return False  # a service without a rule here: add one, as narrow as IAM allows
 

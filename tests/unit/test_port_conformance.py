@@ -28,6 +28,7 @@ import pytest
 TESTS = Path(__file__).resolve().parents[1]
 CLI_PACKAGE = "ecr_governance_cli"
 ADAPTERS = "ecr_governance.aws."
+KIND = inspect.Parameter
 # Ports some side does not serve, with the reason. Each entry is (port, "adapter" | "fake").
 UNSERVED: dict[tuple[str, str], str] = {
     ("ecr_governance.signing.SigningStatusSource", "fake"): "no domain code takes this port yet (the signing check "
@@ -163,32 +164,37 @@ def incompatibilities(port: type, cls: type) -> list[str]:
 
 
 def _parameter_problems(expected: list[inspect.Parameter], actual: list[inspect.Parameter]) -> list[str]:
-    kind = inspect.Parameter
-    positional = (kind.POSITIONAL_ONLY, kind.POSITIONAL_OR_KEYWORD)
     by_name = {parameter.name: parameter for parameter in actual}
-    takes_any_keyword = any(parameter.kind is kind.VAR_KEYWORD for parameter in actual)
+    takes_any_keyword = any(parameter.kind is KIND.VAR_KEYWORD for parameter in actual)
     problems = []
     for index, wanted in enumerate(expected):
-        if wanted.kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD):
+        if wanted.kind in (KIND.VAR_POSITIONAL, KIND.VAR_KEYWORD):
             if not any(parameter.kind is wanted.kind for parameter in actual):
                 problems.append(f"takes no {wanted}")
-            continue
-        given = by_name.get(wanted.name)
-        if given is None:
-            if not (takes_any_keyword and wanted.kind is kind.KEYWORD_ONLY):
-                problems.append(f"has no parameter {wanted.name!r}")
-            continue
-        if wanted.kind in positional and (given.kind not in positional or actual.index(given) != index):
-            problems.append(f"{wanted.name!r} is not positional parameter {index + 1}")
-        if wanted.kind is kind.KEYWORD_ONLY and given.kind not in (kind.KEYWORD_ONLY, kind.POSITIONAL_OR_KEYWORD):
-            problems.append(f"{wanted.name!r} cannot be passed by keyword")
-        if wanted.default is not kind.empty and given.default is kind.empty:
-            problems.append(f"{wanted.name!r} is optional in the port, required here")
+        elif wanted.name in by_name:
+            problems += _mismatches(wanted, index, by_name[wanted.name], actual)
+        elif not (takes_any_keyword and wanted.kind is KIND.KEYWORD_ONLY):
+            problems.append(f"has no parameter {wanted.name!r}")
     wanted_names = {parameter.name for parameter in expected}
     for extra in actual:
-        required = extra.default is kind.empty and extra.kind not in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD)
+        required = extra.default is KIND.empty and extra.kind not in (KIND.VAR_POSITIONAL, KIND.VAR_KEYWORD)
         if extra.name not in wanted_names and required:
             problems.append(f"requires {extra.name!r}, which the port never passes")
+    return problems
+
+
+def _mismatches(
+    wanted: inspect.Parameter, index: int, given: inspect.Parameter, actual: list[inspect.Parameter]
+) -> list[str]:
+    """How the parameter a port's caller passes differs in the implementation (same name)."""
+    positional = (KIND.POSITIONAL_ONLY, KIND.POSITIONAL_OR_KEYWORD)
+    problems = []
+    if wanted.kind in positional and (given.kind not in positional or actual.index(given) != index):
+        problems.append(f"{wanted.name!r} is not positional parameter {index + 1}")
+    if wanted.kind is KIND.KEYWORD_ONLY and given.kind not in (KIND.KEYWORD_ONLY, KIND.POSITIONAL_OR_KEYWORD):
+        problems.append(f"{wanted.name!r} cannot be passed by keyword")
+    if wanted.default is not KIND.empty and given.default is KIND.empty:
+        problems.append(f"{wanted.name!r} is optional in the port, required here")
     return problems
 
 

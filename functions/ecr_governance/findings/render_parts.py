@@ -162,7 +162,7 @@ def problem_lines(problems: Sequence[str]) -> list[str]:
 
 
 def chat_message(
-    icon: str, summary: str, description: str, next_steps: list[str], keywords: list[str], event_type: str
+    icon: str, summary: str, description: str, *, next_steps: list[str], keywords: list[str], event_type: str
 ) -> str:
     """An AWS Chatbot custom notification, serialized (anything else Chatbot drops silently); `summary` is the
     subject, as plain text, the title shows after the icon."""

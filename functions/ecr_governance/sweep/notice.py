@@ -45,7 +45,7 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
         _repositories_line(state),
         f"Images examined: {counts.get('examined', 0)}; kept: {_kept(counts) or 'none'}.",
         f"Candidates (untagged, old, idle, not in use, needed by nothing that stays): {counts.get('candidates', 0)}.",
-        _reclaimed_line(dry_run, images, reclaimed, by_class, savings, prices),
+        _reclaimed_line(dry_run, images, reclaimed, by_class, savings=savings, prices=prices),
         f"Kept at the last moment: {counts.get('tagged_since_plan', 0)} tagged since the plan, "
         f"{counts.get('no_longer_eligible', 0)} pulled, used or changed since, {counts.get('protected', 0)} reached "
         f"from an image that stays, {counts.get('parent_not_deleted', 0)} below an image not deleted, "
@@ -124,7 +124,7 @@ def _kept(counts: Mapping[str, int]) -> str:
 
 
 def _reclaimed_line(
-    dry_run: bool, images: int, reclaimed: int, by_class: dict[str, int], savings: float, prices: Prices
+    dry_run: bool, images: int, reclaimed: int, by_class: dict[str, int], *, savings: float, prices: Prices
 ) -> str:
     if dry_run:
         return (

@@ -221,7 +221,7 @@ class SweepPlan:
         return ready[:size]
 
 
-def plan_sweep(
+def plan_sweep(  # noqa: PLR0913 - the pure plan's inputs; the optional ones are keyword-only
     repository: str,
     images: Iterable[ImageRecord],
     rules: SweepRules,

@@ -84,7 +84,7 @@ class MessageResult:
 
 
 class SweepWorker:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the composition root's wiring: four roles, then each optional port by keyword
         self,
         registry: SweepRegistry,
         directory: RepositoryDirectory,
@@ -213,7 +213,7 @@ class SweepWorker:
             self._summaries.publish_if_complete(message.run_id)
         return expansion
 
-    def _act(
+    def _act(  # noqa: PLR0917 - one repository's act: its report, adapters, reader, in-use data and message
         self,
         report: SweepReport,
         adapters: SweepAdapters,

@@ -31,7 +31,7 @@ SAMPLE = load_event("findings/inspector2-finding.json")
 DIGEST = "sha256:" + "3" * 64
 
 
-def finding_event(
+def finding_event(  # noqa: PLR0913, PLR0917 - a builder: one argument per event field it moves
     repository: str = "mlops/retail-api",
     digest: str = DIGEST,
     cve: str = "CVE-2023-3817",

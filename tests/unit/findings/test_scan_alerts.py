@@ -46,7 +46,9 @@ BASIC_EVENT = event()
 INSPECTOR_EVENT = event("inspector2-scan-complete.json")
 
 
-def alerter(source, publisher=None, suppressions=None, importer=None, ledger=None, exists=False) -> ScanAlerter:
+def alerter(  # noqa: PLR0917 - a builder: the source, then each port (defaulted)
+    source, publisher=None, suppressions=None, importer=None, ledger=None, exists=False
+) -> ScanAlerter:
     rules = RulesReader(SETTINGS, suppressions, clock=lambda: NOW)
     return ScanAlerter(
         FindingsReader(source, rules),

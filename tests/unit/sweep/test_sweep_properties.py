@@ -191,7 +191,9 @@ def change(registry: InMemoryEcr, what: str, position: int, pushed: list[int]) -
         )
 
 
-def run(images, subject_reported, rules, batch_size, events, faults=(frozenset(), frozenset(), frozenset())):
+def run(  # noqa: PLR0917 - the property's drawn values, in the order it draws them
+    images, subject_reported, rules, batch_size, events, faults=(frozenset(), frozenset(), frozenset())
+):
     unreadable, undeletable, in_use = faults
     ecr = InMemoryEcr()
     ecr.add(REPOSITORY, *images)
