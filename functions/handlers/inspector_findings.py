@@ -33,7 +33,7 @@ from ecr_governance.location import Location
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_location, sqs_batch_problem
-from handlers.findings_wiring import guarded_publisher, rules_reader
+from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
@@ -95,5 +95,7 @@ def _emit_metrics(outcome: BatchOutcome) -> None:
     for field, name in METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(outcome, field))
     metrics.add_metric(name="AdvisoryMessagesFailed", unit=MetricUnit.Count, value=len(outcome.failed_messages))
+    for severity, count in outcome.published_by_severity.items():
+        metrics.add_metric(name=ALERT_METRIC_BY_SEVERITY[severity], unit=MetricUnit.Count, value=count)
     for reason, count in outcome.skipped.items():
         logger.debug("finding events not alerted", extra={"reason": reason, "count": count})

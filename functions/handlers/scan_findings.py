@@ -28,6 +28,7 @@ from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.events import parse_scan_event
 from ecr_governance.findings.ledger import AlertLedger
+from ecr_governance.findings.normalize import Severity
 from ecr_governance.findings.ports import FindingsImporter, ImageExistence, ScanFindingsSource, SuppressionsSource
 from ecr_governance.findings.reader import FindingsReader
 from ecr_governance.findings.scan_alerts import AlertStatus, ScanAlerter
@@ -36,7 +37,7 @@ from ecr_governance.findings.security_hub import SecurityHubSync
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_location
-from handlers.findings_wiring import guarded_publisher, rules_reader
+from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
 
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
 # conditional ones are granted only when the setting named as their key turns the feature on.
@@ -144,6 +145,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _emit_metrics(outcome: dict[str, Any]) -> None:
     metrics.add_metric(name=METRIC_BY_STATUS[AlertStatus(outcome["status"])], unit=MetricUnit.Count, value=1)
+    if outcome["status"] == AlertStatus.ALERTED and outcome.get("highest_severity"):
+        severity = Severity(outcome["highest_severity"])
+        metrics.add_metric(name=ALERT_METRIC_BY_SEVERITY[severity], unit=MetricUnit.Count, value=1)
     counts = {**METRIC_BY_COUNT, **(SECURITY_HUB_METRICS if settings.import_to_security_hub else {})}
     for field, name in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=outcome[field])

@@ -31,7 +31,7 @@ from ecr_governance.sweep.ledger import DeletionCall, RunLedger
 from ecr_governance.sweep.messages import parse_message
 from ecr_governance.sweep.notice import Prices
 from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepAdapters, SweepRegistry
-from ecr_governance.sweep.report import Outcome
+from ecr_governance.sweep.report import STORAGE_CLASSES, Outcome
 from ecr_governance.sweep.settings import SweepSettings
 from ecr_governance.sweep.summary import RunSummaries
 from ecr_governance.sweep.worker import MessageResult, SweepWorker
@@ -125,6 +125,9 @@ def _emit_metrics(result: MessageResult) -> None:
     if report is not None:
         metrics.add_metric(name="ImagesSwept", unit=MetricUnit.Count, value=report.count(Outcome.DELETED))
         metrics.add_metric(name="BytesReclaimed", unit=MetricUnit.Bytes, value=report.bytes_of(Outcome.DELETED))
+        deleted_by_class = {storage: report.bytes_of(Outcome.DELETED, storage) for storage in STORAGE_CLASSES}
+        savings = prices.monthly_usd(deleted_by_class)
+        metrics.add_metric(name="MonthlySavingsUsd", unit=MetricUnit.NoUnit, value=savings)
         failures = len(report.failed_images) + int(report.failure is not None)
         metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=failures)
     if summaries is not None and summaries.notification_failed:

@@ -24,6 +24,10 @@ class Prices:
     def of(self, storage_class: str) -> float:
         return self.archive if storage_class == "archive" else self.standard
 
+    def monthly_usd(self, bytes_by_class: Mapping[str, int]) -> float:
+        """What storing these bytes costs a month (ECR's per-image sizes: an upper bound, shared layers counted)."""
+        return sum(size / GIB * self.of(storage) for storage, size in bytes_by_class.items())
+
 
 def sweep_notice(state: RunState, prices: Prices) -> Notice:
     counts = state.counts
@@ -31,7 +35,7 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
     images = counts.get("would_delete", 0) if dry_run else counts.get("deleted", 0)
     by_class = {storage: counts.get(counter, 0) for storage, counter in RECLAIMED_COUNTERS.items()}
     reclaimed = counts.get("bytes_reclaimable", 0) if dry_run else sum(by_class.values())
-    savings = sum(size / GIB * prices.of(storage) for storage, size in by_class.items())
+    savings = prices.monthly_usd(by_class)
     failures = counts.get("failed", 0) + counts.get("repositories_failed", 0)
     verb = "would delete" if dry_run else "deleted"
     subject = f"ECR sweep{' (dry run)' if dry_run else ''}: {images} untagged images {verb}, {reclaimed / GIB:.2f} GiB"

@@ -125,6 +125,7 @@ def test_one_advisory_reaching_200_images_in_30_repositories_is_one_alert():
     (notice,) = publisher.notices
     assert notice.subject == "[HIGH] CVE-2023-3817 (openssl) in 200 images, 30 repositories"
     assert outcome.advisories_published == 1 and outcome.images_alerted == 200 and not outcome.failed_messages
+    assert outcome.published_by_severity == {Severity.HIGH: 1}  # the dashboard's alerts by severity
     assert (
         "team-00/service (7): " in notice.text
         and "Package:     openssl 3.0.9-1 - fixed in 3.0.11-1~deb12u1" in notice.text
