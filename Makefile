@@ -84,7 +84,8 @@ lint: venv $(CHECKOV_STAMP)  ## ruff (style, complexity), mypy --strict on funct
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation dockerfile $(CHECKOV_FILES)
 
 # The site's home page is the README, its links made relative to docs/ (one text, not two).
-docs: venv  ## the documentation site (MkDocs, strict: a broken link fails) into site/
+docs: venv  ## the documentation site (MkDocs, strict: a broken link fails) into site/; regenerates docs/parameters.md
+	$(PY) -m ecr_governance_cli.parameter_reference
 	sed -e 's|](docs/|](|g' -e 's|](server/README.md)|](retail-api.md)|g' README.md > docs/index.md
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 

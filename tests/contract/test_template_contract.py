@@ -17,11 +17,13 @@ import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.idempotency import IdempotencyTable
+from ecr_governance.config import SettingDoc
 from ecr_governance.enforce import events, invocation, settings
 from ecr_governance.errors import InvalidEvent, SettingsError
 from ecr_governance.findings import events as findings_events
 from ecr_governance.findings import finding_events, scan_settings
 from ecr_governance.findings import settings as findings_settings
+from ecr_governance.findings.ledger import LEASE_SECONDS
 from ecr_governance.findings.normalize import Severity
 from ecr_governance.lifecycle.validate import validate_policy
 from ecr_governance.location import Location
@@ -55,19 +57,6 @@ SETTINGS_OF_FUNCTION = {
 }
 # Where the sample events come from: the account and region the emulator and the demo use.
 SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
-# Settings the template derives from its own resources/conditions rather than passing a Parameter through.
-DERIVED_SETTINGS = {
-    "GOVERNANCE_ROLE_ARN",
-    "REMEDIATION_TOPIC_ARN",
-    "ALERTS_TOPIC_ARN",
-    "IDEMPOTENCY_TABLE_NAME",
-    "ALERT_LEDGER_TABLE",
-    "SWEEP_TOPIC_ARN",
-    "SWEEP_QUEUE_URL",
-    "SWEEP_RUNS_TABLE",
-    "MEMBER_ROLE_NAME",  # set only when Scope=organization
-    "WORK_QUEUE_URL",  # the hub's work queue, only when Scope=organization
-}
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
@@ -159,7 +148,8 @@ def _string_argument(call: ast.Call, index: int) -> str | None:
 
 
 def _environment_reads(path: Path) -> set[str]:
-    """Names read with os.environ.get / environ.get / os.getenv / os.environ[...] / settings' _text/_list/_enum."""
+    """Names read with os.environ.get / environ.get / os.getenv / os.environ[...], and the variables of the
+    SettingDocs passed to the settings readers (text_setting(environ, GOVERNANCE_MODE), ...)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         name: str | None = None
@@ -169,7 +159,7 @@ def _environment_reads(path: Path) -> set[str]:
             if (node.func.attr == "get" and owner_name == "environ") or node.func.attr == "getenv":
                 name = _string_argument(node, 0)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SETTINGS_READERS:
-            name = _string_argument(node, 1)
+            name = _string_argument(node, 1) or _setting_doc_variable(path, node.args[1])
         elif isinstance(node, ast.Subscript):
             owner = node.value
             owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
@@ -178,6 +168,16 @@ def _environment_reads(path: Path) -> set[str]:
         if name:
             names.add(name)
     return names
+
+
+def _setting_doc_variable(path: Path, argument: ast.expr) -> str | None:
+    """The environment variable of a module-level SettingDoc named in the call (None: not one, e.g. the readers'
+    own parameter inside config.py)."""
+    if not isinstance(argument, ast.Name):
+        return None
+    module = ".".join(path.relative_to(FUNCTIONS_DIR).with_suffix("").parts).removesuffix(".__init__")
+    doc = getattr(importlib.import_module(module), argument.id, None)
+    return doc.env if isinstance(doc, SettingDoc) else None
 
 
 def _handler_module(template: dict[str, Any], logical_id: str) -> str:
@@ -209,8 +209,14 @@ def test_every_function_runs_python313_on_arm64(template: dict[str, Any], functi
 
 PARAMETER_SETS = {
     "defaults": {},
-    "prod-like": {"Mode": "enforce", "NotifyRemediations": "true", "RemediationNotificationEmail": "ops@example.com"},
-    "audit-with-exclusions": {"Mode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+    "prod-like": {"EnforceMode": "enforce", "NotifyRemediations": "true", "NotificationEmail": "ops@example.com"},
+    "audit-with-exclusions": {"EnforceMode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+    # A stack deployed before the rename, updated with its previous values: the deprecated names still decide.
+    "deprecated-names": {
+        "Mode": "audit",
+        "RemediationNotificationEmail": "ops@example.com",
+        "NotifyRemediations": "true",
+    },
     "findings-all-on": {
         "AlertSeverityThreshold": "MEDIUM",
         "AlertOnlyFixable": "true",
@@ -339,18 +345,11 @@ def test_powertools_is_configured_by_the_template(template: dict[str, Any], func
 
 
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF_FUNCTION))
-def test_every_setting_doc_is_a_declared_variable_fed_by_a_parameter_with_its_default(
-    template: dict[str, Any], logical_id: str
-) -> None:
+def test_every_setting_doc_is_a_declared_variable(template: dict[str, Any], logical_id: str) -> None:
+    """Which Parameter feeds each variable, with which default and limits: test_parameter_reference.py."""
     declared = _declared_variables(template, logical_id)
-    parameters = template["Parameters"]
     for doc in SETTINGS_OF_FUNCTION[logical_id].SETTINGS_DOCS:
         assert doc.env in declared, f"{doc.env} is documented but not in {logical_id}'s environment"
-        if doc.env in DERIVED_SETTINGS:
-            continue
-        assert doc.parameter in parameters, f"{doc.env}: no template Parameter {doc.parameter}"
-        assert declared[doc.env] == {"Ref": doc.parameter}, f"{doc.env} is not !Ref {doc.parameter}"
-        assert str(parameters[doc.parameter].get("Default")) == doc.default, f"{doc.parameter} default differs"
 
 
 def test_derived_settings_come_from_the_functions_own_resources(template: dict[str, Any]) -> None:
@@ -467,7 +466,7 @@ def test_the_suppressions_parameter_pattern_is_what_the_code_accepts(template: d
 @pytest.mark.parametrize(
     ("parameter", "environment_variable", "accepted"),
     [
-        ("Mode", "GOVERNANCE_MODE", {str(mode) for mode in settings.Mode}),
+        ("EnforceMode", "GOVERNANCE_MODE", {str(mode) for mode in settings.Mode}),
         ("TagMutability", "TAG_MUTABILITY", {str(m) for m in settings.COMPLIANT_TARGET_MUTABILITIES}),
     ],
 )
@@ -793,6 +792,25 @@ def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: 
     assert re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)", default), default
 
 
+def test_each_function_has_a_timeout_sized_to_its_work(template: dict[str, Any], function_ids: list[str]) -> None:
+    """Not one 900 s for all: each function states its own, and what depends on it stays true."""
+    timeouts = {logical_id: _properties(template, logical_id)["Timeout"] for logical_id in function_ids}
+    assert "Timeout" not in template["Globals"]["Function"]
+    assert len(set(timeouts.values())) > 1 and all(3 <= t <= 900 for t in timeouts.values()), timeouts
+    # A reconcile hands on TIME_RESERVE_MILLIS before the end: a piece must have at least as long again to work.
+    for logical_id in (ENFORCE_FUNCTION, "EnforceMemberFunction"):
+        reserve = _handler_module_object(template, logical_id).TIME_RESERVE_MILLIS / 1000
+        assert timeouts[logical_id] >= 2 * reserve, logical_id
+    # An alert ledger claim outlives the invocation holding it only when that invocation crashed.
+    assert max(timeouts[FINDINGS_FUNCTION], timeouts[INSPECTOR_FUNCTION]) < LEASE_SECONDS
+    # Every queue a function polls keeps a message hidden for 6 x that function's timeout (AWS's advice).
+    for mapping in template["Resources"].values():
+        if mapping["Type"] == "AWS::Lambda::EventSourceMapping":
+            function = mapping["Properties"]["FunctionName"]["Ref"]
+            queue = template["Resources"][mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]
+            assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeouts[function], function
+
+
 def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> None:
     """Registry scanning is read-modify-write: concurrent invocations would overwrite each other's filters."""
     properties = template["Resources"][ENFORCE_FUNCTION]["Properties"]
@@ -883,15 +901,6 @@ def test_every_inspector_finding_sample_parses_as_the_event_or_in_the_sqs_batch_
     for event in events_in_it:
         parsed = finding_events.parse_finding_event(event, LOCAL_LOCATION)
         assert parsed.images and parsed.finding.id.startswith("CVE-")
-
-
-# ---- 10. docs -------------------------------------------------------------------------------------------------
-def test_the_parameter_reference_documents_every_template_parameter(template: dict[str, Any]) -> None:
-    reference = PROJECT_ROOT / "docs" / "parameters.md"
-    assert reference.is_file(), "docs/parameters.md is missing"
-    text = reference.read_text()
-    undocumented = [name for name in template["Parameters"] if not re.search(rf"\b{re.escape(name)}\b", text)]
-    assert undocumented == []
 
 
 # ---- 11. samconfig.toml ---------------------------------------------------------------------------------------

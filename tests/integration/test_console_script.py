@@ -73,7 +73,7 @@ def test_emulator_refuses_a_busy_port_at_once():
         (["ReconcileConcurrency=0"], "parameter ReconcileConcurrency='0' breaks its MinValue 1"),
         (["ReconcileConcurrency=lots"], "is not a number"),
         (["Nope=1"], "unknown template parameter(s): Nope"),
-        (["Mode"], "is not Key=Value or ParameterKey=Key,ParameterValue=Value"),
+        (["EnforceMode"], "is not Key=Value or ParameterKey=Key,ParameterValue=Value"),
     ],
 )
 def test_parameter_overrides_are_checked_as_cloudformation_would(overrides, expected):
