@@ -54,10 +54,11 @@ test: venv tools  ## every test: lint, unit, integration (emulator over HTTP), c
 	$(MAKE) --no-print-directory image-test
 
 # The edit-test loop (< 15 s here): hypothesis' fast profile (a twentieth of each property's examples, see
-# tests/property_budget.py) and cached bytecode of the rewritten test modules (an empty PYTHONDONTWRITEBYTECODE lets
-# Python write it where the environment turned it off). `make test` runs the full counts.
+# tests/property_budget.py), cached bytecode of the rewritten test modules (an empty PYTHONDONTWRITEBYTECODE lets
+# Python write it where the environment turned it off), and no heap teardown after the report (FAST_EXIT, see
+# tests/conftest.py). `make test` runs the full counts.
 unit: venv  ## unit tests only (no network, fast hypothesis profile)
-	PYTHONDONTWRITEBYTECODE= HYPOTHESIS_PROFILE=fast $(BIN)/pytest -q tests/unit
+	PYTHONDONTWRITEBYTECODE= HYPOTHESIS_PROFILE=fast FAST_EXIT=1 $(BIN)/pytest -q tests/unit
 
 integration: venv  ## integration tests against the embedded emulator
 	$(BIN)/pytest -q tests/integration
