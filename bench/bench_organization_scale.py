@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 from bench_enforce_scale import Response, SimulatedRegistry
@@ -262,19 +262,20 @@ def run(accounts: int, regions: int, repositories: int, latency: float) -> None:
     outcome = router.route(schedule, Provenance(HUB_ACCOUNT, HUB_REGION))
     service.join()
     wall = time.perf_counter() - started
-    report(organization, outcome.as_dict(), service.results, wall, containers, targets, repositories, latency)
+    report(organization, outcome.as_dict(), service.results, wall, Scale(containers, targets, repositories, latency))
+
+
+class Scale(NamedTuple):
+    concurrency: int  # member workers at once (the template's MemberConcurrency)
+    targets: int  # account-regions
+    repositories: int  # per account-region
+    latency: float  # seconds a call
 
 
 def report(
-    organization: Organization,
-    fan_out: dict[str, Any],
-    results: Counter[str],
-    wall: float,
-    concurrency: int,
-    targets: int,
-    repositories: int,
-    latency: float,
+    organization: Organization, fan_out: dict[str, Any], results: Counter[str], wall: float, scale: Scale
 ) -> None:
+    concurrency, targets, repositories, latency = scale
     exempt = len(SimulatedRegistry(repositories, 0).exempt)  # tagged exempt: no lifecycle policy read
     per_target = (
         math.ceil(repositories / 1000)  # DescribeRepositories pages

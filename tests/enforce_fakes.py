@@ -1,5 +1,5 @@
 """In-memory fakes of the enforcement ports, for tests without network (they satisfy the same Protocols as the
-adapters; tests/unit/enforce/test_service.py checks their signatures against the ports)."""
+adapters; tests/unit/test_port_conformance.py checks their signatures against the ports)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ class InMemoryRegistry:
         self.throttled: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
 
-    def add(self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None, **more):
+    def add(  # noqa: PLR0917 - a builder: one argument per repository setting, defaulted
+        self, name, mutability="IMMUTABLE", filters=(), scan_on_push=True, policy=STANDARD, tags=None, **more
+    ):
         self.repositories[name] = Repository(
             name, f"arn:aws:ecr:ap-southeast-1:1:repository/{name}", mutability, tuple(filters), scan_on_push, **more
         )

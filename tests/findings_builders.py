@@ -19,7 +19,7 @@ IMAGE = ScannedImage(
 TODAY = date(2026, 11, 20)
 
 
-def finding(
+def finding(  # noqa: PLR0913, PLR0917 - a builder: one argument per finding field, defaulted
     finding_id: str = "CVE-2024-0001",
     severity: Severity = Severity.HIGH,
     score: float | None = 7.5,
@@ -44,7 +44,7 @@ def finding(
     )
 
 
-def report_of(
+def report_of(  # noqa: PLR0917 - a builder: one argument per setting the report is made under, defaulted
     findings: list[Finding],
     threshold: Severity = Severity.HIGH,
     only_fixable: bool = False,

@@ -13,7 +13,7 @@ TEMPLATE = PROJECT_ROOT / "template.yaml"
 REGION = "ap-southeast-1"
 
 
-def create_repository(
+def create_repository(  # noqa: PLR0913, PLR0917 - a builder: one argument per repository setting, defaulted
     ecr: Any,
     name: str,
     mutability: str = "MUTABLE",
@@ -44,7 +44,7 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
-def push_image(
+def push_image(  # noqa: PLR0917 - a builder: one argument per image property, defaulted
     ecr: Any, repository: str, name: str, tag: str | None = None, subject: str | None = None, layer_size: int = 32654
 ) -> str:
     """Push a distinct single-platform image and return its digest. moto derives the digest from the layer digests,

@@ -119,7 +119,7 @@ def read_env_vars(path: str, logical_id: str) -> dict[str, str]:
     return variables
 
 
-def invoke_function(
+def invoke_function(  # noqa: PLR0917 - issue 18 reworks the CLI; split there
     template_path: str,
     logical_id: str,
     event: Any,

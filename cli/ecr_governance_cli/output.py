@@ -78,32 +78,39 @@ def text_lines(value: Any, identifier: str | None = None, columns: list[str] | N
     lists and objects; the objects of one list share the columns of their scalar keys, sorted (a key that holds an
     object in any of them is printed as that object's own line instead, as `null` is where it has none)."""
     if isinstance(value, dict):
-        keys = columns if columns is not None else sorted(k for k, v in value.items() if _is_scalar(v))
-        cells = [_scalar(value.get(key)) for key in keys]
-        if cells:
-            yield "\t".join([identifier.upper(), *cells] if identifier else cells) + "\n"
-        for key in sorted(value):
-            if not _is_scalar(value[key]):
-                yield from text_lines(value[key], key)
+        yield from _object_lines(value, identifier, columns)
     elif isinstance(value, list):
-        if any(isinstance(item, dict) for item in value):
-            objects = [item for item in value if isinstance(item, dict)]
-            nested = {k for item in objects for k, v in item.items() if not _is_scalar(v)}
-            shared = sorted({k for item in objects for k in item} - nested)
-            for item in value:
-                yield from text_lines(item, identifier, shared if isinstance(item, dict) else None)
-        else:
-            scalars = [item for item in value if _is_scalar(item)]
-            if scalars:
-                if identifier:
-                    yield from (f"{identifier.upper()}\t{_scalar(item)}\n" for item in scalars)
-                else:
-                    yield "\t".join(map(_scalar, scalars)) + "\n"
-            for item in value:
-                if not _is_scalar(item):
-                    yield from text_lines(item, identifier)
+        yield from _list_lines(value, identifier)
     else:
         yield _scalar(value) + "\n"
+
+
+def _object_lines(value: dict[str, Any], identifier: str | None, columns: list[str] | None) -> Iterable[str]:
+    keys = columns if columns is not None else sorted(k for k, v in value.items() if _is_scalar(v))
+    cells = [_scalar(value.get(key)) for key in keys]
+    if cells:
+        yield "\t".join([identifier.upper(), *cells] if identifier else cells) + "\n"
+    for key in sorted(value):
+        if not _is_scalar(value[key]):
+            yield from text_lines(value[key], key)
+
+
+def _list_lines(value: list[Any], identifier: str | None) -> Iterable[str]:
+    if any(isinstance(item, dict) for item in value):
+        objects = [item for item in value if isinstance(item, dict)]
+        nested = {k for item in objects for k, v in item.items() if not _is_scalar(v)}
+        shared = sorted({k for item in objects for k in item} - nested)
+        for item in value:
+            yield from text_lines(item, identifier, shared if isinstance(item, dict) else None)
+        return
+    scalars = [item for item in value if _is_scalar(item)]
+    if scalars and identifier:
+        yield from (f"{identifier.upper()}\t{_scalar(item)}\n" for item in scalars)
+    elif scalars:
+        yield "\t".join(map(_scalar, scalars)) + "\n"
+    for item in value:
+        if not _is_scalar(item):
+            yield from text_lines(item, identifier)
 
 
 # ---- tables -----------------------------------------------------------------------------------------------------

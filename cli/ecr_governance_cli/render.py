@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -473,6 +473,28 @@ def _sweep_totals(reports: Sequence[SweepReport]) -> dict[str, int]:
 def sweep_table(
     reports: Sequence[SweepReport], selection: Selection, rules: SweepRules, now: datetime, missing: Sequence[str] = ()
 ) -> str:
+    lines = [_rules_text(rules, now)]
+    if reports:
+        lines.extend(table(_sweep_rows(reports, rules), right_aligned=frozenset(range(1, 8))))
+    totals = _sweep_totals(reports)
+    kept = [f"{totals[counter]} {reason}" for reason, counter in KEPT_COUNTERS.items() if totals.get(counter)]
+    if kept:
+        lines.append(f"kept: {', '.join(kept)}")
+    for report in reports:
+        lines.extend(_sweep_report_notes(report))
+    lines.extend(_sweep_selection_notes(selection, missing))
+    verb = "deleted" if rules.deletes else "would be deleted"
+    images = totals.get("deleted", 0) + totals.get("would_delete", 0)
+    size = sum(totals.get(counter, 0) for counter in RECLAIMED_COUNTERS.values()) + totals.get("bytes_reclaimable", 0)
+    failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable) + len(missing)
+    lines.append(
+        f"{plural(len(reports), 'repository')} swept: {plural(images, 'image')} {verb} ({human_bytes(size)}, "
+        f"ECR's per-image sizes: an upper bound), {failed} failed"
+    )
+    return "\n".join(lines)
+
+
+def _sweep_rows(reports: Sequence[SweepReport], rules: SweepRules) -> list[tuple[str, ...]]:
     gone_column = "DELETED" if rules.deletes else "WOULD DELETE"
     rows = [("REPOSITORY", "IMAGES", "KEPT", "CANDIDATES", gone_column, "KEPT LATE", "FAILED", "SIZE")]
     for report in reports:
@@ -490,43 +512,34 @@ def sweep_table(
                 human_bytes(report.bytes),
             )
         )
-    lines = [_rules_text(rules, now)]
-    if reports:
-        lines.extend(table(rows, right_aligned=frozenset(range(1, 8))))
-    totals = _sweep_totals(reports)
-    kept = [f"{totals[counter]} {reason}" for reason, counter in KEPT_COUNTERS.items() if totals.get(counter)]
-    if kept:
-        lines.append(f"kept: {', '.join(kept)}")
-    for report in reports:
-        if report.failure is not None:
-            lines.append(f"{report.repository}: not swept: {report.failure.code}: {report.failure.message}")
-        elif report.gone:
-            lines.append(f"{report.repository}: deleted during the sweep")
-        elif report.exempt_now:
-            lines.append(f"{report.repository}: exempt ({report.exempt_now})")
-        if report.plan is not None and report.plan.unread:
-            unread = "; ".join(f"{d[:19]}: {why}" for d, why in list(report.plan.unread.items())[:FAILURES_SHOWN])
-            lines.append(f"{report.repository}: nothing untagged deleted: manifests unread ({unread})")
-        for outcome in report.failed_images[:FAILURES_SHOWN]:
-            lines.append(f"{report.repository}: {outcome.digest[:19]} failed: {outcome.code}: {outcome.detail}")
-        for outcome in report.outcomes.values():
-            if outcome.outcome in KEPT_LATE:
-                lines.append(f"{report.repository}: {outcome.digest[:19]} kept ({outcome.outcome}): {outcome.detail}")
+    return rows
+
+
+def _sweep_report_notes(report: SweepReport) -> Iterator[str]:
+    """Why a repository was not swept, what it kept unread, and each image that failed or was kept late."""
+    if report.failure is not None:
+        yield f"{report.repository}: not swept: {report.failure.code}: {report.failure.message}"
+    elif report.gone:
+        yield f"{report.repository}: deleted during the sweep"
+    elif report.exempt_now:
+        yield f"{report.repository}: exempt ({report.exempt_now})"
+    if report.plan is not None and report.plan.unread:
+        unread = "; ".join(f"{d[:19]}: {why}" for d, why in list(report.plan.unread.items())[:FAILURES_SHOWN])
+        yield f"{report.repository}: nothing untagged deleted: manifests unread ({unread})"
+    for outcome in report.failed_images[:FAILURES_SHOWN]:
+        yield f"{report.repository}: {outcome.digest[:19]} failed: {outcome.code}: {outcome.detail}"
+    for outcome in report.outcomes.values():
+        if outcome.outcome in KEPT_LATE:
+            yield f"{report.repository}: {outcome.digest[:19]} kept ({outcome.outcome}): {outcome.detail}"
+
+
+def _sweep_selection_notes(selection: Selection, missing: Sequence[str]) -> Iterator[str]:
     for name, why in selection.exempt:
-        lines.append(f"{name}: exempt ({why})")
+        yield f"{name}: exempt ({why})"
     for name, failure in selection.unreadable:
-        lines.append(f"{name}: not swept: its tags could not be read ({failure.code})")
+        yield f"{name}: not swept: its tags could not be read ({failure.code})"
     for name in missing:
-        lines.append(f"{name}: not swept: {NOT_FOUND}: repository not found")
-    verb = "deleted" if rules.deletes else "would be deleted"
-    images = totals.get("deleted", 0) + totals.get("would_delete", 0)
-    size = sum(totals.get(counter, 0) for counter in RECLAIMED_COUNTERS.values()) + totals.get("bytes_reclaimable", 0)
-    failed = totals.get("failed", 0) + totals.get("repositories_failed", 0) + len(selection.unreadable) + len(missing)
-    lines.append(
-        f"{plural(len(reports), 'repository')} swept: {plural(images, 'image')} {verb} ({human_bytes(size)}, "
-        f"ECR's per-image sizes: an upper bound), {failed} failed"
-    )
-    return "\n".join(lines)
+        yield f"{name}: not swept: {NOT_FOUND}: repository not found"
 
 
 def findings_summary_json(postures: list[ScanPosture], threshold: Severity) -> dict[str, Any]:

@@ -69,7 +69,7 @@ def synthetic_basic_findings(count: int) -> list[dict[str, Any]]:
 
 
 def enhanced_finding(
-    finding_id: str, severity: str, package: str, version: str, fixed_in: str, score: float, exploit: bool = False
+    finding_id: str, severity: str, package: str, version: str, fixed_in: str, *, score: float
 ) -> dict[str, Any]:
     """One enhanced-scanning finding (EnhancedImageScanFinding, from Amazon Inspector)."""
     return {
@@ -96,7 +96,7 @@ def enhanced_finding(
         "title": f"{finding_id} - {package}",
         "type": "PACKAGE_VULNERABILITY",
         "fixAvailable": "YES" if fixed_in else "NO",
-        "exploitAvailable": "YES" if exploit else "NO",
+        "exploitAvailable": "NO",
     }
 
 
@@ -120,7 +120,9 @@ def findings_for_counts(counts: dict[str, int], enhanced: bool = False) -> list[
             )
             if enhanced:
                 fixed = f"{version}+fix1" if number % 2 == 0 else ""
-                findings.append(enhanced_finding(finding_id, severity, package, version, fixed, SCORE_OF[severity]))
+                findings.append(
+                    enhanced_finding(finding_id, severity, package, version, fixed, score=SCORE_OF[severity])
+                )
             else:
                 findings.append(basic_finding(finding_id, severity, package, version, f"{SCORE_OF[severity]}"))
     return findings
@@ -139,7 +141,7 @@ def failed_scan_response(repository_name: str, image_digest: str, registry_id: s
     }
 
 
-def scan_findings_response(
+def scan_findings_response(  # noqa: PLR0913, PLR0917 - the emulator's answer, one argument per response field
     repository_name: str,
     image_digest: str,
     findings: list[dict[str, Any]],

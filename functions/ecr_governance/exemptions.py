@@ -32,46 +32,51 @@ DEFAULT_EXEMPT_ASPECTS = frozenset({ExemptAspect.TAG_MUTABILITY, ExemptAspect.LI
 # Tag values that lift an exemption without being a typo worth reporting.
 NOT_EXEMPT_VALUES = frozenset({"", "false", "no", "none"})
 
+EXEMPT_TAG_KEY = SettingDoc(
+    "EXEMPT_TAG_KEY", "ExemptTagKey", "ecr-governance:exempt", "Repository tag key that exempts a repository."
+)
+EXEMPT_TAG_VALUE = SettingDoc(
+    "EXEMPT_TAG_VALUE",
+    "ExemptTagValue",
+    "true",
+    "Value of that tag (case-insensitive) that exempts a repository from tag mutability and lifecycle; the tag may "
+    "instead list aspects (`tag-mutability lifecycle scan-on-push encryption signing`, space-separated).",
+)
+EXEMPT_REPOSITORY_PATTERNS = SettingDoc(
+    "EXEMPT_REPOSITORY_PATTERNS",
+    "ExemptRepositoryPatterns",
+    "",
+    "Comma-separated repository name patterns (`*` matches any characters, `/` included) exempt from tag mutability "
+    "and lifecycle.",
+)
+SCAN_EXEMPT_REPOSITORY_PATTERNS = SettingDoc(
+    "SCAN_EXEMPT_REPOSITORY_PATTERNS",
+    "ScanExemptRepositoryPatterns",
+    "",
+    "Comma-separated repository name patterns (`*` wildcard) left out of scan on push.",
+)
 EXEMPTION_SETTINGS_DOCS: tuple[SettingDoc, ...] = (
-    SettingDoc("EXEMPT_TAG_KEY", "ExemptTagKey", "ecr-governance:exempt", "Repository tag key that exempts it."),
-    SettingDoc(
-        "EXEMPT_TAG_VALUE",
-        "ExemptTagValue",
-        "true",
-        "Value of the exempt tag (case-insensitive) that exempts a repository from tag mutability and lifecycle; "
-        "the tag may instead list aspects: tag-mutability, lifecycle, scan-on-push, encryption, signing "
-        "(space-separated).",
-    ),
-    SettingDoc(
-        "EXEMPT_REPOSITORY_PATTERNS",
-        "ExemptRepositoryPatterns",
-        "",
-        "Comma-separated repository name patterns (`*` matches any characters, `/` included) exempt from tag "
-        "mutability and lifecycle.",
-    ),
-    SettingDoc(
-        "SCAN_EXEMPT_REPOSITORY_PATTERNS",
-        "ScanExemptRepositoryPatterns",
-        "",
-        "Comma-separated repository name patterns left out of scan on push.",
-    ),
+    EXEMPT_TAG_KEY,
+    EXEMPT_TAG_VALUE,
+    EXEMPT_REPOSITORY_PATTERNS,
+    SCAN_EXEMPT_REPOSITORY_PATTERNS,
 )
 
 
 @dataclass(frozen=True)
 class ExemptionSettings:
-    tag_key: str = "ecr-governance:exempt"
-    tag_value: str = "true"
+    tag_key: str = EXEMPT_TAG_KEY.default
+    tag_value: str = EXEMPT_TAG_VALUE.default
     repository_patterns: tuple[str, ...] = ()
     scan_exempt_patterns: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> ExemptionSettings:
         environ = os.environ if environ is None else environ
-        tag_key = text_setting(environ, "EXEMPT_TAG_KEY", "ecr-governance:exempt")
+        tag_key = text_setting(environ, EXEMPT_TAG_KEY)
         if not tag_key:
             raise SettingsError("EXEMPT_TAG_KEY must not be empty")
-        tag_value = text_setting(environ, "EXEMPT_TAG_VALUE", "true")
+        tag_value = text_setting(environ, EXEMPT_TAG_VALUE)
         if not tag_value or tag_value.lower() in NOT_EXEMPT_VALUES or tag_value.lower() in set(ExemptAspect):
             raise SettingsError(
                 f"EXEMPT_TAG_VALUE={tag_value!r} is not valid: it must be a word such as `true` that is neither empty, "
@@ -80,8 +85,8 @@ class ExemptionSettings:
         return cls(
             tag_key=tag_key,
             tag_value=tag_value,
-            repository_patterns=list_setting(environ, "EXEMPT_REPOSITORY_PATTERNS", ""),
-            scan_exempt_patterns=list_setting(environ, "SCAN_EXEMPT_REPOSITORY_PATTERNS", ""),
+            repository_patterns=list_setting(environ, EXEMPT_REPOSITORY_PATTERNS),
+            scan_exempt_patterns=list_setting(environ, SCAN_EXEMPT_REPOSITORY_PATTERNS),
         )
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeIs
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -131,7 +131,7 @@ def _digest_list(value: Any, field_name: str) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _is_digest(value: Any) -> bool:
+def _is_digest(value: object) -> TypeIs[str]:
     return isinstance(value, str) and 0 < len(value) <= DIGEST_MAX_LENGTH
 
 

@@ -15,16 +15,18 @@ class RegistryApi(StrEnum):
     CORE = "core"
 
 
-REGISTRY_API_DOC = SettingDoc(
+REGISTRY_API = SettingDoc(
     "REGISTRY_API",
     "RegistryApi",
     "aws",
-    "`aws`: the whole AWS API (exemption tags read in bulk through the Resource Groups Tagging API; creation "
-    "templates, pull-through cache rules, pull-time update exclusions and managed signing read); `core`: only "
-    "what AWS-compatible emulators serve (tags read one repository at a time, those newer settings not read) - "
-    "set by the CLI's local runs, never needed in AWS.",
+    "How much of ECR's API the endpoint serves: `aws`, the whole API (exemption tags read in bulk through the Resource "
+    "Groups Tagging API; creation templates, pull-through cache rules, pull-time update exclusions and managed signing "
+    "read); `core`, only what AWS-compatible emulators serve (tags read one repository at a time, those newer settings "
+    "not read). An explicit setting instead of guessing from the endpoint: `ecr-governance --local/--endpoint-url "
+    "invoke`, `make demo` and the integration tests set `core`; a deployment never needs it.",
+    allowed=tuple(RegistryApi),
 )
 
 
 def registry_api_setting(environ: Mapping[str, str]) -> RegistryApi:
-    return enum_setting(environ, "REGISTRY_API", "aws", RegistryApi)
+    return enum_setting(environ, REGISTRY_API, RegistryApi)

@@ -11,12 +11,15 @@ from ecr_governance.aws.alert_ledger import DynamoAlertLedger
 from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.findings.ledger import GuardedPublisher, UnrecordedAlerts
+from ecr_governance.findings.normalize import Severity
 from ecr_governance.findings.ports import LoggedAlerts
 from ecr_governance.findings.reader import RulesReader
 from ecr_governance.findings.settings import FindingsSettings
 
 # A burst of events reads the suppressions parameter once.
 SUPPRESSIONS_CACHE_SECONDS = 300
+# Alerts published, counted per severity (the scan alert's highest, an advisory's own): AlertsCritical, AlertsHigh...
+ALERT_METRIC_BY_SEVERITY = {severity: f"Alerts{severity.capitalize()}" for severity in Severity}
 
 
 def rules_reader(settings: FindingsSettings, make_client: Callable[[str], Any]) -> RulesReader:

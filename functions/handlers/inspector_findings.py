@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
@@ -32,7 +33,7 @@ from ecr_governance.location import Location
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import log_rejected_event, own_location, sqs_batch_problem
-from handlers.findings_wiring import guarded_publisher, rules_reader
+from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
@@ -74,7 +75,7 @@ def _parsed(records: list[dict[str, Any]], own: Location) -> list[tuple[str, Fin
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     problem = sqs_batch_problem(event)
     if problem:
         log_rejected_event(logger, metrics, problem, event)
@@ -94,5 +95,7 @@ def _emit_metrics(outcome: BatchOutcome) -> None:
     for field, name in METRICS.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(outcome, field))
     metrics.add_metric(name="AdvisoryMessagesFailed", unit=MetricUnit.Count, value=len(outcome.failed_messages))
+    for severity, count in outcome.published_by_severity.items():
+        metrics.add_metric(name=ALERT_METRIC_BY_SEVERITY[severity], unit=MetricUnit.Count, value=count)
     for reason, count in outcome.skipped.items():
         logger.debug("finding events not alerted", extra={"reason": reason, "count": count})

@@ -44,8 +44,8 @@ def cached_membership(settings: OrganizationSettings) -> CachedMembership:
         settings.regions_or(os.environ.get("AWS_REGION", "")),
         settings.organizational_units,
         settings.member_role_name,
-        MEMBERSHIP_TTL,
-        lambda: datetime.now(UTC),
+        ttl=MEMBERSHIP_TTL,
+        clock=lambda: datetime.now(UTC),
     )
 
 

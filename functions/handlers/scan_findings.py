@@ -8,6 +8,7 @@ idempotency is off and says so in a WARNING line. Without an alerts topic the al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -27,6 +28,7 @@ from ecr_governance.aws.ssm import SsmSuppressions
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.events import parse_scan_event
 from ecr_governance.findings.ledger import AlertLedger
+from ecr_governance.findings.normalize import Severity
 from ecr_governance.findings.ports import FindingsImporter, ImageExistence, ScanFindingsSource, SuppressionsSource
 from ecr_governance.findings.reader import FindingsReader
 from ecr_governance.findings.scan_alerts import AlertStatus, ScanAlerter
@@ -35,7 +37,7 @@ from ecr_governance.findings.security_hub import SecurityHubSync
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import camel_case_response, log_rejected_event, own_location
-from handlers.findings_wiring import guarded_publisher, rules_reader
+from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
 
 # What this function needs from IAM (template.yaml grants exactly these; a contract test compares them). The
 # conditional ones are granted only when the setting named as their key turns the feature on.
@@ -90,7 +92,7 @@ alerter = ScanAlerter(
 )
 
 
-def _duplicate_delivery(response: Any, record: DataRecord) -> Any:
+def _duplicate_delivery(response: Any, idempotent_data: DataRecord) -> Any:
     """Powertools calls this instead of the function for a scan it already handled: nothing is published again."""
     logger.info("duplicate scan event: already handled, nothing published", extra={"first_outcome": response})
     metrics.add_metric(name="DuplicateScansSkipped", unit=MetricUnit.Count, value=1)
@@ -108,17 +110,21 @@ idempotency_config = IdempotencyConfig(
     expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
     response_hook=_duplicate_delivery,
 )
+
+
+def _alert(event: Any) -> dict[str, Any]:
+    return alerter.handle(event).as_dict()
+
+
+handle: Callable[[Any], dict[str, Any]] = _alert
 if settings.idempotency_table_name:
     table = IdempotencyTable(make_client("dynamodb"), settings.idempotency_table_name)
-    handle = Once(lambda event: alerter.handle(event).as_dict(), table, idempotency_config, _unsaved)
+    handle = Once(_alert, table, idempotency_config, _unsaved)
 else:
     logger.warning(
         "idempotency disabled: IDEMPOTENCY_TABLE_NAME is empty (a local run); a duplicate event alerts twice",
         extra={"setting": "IDEMPOTENCY_TABLE_NAME"},
     )
-
-    def handle(event: Any) -> dict[str, Any]:
-        return alerter.handle(event).as_dict()
 
 
 @camel_case_response
@@ -140,6 +146,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 def _emit_metrics(outcome: dict[str, Any]) -> None:
     metrics.add_metric(name=METRIC_BY_STATUS[AlertStatus(outcome["status"])], unit=MetricUnit.Count, value=1)
+    if outcome["status"] == AlertStatus.ALERTED and outcome.get("highest_severity"):
+        severity = Severity(outcome["highest_severity"])
+        metrics.add_metric(name=ALERT_METRIC_BY_SEVERITY[severity], unit=MetricUnit.Count, value=1)
     counts = {**METRIC_BY_COUNT, **(SECURITY_HUB_METRICS if settings.import_to_security_hub else {})}
     for field, name in counts.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=outcome[field])

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from ecr_governance import SERVICE_NAME
@@ -31,7 +32,7 @@ from ecr_governance.sweep.ledger import DeletionCall, RunLedger
 from ecr_governance.sweep.messages import parse_message
 from ecr_governance.sweep.notice import Prices
 from ecr_governance.sweep.ports import InUseSource, MessageQueue, RepositoryDirectory, SweepAdapters, SweepRegistry
-from ecr_governance.sweep.report import Outcome
+from ecr_governance.sweep.report import STORAGE_CLASSES, Outcome
 from ecr_governance.sweep.settings import SweepSettings
 from ecr_governance.sweep.summary import RunSummaries
 from ecr_governance.sweep.worker import MessageResult, SweepWorker
@@ -84,7 +85,7 @@ def _member_adapters(target: Target) -> SweepAdapters:
 reach = _member_adapters if sessions else None
 
 
-def _registry_of(call: DeletionCall) -> EcrRegistry:
+def _registry_of(call: DeletionCall) -> SweepRegistry:
     """Where an unconfirmed delete call's digests are looked up: its member's registry, or this account's."""
     return reach(Target(call.account, call.region)).registry if reach and call.account else registry
 
@@ -126,6 +127,9 @@ def _emit_metrics(result: MessageResult) -> None:
     if report is not None:
         metrics.add_metric(name="ImagesSwept", unit=MetricUnit.Count, value=report.count(Outcome.DELETED))
         metrics.add_metric(name="BytesReclaimed", unit=MetricUnit.Bytes, value=report.bytes_of(Outcome.DELETED))
+        deleted_by_class = {storage: report.bytes_of(Outcome.DELETED, storage) for storage in STORAGE_CLASSES}
+        savings = prices.monthly_usd(deleted_by_class)
+        metrics.add_metric(name="MonthlySavingsUsd", unit=MetricUnit.NoUnit, value=savings)
         failures = len(report.failed_images) + int(report.failure is not None)
         metrics.add_metric(name="SweepFailures", unit=MetricUnit.Count, value=failures)
     if summaries is not None and summaries.notification_failed:
@@ -135,7 +139,7 @@ def _emit_metrics(result: MessageResult) -> None:
 
 @metrics.log_metrics(capture_cold_start_metric=True)
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     problem = sqs_batch_problem(event)
     if problem:
         log_rejected_event(logger, metrics, problem, event)

@@ -109,88 +109,96 @@ class RequestBodyGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared: int | None = None
-        chunked = expects_continue = False
+        body = _RequestBody(self, scope, receive, send)
+        try:
+            await self.app(scope, body.receive, body.send)
+        except (_BodyTooLarge, _BodyTimedOut, _BodyCutShort) as error:
+            if body.response_started:
+                raise
+            status, error_type, reason = self._problem(error, body.received)
+            await _answer(body.send, status, problem_body("body", reason, error_type))
+
+    def _problem(self, error: Exception, received: int) -> tuple[int, str, str]:
+        """The status, error type and reason a body error is answered with."""
+        if isinstance(error, _BodyTooLarge):
+            return 413, "body_too_large", error.reason
+        if isinstance(error, _BodyTimedOut):
+            reason = f"the body did not arrive within {self.timeout_seconds:g} s (BODY_TIMEOUT_SECONDS)"
+            return 408, "body_timeout", reason
+        # Nobody reads this answer (the server drops it); it gives the access log a status instead of a 500.
+        return 400, "body_incomplete", f"the client disconnected after {received} bytes of the body"
+
+
+class _RequestBody:
+    """One request's body as the app reads it (`receive`) and as its answer goes out (`send`): the limit, the
+    deadline, and the rest of the body read before the response starts."""
+
+    def __init__(self, guard: RequestBodyGuard, scope: Scope, receive: Receive, send: Send) -> None:
+        self._guard = guard
+        self._receive = receive
+        self._send = send
+        self.declared: int | None = None
+        self.chunked = self.expects_continue = False
         for name, value in scope["headers"]:
             if name == b"content-length":
-                declared = int(value) if value.isdigit() else None
+                self.declared = int(value) if value.isdigit() else None
             elif name == b"transfer-encoding":
-                chunked = True
+                self.chunked = True
             elif name == b"expect":
-                expects_continue = value.lower() == b"100-continue"
-        limit = self.max_body_bytes
-        deadline = asyncio.get_running_loop().time() + self.timeout_seconds
-        received = 0
+                self.expects_continue = value.lower() == b"100-continue"
+        self.deadline = asyncio.get_running_loop().time() + guard.timeout_seconds
+        self.received = 0
         # With neither Content-Length nor Transfer-Encoding an HTTP/1.1 request has no body to wait for.
-        body_complete = not (chunked or declared)
-        receive_called = response_started = False
+        self.complete = not (self.chunked or self.declared)
+        self.receive_called = self.response_started = False
 
-        async def guarded_receive() -> Message:
-            nonlocal received, body_complete, receive_called
-            if body_complete:  # e.g. waiting for the client to disconnect: no body deadline applies
-                return await receive()
-            if declared is not None and declared > limit:
-                raise _BodyTooLarge(f"the body is {declared} bytes; the limit is {limit} bytes (MAX_BODY_BYTES)")
-            receive_called = True
-            try:
-                message = await self.deadlines.receive(receive, deadline)
-            except TimeoutError:
-                raise _BodyTimedOut from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                body_complete = not message.get("more_body", False)
-                if received > limit:
-                    raise _BodyTooLarge(f"the body is over the limit of {limit} bytes (MAX_BODY_BYTES)")
-                return message
-            body_complete = True  # http.disconnect: nothing more will come
-            raise _BodyCutShort
-
-        async def discard_rest() -> bool:
-            """Read and drop what is left of the body; True if it all arrived (the connection can stay open)."""
-            nonlocal body_complete
-            if expects_continue and not receive_called:
-                return False  # the client waits for "100 Continue" before sending: there is nothing to read
-            if declared is not None and declared > self.discard_limit_bytes:
-                return False
-            discarded = received
-            try:
-                while not body_complete:
-                    message = await self.deadlines.receive(receive, deadline)
-                    if message["type"] != "http.request":
-                        return False
-                    discarded += len(message.get("body", b""))
-                    body_complete = not message.get("more_body", False)
-                    if discarded > self.discard_limit_bytes:
-                        return False
-            except TimeoutError:
-                return False
-            return True
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-                if not body_complete and not await discard_rest():
-                    message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
-            await send(message)
-
+    async def receive(self) -> Message:
+        if self.complete:  # e.g. waiting for the client to disconnect: no body deadline applies
+            return await self._receive()
+        limit = self._guard.max_body_bytes
+        if self.declared is not None and self.declared > limit:
+            raise _BodyTooLarge(f"the body is {self.declared} bytes; the limit is {limit} bytes (MAX_BODY_BYTES)")
+        self.receive_called = True
         try:
-            await self.app(scope, guarded_receive, guarded_send)
-        except _BodyTooLarge as error:
-            if response_started:
-                raise
-            await _answer(guarded_send, 413, problem_body("body", error.reason, "body_too_large"))
-        except _BodyTimedOut:
-            if response_started:
-                raise
-            reason = f"the body did not arrive within {self.timeout_seconds:g} s (BODY_TIMEOUT_SECONDS)"
-            await _answer(guarded_send, 408, problem_body("body", reason, "body_timeout"))
-        except _BodyCutShort:
-            if response_started:
-                raise
-            # Nobody reads this answer (the server drops it); it gives the access log a status instead of a 500.
-            reason = f"the client disconnected after {received} bytes of the body"
-            await _answer(guarded_send, 400, problem_body("body", reason, "body_incomplete"))
+            message = await self._guard.deadlines.receive(self._receive, self.deadline)
+        except TimeoutError:
+            raise _BodyTimedOut from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.received > limit:
+                raise _BodyTooLarge(f"the body is over the limit of {limit} bytes (MAX_BODY_BYTES)")
+            return message
+        self.complete = True  # http.disconnect: nothing more will come
+        raise _BodyCutShort
+
+    async def discard_rest(self) -> bool:
+        """Read and drop what is left of the body; True if it all arrived (the connection can stay open)."""
+        if self.expects_continue and not self.receive_called:
+            return False  # the client waits for "100 Continue" before sending: there is nothing to read
+        discard_limit = self._guard.discard_limit_bytes
+        if self.declared is not None and self.declared > discard_limit:
+            return False
+        discarded = self.received
+        try:
+            while not self.complete:
+                message = await self._guard.deadlines.receive(self._receive, self.deadline)
+                if message["type"] != "http.request":
+                    return False
+                discarded += len(message.get("body", b""))
+                self.complete = not message.get("more_body", False)
+                if discarded > discard_limit:
+                    return False
+        except TimeoutError:
+            return False
+        return True
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.response_started = True
+            if not self.complete and not await self.discard_rest():
+                message = {**message, "headers": [*message.get("headers", []), _CLOSE]}
+        await self._send(message)
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

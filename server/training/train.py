@@ -120,6 +120,7 @@ def fit(
     space: FeatureSpace,
     reference: dict[str, float],
     ridge: float,
+    *,
     max_iterations: int = 25,
     tolerance: float = 1e-7,
 ) -> tuple[list[float], tuple[float, float]]:

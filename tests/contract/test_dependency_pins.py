@@ -63,3 +63,16 @@ def test_every_declared_dependency_is_pinned_and_installed_at_that_version() -> 
             assert installed.get(name) == version, (
                 f"{group}: {name}=={version}, requirements-dev.txt: {installed.get(name)}"
             )
+
+
+def test_checkov_has_its_own_complete_lock() -> None:
+    """checkov pins boto3 and networkx versions the project's lock cannot hold: requirements-checkov.txt locks its own
+    venv (make lint), every line pinned."""
+    lines = [
+        line.strip()
+        for line in (PROJECT_ROOT / "requirements-checkov.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    pins = _pins(lines)
+    assert len(pins) == len(lines), "requirements-checkov.txt has an unpinned line"
+    assert "checkov" in pins

@@ -130,7 +130,7 @@ def test_the_worker_takes_the_queue_a_few_messages_at_a_time_reporting_each_fail
 
 
 def test_the_queue_outlasts_the_worker_and_parks_repeated_failures_with_an_alarm(template):
-    timeout = _resource(template, WORKER)["Properties"].get("Timeout", template["Globals"]["Function"]["Timeout"])
+    timeout = _resource(template, WORKER)["Properties"]["Timeout"]
     assert timeout > START_BELOW_SECONDS > CONTINUE_BELOW_SECONDS  # a worker can start, then hand on in time
     queue = _resource(template, "SweepQueue")["Properties"]
     assert queue["VisibilityTimeout"] >= 6 * timeout  # AWS's advice for Lambda event sources
@@ -173,7 +173,9 @@ def test_the_summary_permission_exists_exactly_when_the_topic_does(template):
     )
     subscription = _resource(template, "SweepEmailSubscription")
     assert subscription["Condition"] == "SweepNotifyByEmail"
-    assert subscription["Properties"]["Endpoint"] == {"Ref": "SweepNotificationEmail"}
+    assert subscription["Properties"]["Endpoint"] == {
+        "Fn::If": ["SweepEmailFromDeprecatedParameter", {"Ref": "SweepNotificationEmail"}, {"Ref": "NotificationEmail"}]
+    }
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,13 @@ import samtranslator
 from aws_lambda_powertools.shared import constants as powertools_constants
 from ecr_governance import SERVICE_NAME
 from ecr_governance.aws.idempotency import IdempotencyTable
+from ecr_governance.config import SettingDoc
 from ecr_governance.enforce import events, invocation, settings
 from ecr_governance.errors import InvalidEvent, SettingsError
 from ecr_governance.findings import events as findings_events
 from ecr_governance.findings import finding_events, scan_settings
 from ecr_governance.findings import settings as findings_settings
+from ecr_governance.findings.ledger import LEASE_SECONDS
 from ecr_governance.findings.normalize import Severity
 from ecr_governance.lifecycle.validate import validate_policy
 from ecr_governance.location import Location
@@ -56,10 +58,6 @@ SETTINGS_OF_FUNCTION = {
 }
 # Where the sample events come from: the account and region the emulator and the demo use.
 SAMPLE_PROVENANCE = events.Provenance(account="123456789012", region="ap-southeast-1")
-# Settings the template derives from its own resources/conditions rather than passing a Parameter through: the
-# variables handlers/edge.py refuses unresolved under SAM local (a test below derives them from the template), and
-# the member role's name, set only when Scope=organization.
-DERIVED_SETTINGS = set(RESOURCE_VARIABLES) | {"MEMBER_ROLE_NAME"}
 # Actions that have no resource type (IAM needs Resource "*"); every other action we use names its resources.
 RESOURCE_STAR_ACTIONS = {
     "ecr:GetRegistryScanningConfiguration",
@@ -151,7 +149,8 @@ def _string_argument(call: ast.Call, index: int) -> str | None:
 
 
 def _environment_reads(path: Path) -> set[str]:
-    """Names read with os.environ.get / environ.get / os.getenv / os.environ[...] / settings' _text/_list/_enum."""
+    """Names read with os.environ.get / environ.get / os.getenv / os.environ[...], and the variables of the
+    SettingDocs passed to the settings readers (text_setting(environ, GOVERNANCE_MODE), ...)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         name: str | None = None
@@ -161,7 +160,7 @@ def _environment_reads(path: Path) -> set[str]:
             if (node.func.attr == "get" and owner_name == "environ") or node.func.attr == "getenv":
                 name = _string_argument(node, 0)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in SETTINGS_READERS:
-            name = _string_argument(node, 1)
+            name = _string_argument(node, 1) or _setting_doc_variable(path, node.args[1])
         elif isinstance(node, ast.Subscript):
             owner = node.value
             owner_name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
@@ -170,6 +169,16 @@ def _environment_reads(path: Path) -> set[str]:
         if name:
             names.add(name)
     return names
+
+
+def _setting_doc_variable(path: Path, argument: ast.expr) -> str | None:
+    """The environment variable of a module-level SettingDoc named in the call (None: not one, e.g. the readers'
+    own parameter inside config.py)."""
+    if not isinstance(argument, ast.Name):
+        return None
+    module = ".".join(path.relative_to(FUNCTIONS_DIR).with_suffix("").parts).removesuffix(".__init__")
+    doc = getattr(importlib.import_module(module), argument.id, None)
+    return doc.env if isinstance(doc, SettingDoc) else None
 
 
 def _handler_module(template: dict[str, Any], logical_id: str) -> str:
@@ -204,8 +213,14 @@ def test_every_function_runs_python313_on_arm64(template: dict[str, Any], functi
 
 PARAMETER_SETS = {
     "defaults": {},
-    "prod-like": {"Mode": "enforce", "NotifyRemediations": "true", "RemediationNotificationEmail": "ops@example.com"},
-    "audit-with-exclusions": {"Mode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+    "prod-like": {"EnforceMode": "enforce", "NotifyRemediations": "true", "NotificationEmail": "ops@example.com"},
+    "audit-with-exclusions": {"EnforceMode": "audit", "TagMutability": "IMMUTABLE_WITH_EXCLUSION", "LogLevel": "DEBUG"},
+    # A stack deployed before the rename, updated with its previous values: the deprecated names still decide.
+    "deprecated-names": {
+        "Mode": "audit",
+        "RemediationNotificationEmail": "ops@example.com",
+        "NotifyRemediations": "true",
+    },
     "findings-all-on": {
         "AlertSeverityThreshold": "MEDIUM",
         "AlertOnlyFixable": "true",
@@ -372,18 +387,11 @@ def test_powertools_is_configured_by_the_template(template: dict[str, Any], func
 
 
 @pytest.mark.parametrize("logical_id", sorted(SETTINGS_OF_FUNCTION))
-def test_every_setting_doc_is_a_declared_variable_fed_by_a_parameter_with_its_default(
-    template: dict[str, Any], logical_id: str
-) -> None:
+def test_every_setting_doc_is_a_declared_variable(template: dict[str, Any], logical_id: str) -> None:
+    """Which Parameter feeds each variable, with which default and limits: test_parameter_reference.py."""
     declared = _declared_variables(template, logical_id)
-    parameters = template["Parameters"]
     for doc in SETTINGS_OF_FUNCTION[logical_id].SETTINGS_DOCS:
         assert doc.env in declared, f"{doc.env} is documented but not in {logical_id}'s environment"
-        if doc.env in DERIVED_SETTINGS:
-            continue
-        assert doc.parameter in parameters, f"{doc.env}: no template Parameter {doc.parameter}"
-        assert declared[doc.env] == {"Ref": doc.parameter}, f"{doc.env} is not !Ref {doc.parameter}"
-        assert str(parameters[doc.parameter].get("Default")) == doc.default, f"{doc.parameter} default differs"
 
 
 def test_derived_settings_come_from_the_functions_own_resources(template: dict[str, Any]) -> None:
@@ -500,7 +508,7 @@ def test_the_suppressions_parameter_pattern_is_what_the_code_accepts(template: d
 @pytest.mark.parametrize(
     ("parameter", "environment_variable", "accepted"),
     [
-        ("Mode", "GOVERNANCE_MODE", {str(mode) for mode in settings.Mode}),
+        ("EnforceMode", "GOVERNANCE_MODE", {str(mode) for mode in settings.Mode}),
         ("TagMutability", "TAG_MUTABILITY", {str(m) for m in settings.COMPLIANT_TARGET_MUTABILITIES}),
     ],
 )
@@ -557,25 +565,45 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
     """Each action on the narrowest resource it can have: ECR on repositories (registry-level actions on *), SNS on
     a topic and DynamoDB on a table the function's environment names, SQS on a queue the template declares, SSM on
     the parameter its setting names, Security Hub on the account's own product, Lambda on the function itself."""
+    fixed = _fixed_resource(action)
+    if fixed is not None:
+        return resource == fixed
+    return _is_the_stacks_own(template, logical_id, action, resource)
+
+
+NO_RESOURCE_FITS = object()
+
+
+def _fixed_resource(action: str) -> Any:
+    """The one resource an action may name whatever the function, or None when it is one of the stack's own."""
+    service = action.split(":", 1)[0]
+    if action in RESOURCE_STAR_ACTIONS:
+        return "*"
+    if service == "ecr":
+        return REPOSITORY_RESOURCE
+    if action == "iam:CreateServiceLinkedRole":
+        return TEMPLATE_SERVICE_LINKED_ROLE
+    if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
+        return MEMBER_ROLES
+    if service == "securityhub":
+        return SECURITY_HUB_RESOURCES.get(action, NO_RESOURCE_FITS)
+    return None
+
+
+def _is_the_stacks_own(template: dict[str, Any], logical_id: str, action: str, resource: Any) -> bool:
     resources = template["Resources"]
     named = _names_in(_declared_variables(template, logical_id))
     service = action.split(":", 1)[0]
-    if action in RESOURCE_STAR_ACTIONS:
-        return resource == "*"
+    target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
     if action == "lambda:InvokeFunction":  # a reconcile continuing in a new invocation of the function itself
         own_name = _properties(template, logical_id).get("FunctionName")
         return isinstance(own_name, dict) and resource == {
             "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:" + own_name["Fn::Sub"]
         }
-    if service == "ecr":
-        return resource == REPOSITORY_RESOURCE
-    if action == "iam:CreateServiceLinkedRole":
-        return resource == TEMPLATE_SERVICE_LINKED_ROLE
     if service == "sns":
-        target = resource.get("Ref") if isinstance(resource, dict) else None
-        return resources.get(target, {}).get("Type") == "AWS::SNS::Topic" and target in named
+        topic = resource.get("Ref") if isinstance(resource, dict) else None
+        return resources.get(topic, {}).get("Type") == "AWS::SNS::Topic" and topic in named
     if service == "dynamodb":
-        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
         table = resources.get(target[0], {})
         return table.get("Type") == "AWS::DynamoDB::Table" and target[1] == "Arn" and target[0] in named
     if service == "ssm":
@@ -585,12 +613,7 @@ def _resource_is_scoped(template: dict[str, Any], logical_id: str, action: str, 
             for p in named
             if p in template["Parameters"]
         )
-    if service == "securityhub":
-        return resource == SECURITY_HUB_RESOURCES.get(action)
-    if action == "sts:AssumeRole":  # an organization hub: the members' governance role, by its name, only
-        return resource == MEMBER_ROLES
     if service == "sqs":  # a queue this template declares (the sweep's, polled by its worker or fed by its planner)
-        target = resource.get("Fn::GetAtt", [None, None]) if isinstance(resource, dict) else [None, None]
         return resources.get(target[0], {}).get("Type") == "AWS::SQS::Queue" and target[1] == "Arn"
     return False  # a service without a rule here: add one, as narrow as IAM allows
 
@@ -811,6 +834,25 @@ def test_daily_reconcile_schedule_is_the_reconcile_schedule_parameter(template: 
     assert re.fullmatch(r"rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\)", default), default
 
 
+def test_each_function_has_a_timeout_sized_to_its_work(template: dict[str, Any], function_ids: list[str]) -> None:
+    """Not one 900 s for all: each function states its own, and what depends on it stays true."""
+    timeouts = {logical_id: _properties(template, logical_id)["Timeout"] for logical_id in function_ids}
+    assert "Timeout" not in template["Globals"]["Function"]
+    assert len(set(timeouts.values())) > 1 and all(3 <= t <= 900 for t in timeouts.values()), timeouts
+    # A reconcile hands on TIME_RESERVE_MILLIS before the end: a piece must have at least as long again to work.
+    for logical_id in (ENFORCE_FUNCTION, "EnforceMemberFunction"):
+        reserve = _handler_module_object(template, logical_id).TIME_RESERVE_MILLIS / 1000
+        assert timeouts[logical_id] >= 2 * reserve, logical_id
+    # An alert ledger claim outlives the invocation holding it only when that invocation crashed.
+    assert max(timeouts[FINDINGS_FUNCTION], timeouts[INSPECTOR_FUNCTION]) < LEASE_SECONDS
+    # Every queue a function polls keeps a message hidden for 6 x that function's timeout (AWS's advice).
+    for mapping in template["Resources"].values():
+        if mapping["Type"] == "AWS::Lambda::EventSourceMapping":
+            function = mapping["Properties"]["FunctionName"]["Ref"]
+            queue = template["Resources"][mapping["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]]
+            assert queue["Properties"]["VisibilityTimeout"] >= 6 * timeouts[function], function
+
+
 def test_enforcement_runs_one_invocation_at_a_time(template: dict[str, Any]) -> None:
     """Registry scanning is read-modify-write: concurrent invocations would overwrite each other's filters."""
     properties = template["Resources"][ENFORCE_FUNCTION]["Properties"]
@@ -901,15 +943,6 @@ def test_every_inspector_finding_sample_parses_as_the_event_or_in_the_sqs_batch_
     for event in events_in_it:
         parsed = finding_events.parse_finding_event(event, LOCAL_LOCATION)
         assert parsed.images and parsed.finding.id.startswith("CVE-")
-
-
-# ---- 10. docs -------------------------------------------------------------------------------------------------
-def test_the_parameter_reference_documents_every_template_parameter(template: dict[str, Any]) -> None:
-    reference = PROJECT_ROOT / "docs" / "parameters.md"
-    assert reference.is_file(), "docs/parameters.md is missing"
-    text = reference.read_text()
-    undocumented = [name for name in template["Parameters"] if not re.search(rf"\b{re.escape(name)}\b", text)]
-    assert undocumented == []
 
 
 # ---- 11. samconfig.toml ---------------------------------------------------------------------------------------

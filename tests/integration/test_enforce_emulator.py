@@ -134,7 +134,7 @@ def test_scheduled_reconcile_makes_every_non_exempt_repository_compliant_then_is
 
 
 def test_audit_mode_reports_and_changes_nothing(mixed_registry, handler_calls):
-    summary = invoke(event_for("scheduled-reconcile.json"), Mode="audit")["summary"]
+    summary = invoke(event_for("scheduled-reconcile.json"), EnforceMode="audit")["summary"]
     assert summary["wouldRemediate"] > 0 and summary["remediated"] == 0
     assert handler_calls.writes == Counter()
     assert describe(mixed_registry, "team-a/mutable")["imageTagMutability"] == "MUTABLE"
@@ -247,7 +247,7 @@ def test_cli_invoke_prints_the_handler_result(mixed_registry, emulator_endpoint,
             "--event",
             event,
             "--parameter-overrides",
-            "Mode=audit",
+            "EnforceMode=audit",
         ]
     )
     captured = capsys.readouterr()

@@ -48,4 +48,4 @@ def test_a_plain_sam_deploy_targets_the_dev_stack_never_production() -> None:
     default, dev, prod = (deploy_parameters(env) for env in ("default", "dev", "prod"))
     assert default["stack_name"] == dev["stack_name"] != prod["stack_name"]
     assert overrides(default) == overrides(dev)
-    assert overrides(default)["Mode"] == "audit" and overrides(prod)["Mode"] == "enforce"
+    assert overrides(default)["EnforceMode"] == "audit" and overrides(prod)["EnforceMode"] == "enforce"

@@ -13,6 +13,7 @@ import pytest
 from ecr_governance_cli.local_invoke import LocalLambdaContext
 from event_mutations import mutated_events
 from hypothesis import HealthCheck, given, settings
+from property_budget import examples
 from registry_builders import EVENTS_DIR, load_event
 
 
@@ -73,7 +74,7 @@ def _edge_test(module_name: str):
 
     @pytest.mark.parametrize("edge", [module_name], indirect=True)
     @settings(
-        max_examples=150,
+        max_examples=examples(150),
         deadline=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
     )

@@ -70,7 +70,7 @@ class Directory:
 def test_the_account_list_is_read_again_after_ten_minutes(minutes, reads):
     now = [datetime(2026, 12, 4, tzinfo=UTC)]
     directory = Directory()
-    cached = CachedMembership(directory, REGIONS, (), "r", timedelta(minutes=10), lambda: now[0])
+    cached = CachedMembership(directory, REGIONS, (), "r", ttl=timedelta(minutes=10), clock=lambda: now[0])
     cached.current()
     directory.accounts.append(Account("222222222222", "b"))
     now[0] += timedelta(minutes=minutes)

@@ -29,7 +29,8 @@ AWS_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
     connect_timeout=10,
     read_timeout=60,
-    user_agent_appid="ecr-governance",
+    # botocore has had user_agent_appid since 1.31; botocore-stubs (1.43.126) does not declare it yet.
+    user_agent_appid="ecr-governance",  # type: ignore[call-arg]
     user_agent_extra=USER_AGENT,
 )
 LOCAL_CONFIG = Config(
@@ -84,7 +85,9 @@ def make_client(
             "aws_session_token": credentials["SessionToken"],
         }
     try:
-        return session.client(
+        # The stubs type each service by its literal name; adapters take the client as they declare it.
+        create_client: Callable[..., Any] = session.client
+        return create_client(
             service,
             region_name=region,
             endpoint_url=endpoint_url,

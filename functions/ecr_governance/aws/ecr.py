@@ -89,7 +89,8 @@ class EcrRegistry:
         """The policy JSON text, or None when the repository has no lifecycle policy."""
         try:
             with translated("GetLifecyclePolicy", resource=repository_name):
-                return self._ecr.get_lifecycle_policy(repositoryName=repository_name)["lifecyclePolicyText"]
+                text: str = self._ecr.get_lifecycle_policy(repositoryName=repository_name)["lifecyclePolicyText"]
+                return text
         except AwsError as error:
             if error.code == "LifecyclePolicyNotFoundException":
                 return None

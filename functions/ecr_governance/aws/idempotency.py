@@ -63,9 +63,15 @@ class Once:
     def __call__(self, event: Any) -> dict[str, Any]:
         self._result = None
         try:
-            return self._once(event=event)
+            result: dict[str, Any] = self._once(event=event)
+            return result
         except IdempotencyPersistenceLayerError as error:
-            if self._result is None:
+            ran = self._result_of_the_run()
+            if ran is None:
                 raise
             self._on_unsaved(error)
-            return self._result
+            return ran
+
+    def _result_of_the_run(self) -> dict[str, Any] | None:
+        """What the function returned inside Powertools' call (set by `_run`), None when it did not run."""
+        return self._result

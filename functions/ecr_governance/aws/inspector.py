@@ -41,7 +41,7 @@ class InspectorUsage:
             )
         for account in response.get("accounts", []):
             if account.get("accountId") == account_id:
-                return account.get("resourceState", {}).get("ecr", {}).get("status") == "ENABLED"
+                return bool(account.get("resourceState", {}).get("ecr", {}).get("status") == "ENABLED")
         return False
 
     @requires("inspector2:ListCoverage")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 from aws_lambda_powertools import Logger
 
@@ -117,7 +118,7 @@ def _log_partial_remediation(repository: str, decisions: Sequence[Decision]) -> 
 
 
 def _log_decision(decision: Decision) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "repository": decision.repository,
         "violation": decision.aspect if decision.status == Status.VIOLATION else None,
         "aspect": decision.aspect,

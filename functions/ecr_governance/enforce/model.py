@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -101,7 +102,7 @@ class Decision:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        document = {
+        document: dict[str, Any] = {
             "repository": self.repository,
             "aspect": self.aspect,
             "status": self.status,
@@ -146,7 +147,7 @@ class ReconcileProgress:
     unread: tuple[str, ...] = ()  # repositories handled so far that could not be read
     piece: int = 1  # how many pieces have run
 
-    def extended(self, after: str, assessments: tuple[RepositoryAssessment, ...] | list) -> ReconcileProgress:
+    def extended(self, after: str, assessments: Sequence[RepositoryAssessment]) -> ReconcileProgress:
         return ReconcileProgress(
             after=after,
             scan_exempt=(

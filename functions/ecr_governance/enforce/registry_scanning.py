@@ -64,7 +64,8 @@ def plan_event_scanning(
         return ScanningPlan(scanning, planned_on)
     registry = {repository.name: repository for repository in list_registry()}
     names = sorted(registry)
-    working, not_coverable = scanning, []
+    working = scanning
+    not_coverable: list[str] = []
     for name in needing:
         step = plan_event_coverage(working, name, names, lambda other: is_scan_exempt(registry[other]))
         if step.writes:

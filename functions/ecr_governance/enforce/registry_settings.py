@@ -39,47 +39,61 @@ class RegistryAspect(StrEnum):
     REGISTRY_POLICY = "registry-policy"
 
 
+CACHE_LIFECYCLE_POLICY = SettingDoc(
+    "CACHE_LIFECYCLE_POLICY",
+    "CacheLifecyclePolicy",
+    "",
+    "Lifecycle policy JSON of pull-through cache repositories (their images are pulled by digest, untagged: the "
+    "standard policy's expire-untagged rule would delete images in use); empty = the shipped "
+    "`functions/ecr_governance/lifecycle/policies/cache-lifecycle.json` (expire cached images not pulled for 90 "
+    "days). A cache repository carrying our standard policy gets this one; a custom policy is kept.",
+)
+SCANNER_ROLE_ARNS = SettingDoc(
+    "SCANNER_ROLE_ARNS",
+    "ScannerRoleArns",
+    "",
+    "Comma-separated IAM role ARNs of scanners that pull every image (at most 100); each must be a pull-time update "
+    "exclusion, and enforce mode registers the missing ones (`RegisterPullTimeUpdateExclusion`), so a scanner's "
+    "pulls keep no image looking in use.",
+)
+SIGNED_REPOSITORY_PATTERNS = SettingDoc(
+    "SIGNED_REPOSITORY_PATTERNS",
+    "SignedRepositoryPatterns",
+    "",
+    "Comma-separated repository name patterns (`*` matches any characters) whose images a managed signing rule must "
+    "sign; reported when none does (detect only).",
+)
+REPOSITORY_ENCRYPTION = SettingDoc(
+    "REPOSITORY_ENCRYPTION",
+    "RepositoryEncryption",
+    "AES256",
+    "Encryption every repository must have (Security Hub ECR.5): `AES256` (not checked), `KMS` (KMS or KMS_DSSE) or "
+    "`KMS_DSSE`; detect only, since encryption is fixed at creation - the ROOT creation template carries it for new "
+    "repositories.",
+    allowed=tuple(RepositoryEncryption),
+)
+REPOSITORY_KMS_KEY_ARN = SettingDoc(
+    "REPOSITORY_KMS_KEY_ARN",
+    "RepositoryKmsKeyArn",
+    "",
+    "The KMS key repositories must be encrypted with (needs `RepositoryEncryption` KMS or KMS_DSSE; empty = any key, "
+    "AWS-managed included); the ROOT creation template names it.",
+    pattern=f"^$|^{KMS_KEY_PATTERN.pattern}$",
+)
+EXEMPT_REGISTRY_ASPECTS = SettingDoc(
+    "EXEMPT_REGISTRY_ASPECTS",
+    "ExemptRegistryAspects",
+    "",
+    "Comma-separated registry-level aspects left out of the standard: `creation-template`, `pull-time-exclusions`, "
+    "`registry-policy` (each reported `exempt`).",
+)
 REGISTRY_SETTINGS_DOCS: tuple[SettingDoc, ...] = (
-    SettingDoc(
-        "CACHE_LIFECYCLE_POLICY",
-        "CacheLifecyclePolicy",
-        "",
-        "Lifecycle policy JSON of pull-through cache repositories (deployed by digest, so never `expire untagged`); "
-        "empty = the shipped functions/ecr_governance/lifecycle/policies/cache-lifecycle.json.",
-    ),
-    SettingDoc(
-        "SCANNER_ROLE_ARNS",
-        "ScannerRoleArns",
-        "",
-        "Comma-separated IAM role ARNs of scanners that pull every image: each must be a pull-time update exclusion "
-        "(registered in enforce mode), so its pulls keep no image looking in use.",
-    ),
-    SettingDoc(
-        "SIGNED_REPOSITORY_PATTERNS",
-        "SignedRepositoryPatterns",
-        "",
-        "Comma-separated repository name patterns (`*` wildcard) whose images a managed signing rule must sign.",
-    ),
-    SettingDoc(
-        "REPOSITORY_ENCRYPTION",
-        "RepositoryEncryption",
-        "AES256",
-        "Encryption repositories must have: AES256 (not checked), KMS or KMS_DSSE (reported when missing; the ROOT "
-        "creation template carries it for new repositories).",
-    ),
-    SettingDoc(
-        "REPOSITORY_KMS_KEY_ARN",
-        "RepositoryKmsKeyArn",
-        "",
-        "The KMS key repositories must be encrypted with (empty = any key, AWS-managed included).",
-    ),
-    SettingDoc(
-        "EXEMPT_REGISTRY_ASPECTS",
-        "ExemptRegistryAspects",
-        "",
-        "Comma-separated registry-level aspects left out of the standard: creation-template, pull-time-exclusions, "
-        "registry-policy.",
-    ),
+    CACHE_LIFECYCLE_POLICY,
+    SCANNER_ROLE_ARNS,
+    SIGNED_REPOSITORY_PATTERNS,
+    REPOSITORY_ENCRYPTION,
+    REPOSITORY_KMS_KEY_ARN,
+    EXEMPT_REGISTRY_ASPECTS,
 )
 
 
@@ -94,7 +108,7 @@ def load_lifecycle_policy(policy_text: str, setting_name: str, shipped_resource:
     except json.JSONDecodeError as error:
         raise SettingsError(f"{source} is not valid JSON: {error.msg} at line {error.lineno}") from error
     report = validate_policy(policy)
-    if not report.valid:
+    if not report.valid or not isinstance(policy, dict):
         problems = "; ".join(str(finding) for finding in report.errors)
         raise SettingsError(f"{source} is not a valid ECR lifecycle policy: {problems}")
     return policy
@@ -126,26 +140,26 @@ class RegistrySettings:
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RegistrySettings:
-        scanners = list_setting(environ, "SCANNER_ROLE_ARNS", "")
+        scanners = list_setting(environ, SCANNER_ROLE_ARNS)
         _each_matching(scanners, "SCANNER_ROLE_ARNS", PRINCIPAL_ARN_PATTERN, "an IAM role or user ARN")
         if len(scanners) > MAX_PULL_TIME_EXCLUSIONS:
             raise SettingsError(f"SCANNER_ROLE_ARNS names {len(scanners)} roles; ECR keeps at most 100 exclusions")
-        key = text_setting(environ, "REPOSITORY_KMS_KEY_ARN", "")
+        key = text_setting(environ, REPOSITORY_KMS_KEY_ARN)
         _each_matching((key,) if key else (), "REPOSITORY_KMS_KEY_ARN", KMS_KEY_PATTERN, "a KMS key ARN")
-        encryption = enum_setting(environ, "REPOSITORY_ENCRYPTION", "AES256", RepositoryEncryption)
+        encryption = enum_setting(environ, REPOSITORY_ENCRYPTION, RepositoryEncryption)
         if key and encryption is RepositoryEncryption.AES256:
             raise SettingsError("REPOSITORY_KMS_KEY_ARN needs REPOSITORY_ENCRYPTION=KMS or KMS_DSSE")
-        exempt = list_setting(environ, "EXEMPT_REGISTRY_ASPECTS", "")
+        exempt = list_setting(environ, EXEMPT_REGISTRY_ASPECTS)
         unknown = sorted(set(exempt) - set(RegistryAspect))
         if unknown:
             choices = ", ".join(RegistryAspect)
             raise SettingsError(f"EXEMPT_REGISTRY_ASPECTS: {', '.join(unknown)} is not one of {choices}")
         return cls(
             cache_lifecycle_policy=load_lifecycle_policy(
-                text_setting(environ, "CACHE_LIFECYCLE_POLICY", ""), "CACHE_LIFECYCLE_POLICY", CACHE_LIFECYCLE_RESOURCE
+                text_setting(environ, CACHE_LIFECYCLE_POLICY), CACHE_LIFECYCLE_POLICY.env, CACHE_LIFECYCLE_RESOURCE
             ),
             scanner_role_arns=scanners,
-            signed_repository_patterns=list_setting(environ, "SIGNED_REPOSITORY_PATTERNS", ""),
+            signed_repository_patterns=list_setting(environ, SIGNED_REPOSITORY_PATTERNS),
             repository_encryption=encryption,
             repository_kms_key_arn=key,
             exempt_aspects=frozenset(RegistryAspect(aspect) for aspect in exempt),

@@ -1,7 +1,6 @@
 """Enforcement's typed settings, parsed once from the environment.
 
-Every setting has a template Parameter (template.yaml), an environment variable, a default and a doc line; a contract
-test holds the three together. A bad value fails at start-up with a message naming the environment variable.
+Each setting is said once, in its SettingDoc below (see ecr_governance.config for what reads it).
 """
 
 from __future__ import annotations
@@ -13,7 +12,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ecr_governance.config import SettingDoc, arn_setting, enum_setting, int_setting, list_setting, text_setting
+from ecr_governance.config import (
+    BOOLEAN,
+    SettingDoc,
+    arn_setting,
+    enum_setting,
+    int_setting,
+    list_setting,
+    text_setting,
+)
 from ecr_governance.enforce.registry_settings import (
     LIFECYCLE_PACKAGE,
     REGISTRY_SETTINGS_DOCS,
@@ -24,7 +31,7 @@ from ecr_governance.errors import SettingsError
 from ecr_governance.exemptions import EXEMPTION_SETTINGS_DOCS, ExemptionSettings
 from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
 from ecr_governance.organization.settings import OrganizationSettings
-from ecr_governance.registry_api import REGISTRY_API_DOC, RegistryApi, registry_api_setting
+from ecr_governance.registry_api import REGISTRY_API, RegistryApi, registry_api_setting
 
 # The shipped standard policy, inside the lifecycle package.
 STANDARD_LIFECYCLE_PACKAGE = LIFECYCLE_PACKAGE
@@ -51,82 +58,103 @@ class TagMutability(StrEnum):
 COMPLIANT_TARGET_MUTABILITIES = (TagMutability.IMMUTABLE, TagMutability.IMMUTABLE_WITH_EXCLUSION)
 
 
-# Environment variable -> (template Parameter, default, doc). The README's Parameter table and the contract tests
-# read this list, so it is the single source of truth for what the code reads.
+GOVERNANCE_MODE = SettingDoc(
+    "GOVERNANCE_MODE",
+    "EnforceMode",
+    "enforce",
+    "`enforce` remediates violations; `audit` only reports them (no writes).",
+    allowed=tuple(Mode),
+    replaces="Mode",
+)
+TAG_MUTABILITY = SettingDoc(
+    "TAG_MUTABILITY",
+    "TagMutability",
+    "IMMUTABLE",
+    "Mode a non-compliant repository is set to: `IMMUTABLE` or `IMMUTABLE_WITH_EXCLUSION`.",
+    allowed=tuple(COMPLIANT_TARGET_MUTABILITIES),
+)
+ALLOWED_EXCLUSION_FILTERS = SettingDoc(
+    "ALLOWED_EXCLUSION_FILTERS",
+    "AllowedExclusionFilters",
+    "sha256-*",
+    "Comma-separated WILDCARD tag filters (1-5, `[0-9a-zA-Z._*-]`, up to 128 characters) a repository may exclude "
+    "from immutability (IMMUTABLE_WITH_EXCLUSION counts as compliant when all its filters are in this set); the "
+    "filters written when `TagMutability=IMMUTABLE_WITH_EXCLUSION`. The default allows cosign signature tags.",
+)
+STANDARD_LIFECYCLE_POLICY = SettingDoc(
+    "STANDARD_LIFECYCLE_POLICY",
+    "StandardLifecyclePolicy",
+    "",
+    "Lifecycle policy JSON given to repositories without one; empty = the shipped "
+    "`functions/ecr_governance/lifecycle/policies/standard-lifecycle.json`.",
+)
+REMEDIATION_TOPIC_ARN = SettingDoc(
+    "REMEDIATION_TOPIC_ARN",
+    "NotifyRemediations",
+    "false",
+    "Publish a readable notification of each run's remediations and failures (and the enforcement alarms) to an SNS "
+    "topic the stack creates; NotificationEmail optionally subscribes an address.",
+    allowed=BOOLEAN,
+    unset="",
+    feeds="the created topic's ARN when true",
+)
+RECONCILE_CONCURRENCY = SettingDoc(
+    "RECONCILE_CONCURRENCY",
+    "ReconcileConcurrency",
+    "8",
+    "How many repositories a reconcile reads and writes at once (1-64); ECR's management APIs have unpublished rate "
+    "limits, so it is bounded and throttles are retried adaptively.",
+    minimum=1,
+    maximum=MAX_RECONCILE_CONCURRENCY,
+)
+GOVERNANCE_ROLE_ARN = SettingDoc(
+    "GOVERNANCE_ROLE_ARN",
+    "(the function's own role)",
+    "",
+    "The enforcing function's own IAM role; CloudTrail events it caused are skipped (no loops).",
+)
+WORK_QUEUE_URL = SettingDoc(
+    "WORK_QUEUE_URL",
+    "(the member work queue)",
+    "",
+    "An organization hub's FIFO queue of member work (Scope=organization): the template creates it and sets this; "
+    "empty in a single-account stack.",
+)
+# What the enforcing functions read, each said once (see ecr_governance.config.SettingDoc).
 SETTINGS_DOCS: tuple[SettingDoc, ...] = (
-    SettingDoc("GOVERNANCE_MODE", "Mode", "enforce", "`enforce` remediates violations; `audit` only reports them."),
-    SettingDoc(
-        "TAG_MUTABILITY",
-        "TagMutability",
-        "IMMUTABLE",
-        "Mode a non-compliant repository is set to: IMMUTABLE or IMMUTABLE_WITH_EXCLUSION.",
-    ),
-    SettingDoc(
-        "ALLOWED_EXCLUSION_FILTERS",
-        "AllowedExclusionFilters",
-        "sha256-*",
-        "Comma-separated WILDCARD tag filters a repository may exclude from immutability "
-        "(IMMUTABLE_WITH_EXCLUSION counts as compliant when all its filters are in this set); "
-        "also the filters applied when TagMutability is IMMUTABLE_WITH_EXCLUSION.",
-    ),
-    SettingDoc(
-        "STANDARD_LIFECYCLE_POLICY",
-        "StandardLifecyclePolicy",
-        "",
-        "Lifecycle policy JSON given to repositories without one; empty = the shipped "
-        "functions/ecr_governance/lifecycle/policies/standard-lifecycle.json.",
-    ),
-    SettingDoc(
-        "REMEDIATION_TOPIC_ARN",
-        "NotifyRemediations",
-        "",
-        "SNS topic that receives a readable notification of each run's remediations and failures; the template "
-        "creates it and sets this when NotifyRemediations=true (RemediationNotificationEmail optionally subscribes "
-        "an address). Empty = no notification.",
-    ),
+    GOVERNANCE_MODE,
+    TAG_MUTABILITY,
+    ALLOWED_EXCLUSION_FILTERS,
+    STANDARD_LIFECYCLE_POLICY,
+    REMEDIATION_TOPIC_ARN,
     *EXEMPTION_SETTINGS_DOCS,
-    SettingDoc(
-        "RECONCILE_CONCURRENCY",
-        "ReconcileConcurrency",
-        "8",
-        "How many repositories a reconcile reads and writes at once (1-64): bounded so ECR's unpublished "
-        "management-API rate limits are not hit; throttles are retried adaptively.",
-    ),
-    REGISTRY_API_DOC,
+    RECONCILE_CONCURRENCY,
+    REGISTRY_API,
     *REGISTRY_SETTINGS_DOCS,
-    SettingDoc(
-        "GOVERNANCE_ROLE_ARN",
-        "(the function's own role)",
-        "",
-        "The enforcing function's own IAM role; CloudTrail events it caused are skipped (no loops).",
-    ),
-    SettingDoc(
-        "WORK_QUEUE_URL",
-        "(the member work queue)",
-        "",
-        "An organization hub's FIFO queue of member work (Scope=organization): the template creates it and sets "
-        "this; empty in a single-account stack.",
-    ),
+    GOVERNANCE_ROLE_ARN,
+    WORK_QUEUE_URL,
     *ORGANIZATION_SETTINGS_DOCS,
 )
 
 
-def load_standard_lifecycle_policy(policy_text: str, setting_name: str = "STANDARD_LIFECYCLE_POLICY") -> dict[str, Any]:
+def load_standard_lifecycle_policy(
+    policy_text: str, setting_name: str = STANDARD_LIFECYCLE_POLICY.env
+) -> dict[str, Any]:
     """Parse and validate the standard policy with the lifecycle engine ECR's own acceptance rules use."""
     return load_lifecycle_policy(policy_text, setting_name, STANDARD_LIFECYCLE_RESOURCE)
 
 
 @dataclass(frozen=True)
 class EnforceSettings:
-    mode: Mode = Mode.ENFORCE
-    tag_mutability: TagMutability = TagMutability.IMMUTABLE
-    allowed_exclusion_filters: tuple[str, ...] = ("sha256-*",)
+    mode: Mode = Mode(GOVERNANCE_MODE.default)
+    tag_mutability: TagMutability = TagMutability(TAG_MUTABILITY.default)
+    allowed_exclusion_filters: tuple[str, ...] = (ALLOWED_EXCLUSION_FILTERS.default,)
     standard_lifecycle_policy: dict[str, Any] = field(default_factory=dict)
     exemptions: ExemptionSettings = field(default_factory=ExemptionSettings)
-    reconcile_concurrency: int = 8
+    reconcile_concurrency: int = int(RECONCILE_CONCURRENCY.default)
     remediation_topic_arn: str = ""
     governance_role_arn: str = ""
-    registry_api: RegistryApi = RegistryApi.AWS
+    registry_api: RegistryApi = RegistryApi(REGISTRY_API.default)
     organization: OrganizationSettings = field(default_factory=OrganizationSettings)
     work_queue_url: str = ""
     registry: RegistrySettings = field(default_factory=RegistrySettings)
@@ -156,32 +184,30 @@ class EnforceSettings:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> EnforceSettings:
         environ = os.environ if environ is None else environ
-        mode = enum_setting(environ, "GOVERNANCE_MODE", "enforce", Mode)
-        mutability = enum_setting(environ, "TAG_MUTABILITY", "IMMUTABLE", TagMutability, COMPLIANT_TARGET_MUTABILITIES)
+        mode = enum_setting(environ, GOVERNANCE_MODE, Mode)
+        mutability = enum_setting(environ, TAG_MUTABILITY, TagMutability)
         allowed_filters = _allowed_exclusion_filters(environ)
         if mutability is TagMutability.IMMUTABLE_WITH_EXCLUSION and not allowed_filters:
             raise SettingsError("TAG_MUTABILITY=IMMUTABLE_WITH_EXCLUSION needs ALLOWED_EXCLUSION_FILTERS (1 to 5)")
-        topic_arn = arn_setting(environ, "REMEDIATION_TOPIC_ARN", "sns")
+        topic_arn = arn_setting(environ, REMEDIATION_TOPIC_ARN, "sns")
         return cls(
             mode=mode,
             tag_mutability=mutability,
             allowed_exclusion_filters=allowed_filters,
-            standard_lifecycle_policy=load_standard_lifecycle_policy(
-                text_setting(environ, "STANDARD_LIFECYCLE_POLICY", "")
-            ),
+            standard_lifecycle_policy=load_standard_lifecycle_policy(text_setting(environ, STANDARD_LIFECYCLE_POLICY)),
             exemptions=ExemptionSettings.from_environ(environ),
-            reconcile_concurrency=int_setting(environ, "RECONCILE_CONCURRENCY", "8", 1, MAX_RECONCILE_CONCURRENCY),
+            reconcile_concurrency=int_setting(environ, RECONCILE_CONCURRENCY),
             remediation_topic_arn=topic_arn,
-            governance_role_arn=text_setting(environ, "GOVERNANCE_ROLE_ARN", ""),
+            governance_role_arn=text_setting(environ, GOVERNANCE_ROLE_ARN),
             registry_api=registry_api_setting(environ),
             organization=OrganizationSettings.from_environ(environ),
-            work_queue_url=text_setting(environ, "WORK_QUEUE_URL", ""),
+            work_queue_url=text_setting(environ, WORK_QUEUE_URL),
             registry=RegistrySettings.from_environ(environ),
         )
 
 
 def _allowed_exclusion_filters(environ: Mapping[str, str]) -> tuple[str, ...]:
-    allowed_filters = list_setting(environ, "ALLOWED_EXCLUSION_FILTERS", "sha256-*")
+    allowed_filters = list_setting(environ, ALLOWED_EXCLUSION_FILTERS)
     for pattern in allowed_filters:
         if not EXCLUSION_FILTER_PATTERN.match(pattern):
             raise SettingsError(

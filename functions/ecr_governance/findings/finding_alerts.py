@@ -20,6 +20,7 @@ from ecr_governance.errors import GovernanceError
 from ecr_governance.findings.advisories import Advisory, group
 from ecr_governance.findings.finding_events import FindingEvent
 from ecr_governance.findings.ledger import EntryState, GuardedPublisher, LedgerFailures, vulnerability_entry
+from ecr_governance.findings.normalize import Severity
 from ecr_governance.findings.policy import AlertRules
 from ecr_governance.findings.reader import RulesReader
 from ecr_governance.findings.render_advisory import advisory_notice
@@ -39,6 +40,7 @@ class BatchOutcome:
     skipped: Counter[str] = field(default_factory=Counter)
     suppression_problems: int = 0
     ledger_failures: int = 0
+    published_by_severity: Counter[Severity] = field(default_factory=Counter)  # advisories (not resolved ones)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class BatchOutcome:
             "skipped": dict(self.skipped),
             "suppressionProblems": self.suppression_problems,
             "ledgerFailures": self.ledger_failures,
+            "publishedBySeverity": {str(severity): n for severity, n in sorted(self.published_by_severity.items())},
         }
 
 
@@ -100,4 +103,5 @@ class FindingEventsAlerter:
             outcome.resolved_published += 1
         else:
             outcome.advisories_published += 1
+            outcome.published_by_severity[advisory.severity] += 1
         outcome.images_alerted += len(claimed)

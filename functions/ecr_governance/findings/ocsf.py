@@ -103,7 +103,7 @@ def vulnerability(finding: Finding, scan_kind: str) -> dict[str, Any]:
     return document
 
 
-def finding_document(
+def finding_document(  # noqa: PLR0913 - each keyword is one attribute of the OCSF finding it writes
     *,
     uid: str,
     title: str,

@@ -64,7 +64,8 @@ class Replay:
     reason: str = ""  # why it failed (a destination record says), or why it cannot be replayed
 
     def describe(self) -> dict[str, Any]:
-        detail = self.event.get("detail") if isinstance(self.event.get("detail"), Mapping) else {}
+        raw_detail = self.event.get("detail")
+        detail: Mapping[str, Any] = raw_detail if isinstance(raw_detail, Mapping) else {}
         return {
             "messageId": self.message.message_id,
             "replay": str(self.kind),

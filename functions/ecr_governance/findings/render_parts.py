@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from ecr_governance.findings.normalize import SEVERITIES, Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import SuppressionUse
@@ -161,7 +162,7 @@ def problem_lines(problems: Sequence[str]) -> list[str]:
 
 
 def chat_message(
-    icon: str, summary: str, description: str, next_steps: list[str], keywords: list[str], event_type: str
+    icon: str, summary: str, description: str, *, next_steps: list[str], keywords: list[str], event_type: str
 ) -> str:
     """An AWS Chatbot custom notification, serialized (anything else Chatbot drops silently); `summary` is the
     subject, as plain text, the title shows after the icon."""
@@ -183,7 +184,7 @@ def chat_message(
     )
 
 
-def splice_last(head: dict, key: str, serialized_items: Sequence[str]) -> str:
+def splice_last(head: dict[str, Any], key: str, serialized_items: Sequence[str]) -> str:
     """`head` serialized with `key` appended as its last field, a list of already-serialized JSON values."""
     text = json.dumps(head, ensure_ascii=False)
     return f'{text[:-1]}, "{key}": [{",".join(serialized_items)}]}}'

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypedDict
 
 from aws_lambda_powertools import Logger
 
@@ -75,7 +75,22 @@ class AlertOutcome:
         return {**asdict(self), "status": str(self.status)}
 
 
-def _counted(report: FindingsReport) -> dict[str, int]:
+class FindingCounts(TypedDict):
+    findings_total: int
+    findings_alerted: int
+    findings_suppressed: int
+    expired_suppressions: int
+    previously_alerted: int
+    suppression_problems: int
+
+
+class SecurityHubCounts(TypedDict):
+    security_hub_imported: int
+    security_hub_archived: int
+    security_hub_failed: int
+
+
+def _counted(report: FindingsReport) -> FindingCounts:
     decision = report.decision
     return {
         "findings_total": decision.total_findings,
@@ -87,7 +102,7 @@ def _counted(report: FindingsReport) -> dict[str, int]:
     }
 
 
-def _security_hub_counts(result: ImportResult) -> dict[str, int]:
+def _security_hub_counts(result: ImportResult) -> SecurityHubCounts:
     return {
         "security_hub_imported": result.imported,
         "security_hub_archived": result.archived,

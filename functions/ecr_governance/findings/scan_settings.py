@@ -6,28 +6,27 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ecr_governance.config import SettingDoc, bool_setting, text_setting
+from ecr_governance.config import BOOLEAN, SettingDoc, bool_setting, text_setting
 from ecr_governance.findings import settings as shared
 from ecr_governance.findings.settings import FindingsSettings, common_settings
 
-SETTINGS_DOCS: tuple[SettingDoc, ...] = (
-    *shared.SETTINGS_DOCS,
-    SettingDoc(
-        "IMPORT_FINDINGS_TO_SECURITY_HUB",
-        "ImportBasicFindingsToSecurityHub",
-        "false",
-        "`true` imports the alerted basic-scan findings into Security Hub (BatchImportFindings) after the alert, "
-        "and archives the ones a rescan no longer reports or whose image was deleted; enhanced findings already "
-        "reach it through Amazon Inspector.",
-    ),
-    SettingDoc(
-        "IDEMPOTENCY_TABLE_NAME",
-        "(the stack's idempotency table)",
-        "",
-        "DynamoDB table of Powertools Idempotency records (a scan event delivered twice is handled once). Empty (a "
-        "local run) = idempotency off, with a WARNING line.",
-    ),
+IMPORT_FINDINGS_TO_SECURITY_HUB = SettingDoc(
+    "IMPORT_FINDINGS_TO_SECURITY_HUB",
+    "ImportBasicFindingsToSecurityHub",
+    "false",
+    "`true` also imports the alerted basic-scan findings into Security Hub (after the alert, never blocking it), "
+    "archives the ones a rescan no longer reports, and routes `ECR Image Action` DELETE events to archive a deleted "
+    "image's findings; enhanced findings already reach it through Amazon Inspector.",
+    allowed=BOOLEAN,
 )
+IDEMPOTENCY_TABLE_NAME = SettingDoc(
+    "IDEMPOTENCY_TABLE_NAME",
+    "(the stack's idempotency table)",
+    "",
+    "DynamoDB table of Powertools Idempotency records (a scan event delivered twice is handled once). Empty (a local "
+    "run) = idempotency off, with a WARNING line.",
+)
+SETTINGS_DOCS: tuple[SettingDoc, ...] = (*shared.SETTINGS_DOCS, IMPORT_FINDINGS_TO_SECURITY_HUB, IDEMPOTENCY_TABLE_NAME)
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,6 @@ class ScanFindingsSettings(FindingsSettings):
         environ = os.environ if environ is None else environ
         return cls(
             **common_settings(environ),
-            import_to_security_hub=bool_setting(environ, "IMPORT_FINDINGS_TO_SECURITY_HUB", "false"),
-            idempotency_table_name=text_setting(environ, "IDEMPOTENCY_TABLE_NAME", ""),
+            import_to_security_hub=bool_setting(environ, IMPORT_FINDINGS_TO_SECURITY_HUB),
+            idempotency_table_name=text_setting(environ, IDEMPOTENCY_TABLE_NAME),
         )

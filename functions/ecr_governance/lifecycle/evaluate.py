@@ -49,7 +49,9 @@ def _age_reference(rule: LifecycleRule, image: ImageRecord) -> datetime | None:
         reference = image.last_pulled_at or image.pushed_at
     else:  # sinceImageTransitioned
         return image.last_archived_at
-    return max(reference, activated) if activated is not None else reference
+    if activated is None or reference is None:  # evaluate() refuses images without imagePushedAt
+        return reference or activated
+    return max(reference, activated)
 
 
 def _cutoff(now: datetime, days: int) -> datetime | None:

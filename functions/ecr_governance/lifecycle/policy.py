@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeGuard
 
 from ecr_governance.wildcard import tag_pattern_regex
 
@@ -135,7 +135,7 @@ def load_document(policy: str | Mapping[str, Any]) -> Mapping[str, Any]:
     return policy
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -193,13 +193,15 @@ class _RuleReader:
             self.error(f"{name}.{unknown}", f"unknown field (allowed: {', '.join(sorted(allowed))})")
         return section
 
-    def _choice(self, section: Mapping[str, Any], path: str, key: str, choices: Sequence[str], default=None):
+    def _choice(
+        self, section: Mapping[str, Any], path: str, key: str, choices: Sequence[str], default: str | None = None
+    ) -> str | None:
         value = section.get(key, default)
         if value is None:
             if default is None:
                 self.error(path, f"is required (one of: {', '.join(choices)})")
             return None
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             self.error(path, f"must be one of {', '.join(choices)}; got {value!r}")
             return None
         return value

@@ -92,7 +92,9 @@ def preview_result(decisions: Iterable[LifecycleDecision], images: Iterable[Imag
         result = {
             "imageDigest": decision.image.digest,
             "imageTags": list(decision.image.tags),
-            "imagePushedAt": iso8601(decision.image.pushed_at),
+            "imagePushedAt": iso8601(decision.image.pushed_at)
+            if decision.image.pushed_at
+            else None,  # evaluate() needs it
             "action": action,
             "appliedRulePriority": decision.rule_priority,
             "storageClass": (decision.image.storage_class or "standard").upper(),

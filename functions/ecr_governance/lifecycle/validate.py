@@ -52,41 +52,53 @@ def _cross_rule_errors(rules: list[LifecycleRule]) -> list[Finding]:
     ordered = sorted(rules, key=lambda rule: rule.priority)
     for storage_class in STORAGE_CLASSES:
         in_class = [rule for rule in ordered if rule.storage_class == storage_class]
+        errors += _tag_status_errors(in_class, storage_class)
+        errors += _shared_tag_entry_errors(in_class, storage_class)
+    return errors
+
+
+def _tag_status_errors(in_class: list[LifecycleRule], storage_class: str) -> list[Finding]:
+    """`any` comes last, and one rule at most selects untagged images (per storage class, rules by priority)."""
+    errors = [
+        Finding(
+            rule.priority,
+            "selection.tagStatus",
+            f"a rule with tagStatus any must have the highest rulePriority ({storage_class} rules); "
+            f"rule {in_class[-1].priority} comes after it",
+        )
+        for rule in in_class
+        if rule.tag_status == "any" and rule is not in_class[-1]
+    ]
+    untagged = [rule for rule in in_class if rule.tag_status == "untagged"]
+    errors += [
+        Finding(
+            rule.priority,
+            "selection.tagStatus",
+            f"only one rule may select untagged {storage_class} images; rule {untagged[0].priority} already does",
+        )
+        for rule in untagged[1:]
+    ]
+    return errors
+
+
+def _shared_tag_entry_errors(in_class: list[LifecycleRule], storage_class: str) -> list[Finding]:
+    """Each tagPrefixList / tagPatternList entry belongs to one rule of a storage class."""
+    errors: list[Finding] = []
+    for key, attribute in (("tagPrefixList", "tag_prefixes"), ("tagPatternList", "tag_patterns")):
+        owner_by_entry: dict[str, int] = {}
         for rule in in_class:
-            if rule.tag_status == "any" and rule is not in_class[-1]:
+            for entry in getattr(rule, attribute):
+                if entry not in owner_by_entry:
+                    owner_by_entry[entry] = rule.priority
+                    continue
                 errors.append(
                     Finding(
                         rule.priority,
-                        "selection.tagStatus",
-                        f"a rule with tagStatus any must have the highest rulePriority ({storage_class} rules); "
-                        f"rule {in_class[-1].priority} comes after it",
+                        f"selection.{key}",
+                        f"{entry!r} is already used by rule {owner_by_entry[entry]}; "
+                        f"each entry may appear in only one {storage_class} rule",
                     )
                 )
-        untagged = [rule for rule in in_class if rule.tag_status == "untagged"]
-        for rule in untagged[1:]:
-            errors.append(
-                Finding(
-                    rule.priority,
-                    "selection.tagStatus",
-                    f"only one rule may select untagged {storage_class} images; rule {untagged[0].priority} "
-                    "already does",
-                )
-            )
-        for key, attribute in (("tagPrefixList", "tag_prefixes"), ("tagPatternList", "tag_patterns")):
-            owner_by_entry: dict[str, int] = {}
-            for rule in in_class:
-                for entry in getattr(rule, attribute):
-                    if entry in owner_by_entry:
-                        errors.append(
-                            Finding(
-                                rule.priority,
-                                f"selection.{key}",
-                                f"{entry!r} is already used by rule {owner_by_entry[entry]}; "
-                                f"each entry may appear in only one {storage_class} rule",
-                            )
-                        )
-                    else:
-                        owner_by_entry[entry] = rule.priority
     return errors
 
 

@@ -150,6 +150,7 @@ class CachedMembership:
         regions: Sequence[str],
         organizational_units: Sequence[str],
         member_role_name: str,
+        *,
         ttl: timedelta,
         clock: Callable[[], datetime],
     ):

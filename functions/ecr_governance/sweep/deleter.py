@@ -90,7 +90,7 @@ class Deleter:
         self._clock = clock
         self._batch_size = batch_size
 
-    def delete(
+    def delete(  # noqa: PLR0917 - what one deletion pass needs, each a distinct role (kept as reviewed)
         self,
         report: SweepReport,
         reader: RepositoryReader,

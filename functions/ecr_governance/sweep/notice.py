@@ -24,6 +24,10 @@ class Prices:
     def of(self, storage_class: str) -> float:
         return self.archive if storage_class == "archive" else self.standard
 
+    def monthly_usd(self, bytes_by_class: Mapping[str, int]) -> float:
+        """What storing these bytes costs a month (ECR's per-image sizes: an upper bound, shared layers counted)."""
+        return sum(size / GIB * self.of(storage) for storage, size in bytes_by_class.items())
+
 
 def sweep_notice(state: RunState, prices: Prices) -> Notice:
     counts = state.counts
@@ -31,7 +35,7 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
     images = counts.get("would_delete", 0) if dry_run else counts.get("deleted", 0)
     by_class = {storage: counts.get(counter, 0) for storage, counter in RECLAIMED_COUNTERS.items()}
     reclaimed = counts.get("bytes_reclaimable", 0) if dry_run else sum(by_class.values())
-    savings = sum(size / GIB * prices.of(storage) for storage, size in by_class.items())
+    savings = prices.monthly_usd(by_class)
     failures = counts.get("failed", 0) + counts.get("repositories_failed", 0)
     verb = "would delete" if dry_run else "deleted"
     subject = f"ECR sweep{' (dry run)' if dry_run else ''}: {images} untagged images {verb}, {reclaimed / GIB:.2f} GiB"
@@ -45,7 +49,7 @@ def sweep_notice(state: RunState, prices: Prices) -> Notice:
         _repositories_line(state),
         f"Images examined: {counts.get('examined', 0)}; kept: {_kept(counts) or 'none'}.",
         f"Candidates (untagged, old, idle, not in use, needed by nothing that stays): {counts.get('candidates', 0)}.",
-        _reclaimed_line(dry_run, images, reclaimed, by_class, savings, prices),
+        _reclaimed_line(dry_run, images, reclaimed, by_class, savings=savings, prices=prices),
         f"Kept at the last moment: {counts.get('tagged_since_plan', 0)} tagged since the plan, "
         f"{counts.get('no_longer_eligible', 0)} pulled, used or changed since, {counts.get('protected', 0)} reached "
         f"from an image that stays, {counts.get('parent_not_deleted', 0)} below an image not deleted, "
@@ -124,7 +128,7 @@ def _kept(counts: Mapping[str, int]) -> str:
 
 
 def _reclaimed_line(
-    dry_run: bool, images: int, reclaimed: int, by_class: dict[str, int], savings: float, prices: Prices
+    dry_run: bool, images: int, reclaimed: int, by_class: dict[str, int], *, savings: float, prices: Prices
 ) -> str:
     if dry_run:
         return (

@@ -110,12 +110,20 @@ class _Limits(NamedTuple):
 def _own_reason(image: ImageRecord, limits: _Limits, in_use: InUse) -> KeepReason | None:
     if image.tags:
         return KeepReason.TAGGED
+    return _status_reason(image, limits) or _age_reason(image, limits) or _use_reason(image, limits, in_use)
+
+
+def _status_reason(image: ImageRecord, limits: _Limits) -> KeepReason | None:
+    """Archived images stay until the sweep takes them and their 90-day minimum passed; ACTIVATING ones always."""
     if image.status == "ARCHIVED":
         archived = image.last_archived_at
         if not limits.sweep_archived or archived is None or archived > limits.archived_long_enough_before:
             return KeepReason.ARCHIVED
-    elif image.status != "ACTIVE":
-        return KeepReason.ACTIVATING
+        return None
+    return KeepReason.ACTIVATING if image.status != "ACTIVE" else None
+
+
+def _age_reason(image: ImageRecord, limits: _Limits) -> KeepReason | None:
     if image.pushed_at is None:
         return KeepReason.UNKNOWN_AGE
     if image.pushed_at >= limits.young_since:
@@ -124,6 +132,10 @@ def _own_reason(image: ImageRecord, limits: _Limits, in_use: InUse) -> KeepReaso
         return KeepReason.RECENTLY_PULLED
     if image.last_pulled_at is None and image.pushed_at >= limits.idle_since:
         return KeepReason.TOO_YOUNG  # never pulled: the idle window counts from the push
+    return None
+
+
+def _use_reason(image: ImageRecord, limits: _Limits, in_use: InUse) -> KeepReason | None:
     if in_use.since(image.digest, limits.idle_since):
         return KeepReason.IN_USE
     if in_use.cache_repository and not in_use.available:
@@ -227,7 +239,7 @@ class SweepPlan:
         return ready[:size]
 
 
-def plan_sweep(
+def plan_sweep(  # noqa: PLR0913 - the pure plan's inputs; the optional ones are keyword-only
     repository: str,
     images: Iterable[ImageRecord],
     rules: SweepRules,

@@ -92,7 +92,7 @@ class SweepReport:
     delete_calls: int = 0
     continued: bool = False
 
-    def record(
+    def record(  # noqa: PLR0917 - one candidate's outcome, its fields in CandidateOutcome's order
         self,
         digest: str,
         outcome: Outcome,
@@ -145,6 +145,19 @@ class SweepReport:
         counts["bytes_reclaimable"] = self.bytes_of(Outcome.WOULD_DELETE)
         return {name: counts[name] for name in COUNTERS}
 
+    def _plan_fields(self) -> dict[str, Any]:
+        """What the plan examined, kept (by reason) and made a candidate, and the manifests it could not read."""
+        if self.plan is None:
+            return {}
+        fields: dict[str, Any] = {
+            "examined": len(self.plan.decisions),
+            "kept": dict(sorted(self.plan.kept_counts().items())),
+            "candidates": len(self.plan.candidates),
+        }
+        if self.plan.unread:
+            fields["manifests_unread"] = dict(list(self.plan.unread.items())[:FAILURES_SHOWN])
+        return fields
+
     def log_fields(self) -> dict[str, Any]:
         """The report as one structured log line: what was examined and kept (by reason), what went, what failed."""
         fields: dict[str, Any] = {"repository": self.repository, "mode": str(self.mode)}
@@ -152,12 +165,7 @@ class SweepReport:
             fields.update(account=self.account, region=self.region)
         if self.part:
             fields["part"] = self.part
-        if self.plan is not None:
-            fields["examined"] = len(self.plan.decisions)
-            fields["kept"] = dict(sorted(self.plan.kept_counts().items()))
-            fields["candidates"] = len(self.plan.candidates)
-            if self.plan.unread:
-                fields["manifests_unread"] = dict(list(self.plan.unread.items())[:FAILURES_SHOWN])
+        fields.update(self._plan_fields())
         fields.update(
             deleted=self.count(Outcome.DELETED),
             would_delete=self.count(Outcome.WOULD_DELETE),

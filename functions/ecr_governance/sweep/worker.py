@@ -86,7 +86,7 @@ class MessageResult:
 
 
 class SweepWorker:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the composition root's wiring: four roles, then each optional port by keyword
         self,
         registry: SweepRegistry,
         directory: RepositoryDirectory,
@@ -231,7 +231,7 @@ class SweepWorker:
             self._summaries.publish_if_complete(message.run_id)
         return expansion
 
-    def _act(
+    def _act(  # noqa: PLR0917 - one repository's act: its report, adapters, reader, in-use data and message
         self,
         report: SweepReport,
         adapters: SweepAdapters,
@@ -252,7 +252,9 @@ class SweepWorker:
             if message
             else RunContext()
         )
-        stop = (lambda: self._too_late(seconds_left, CONTINUE_BELOW_SECONDS)) if can_hand_on else (lambda: False)
+        stop: Callable[[], bool] = (
+            (lambda: self._too_late(seconds_left, CONTINUE_BELOW_SECONDS)) if can_hand_on else (lambda: False)
+        )
         deleter = Deleter(adapters.registry, self._clock, self._batch_size)
         last = deleter.delete(report, reader, self._rules, in_use, context, stop)
         left = [d for d in plan.candidates if d.digest not in report.outcomes]

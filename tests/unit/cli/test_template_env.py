@@ -18,7 +18,7 @@ def test_enforce_function_environment_from_parameter_defaults():
 
 def test_overrides_flow_through_conditions():
     spec = function_spec(
-        load_template(TEMPLATE), "EnforceRepositoryFunction", {"Mode": "audit", "NotifyRemediations": "true"}
+        load_template(TEMPLATE), "EnforceRepositoryFunction", {"EnforceMode": "audit", "NotifyRemediations": "true"}
     )
     assert spec.environment["GOVERNANCE_MODE"] == "audit"
     assert "REMEDIATION_TOPIC_ARN" in spec.unresolved

@@ -17,6 +17,7 @@ from ecr_governance.enforce.model import ReconcileProgress
 from ecr_governance.errors import InvalidEvent
 from event_mutations import mutated_events, with_field
 from hypothesis import HealthCheck, given, settings
+from property_budget import examples
 from registry_builders import EVENTS_DIR, load_event
 
 OWN_ROLE = "arn:aws:iam::123456789012:role/ecr-governance-EnforceRepositoryFunctionRole"
@@ -145,7 +146,7 @@ def test_a_continuation_round_trips_through_its_event():
 SAMPLE_EVENTS = [*SAMPLES.values(), continuation_event(ReconcileProgress("team/a", piece=1), HERE, "c")]
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(1500), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(event=mutated_events(SAMPLE_EVENTS))
 def test_mutated_events_are_parsed_or_rejected_never_crash(event):
     try:

@@ -19,6 +19,7 @@ from ecr_governance_cli.local_invoke import LocalLambdaContext
 from enforce_fakes import InMemoryRegistry
 from event_mutations import mutated_events
 from hypothesis import HealthCheck, given, settings
+from property_budget import examples
 from registry_builders import load_event
 
 HERE = Provenance("123456789012", "ap-southeast-1")
@@ -116,7 +117,9 @@ SAMPLES = [load_event(f"enforce/{name}") for name in ("create-repository.json", 
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+    max_examples=examples(300),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(event=mutated_events(SAMPLES))
 def test_mutated_events_never_escape_the_handler(wired, event):

@@ -56,7 +56,9 @@ class Queue:
 
 def hub(queue=None, organization=None, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC)):
     organization = organization or Organization()
-    membership = CachedMembership(organization, REGIONS, (), "ecr-governance-member", timedelta(minutes=10), clock)
+    membership = CachedMembership(
+        organization, REGIONS, (), "ecr-governance-member", ttl=timedelta(minutes=10), clock=clock
+    )
     return EnforcementHub(membership, organization, queue or Queue(), SETTINGS), organization
 
 
@@ -139,7 +141,9 @@ def test_account_concurrency_spreads_an_accounts_regions_over_that_many_groups()
 
     queue = Queue()
     organization = Organization()
-    membership = CachedMembership(organization, REGIONS, (), "r", timedelta(minutes=10), lambda: datetime.now(UTC))
+    membership = CachedMembership(
+        organization, REGIONS, (), "r", ttl=timedelta(minutes=10), clock=lambda: datetime.now(UTC)
+    )
     router = EnforcementHub(membership, organization, queue, replace(SETTINGS, account_concurrency=2))
     router.route({**load_event("enforce/scheduled-reconcile.json"), "account": HUB.account, "region": HUB.region}, HUB)
     assert {m.group for m in queue.sent} == {f"{TEAM_A}-0", f"{TEAM_A}-1", f"{TEAM_B}-0", f"{TEAM_B}-1"}

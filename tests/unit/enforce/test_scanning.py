@@ -17,6 +17,7 @@ from ecr_governance.enforce.scanning import (
 from ecr_governance.wildcard import is_valid_scanning_filter, scanning_filter_matches
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 
 BASIC_MLOPS = RegistryScanning("BASIC", (ScanningRule("SCAN_ON_PUSH", ("mlops/*",)),))
 ENHANCED = RegistryScanning(
@@ -207,7 +208,7 @@ rules = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     scan_type=st.sampled_from(["BASIC", "ENHANCED"]),
     existing_rules=rules,

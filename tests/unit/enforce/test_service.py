@@ -6,17 +6,13 @@ enforcer makes - the emulator tests check the same flows over HTTP.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
-import typing
 from collections import Counter
 
 import pytest
 from ecr_governance import SERVICE_NAME
-from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.enforce.model import REGISTRY, Action
-from ecr_governance.enforce.ports import EnforcementRegistry
 from ecr_governance.enforce.reconcile import ReconcileScope
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.service import Enforcer
@@ -249,14 +245,6 @@ def test_a_failed_registry_scanning_write_fails_each_uncovered_repository_with_i
     scanning = {d.repository: d for d in report.decisions if d.aspect == "registry_scanning"}
     assert scanning["team/a"].action is Action.FAILED and scanning["team/a"].error_code == "ValidationException"
     assert scanning[REGISTRY].action is Action.FAILED
-
-
-@pytest.mark.parametrize("adapter", [InMemoryRegistry, EcrRegistry])
-def test_the_fake_and_the_adapter_implement_the_port_with_its_signatures(adapter):
-    for name in typing.get_protocol_members(EnforcementRegistry):
-        expected = list(inspect.signature(getattr(EnforcementRegistry, name)).parameters)
-        actual = list(inspect.signature(getattr(adapter, name)).parameters)
-        assert actual == expected, (adapter.__name__, name)
 
 
 def test_event_scope_reads_only_that_repository():

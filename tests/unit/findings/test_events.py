@@ -14,6 +14,7 @@ from ecr_governance.location import Location
 from event_mutations import DROP, with_field
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 from registry_builders import EVENTS_DIR, load_event
 
 ACCOUNT = "123456789012"
@@ -245,7 +246,7 @@ def mutated_events(draw) -> Any:
     return event
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_events() | JSON_VALUES)
 def test_parsing_never_raises_anything_but_invalid_event(event):
     try:

@@ -23,6 +23,7 @@ from event_mutations import mutated_events
 from findings_fakes import FixedSuppressions, InMemoryLedger, RecordingPublisher
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 from registry_builders import load_event
 
 OWN = Location("aws", "123456789012", "ap-southeast-1")
@@ -30,7 +31,7 @@ SAMPLE = load_event("findings/inspector2-finding.json")
 DIGEST = "sha256:" + "3" * 64
 
 
-def finding_event(
+def finding_event(  # noqa: PLR0913, PLR0917 - a builder: one argument per event field it moves
     repository: str = "mlops/retail-api",
     digest: str = DIGEST,
     cve: str = "CVE-2023-3817",
@@ -103,7 +104,7 @@ def test_a_malformed_or_foreign_finding_event_is_rejected_with_a_reason(change, 
         parse_finding_event(event, OWN)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_events([SAMPLE]))
 def test_parsing_a_damaged_finding_event_never_raises_anything_but_invalid_event(event):
     try:
@@ -124,6 +125,7 @@ def test_one_advisory_reaching_200_images_in_30_repositories_is_one_alert():
     (notice,) = publisher.notices
     assert notice.subject == "[HIGH] CVE-2023-3817 (openssl) in 200 images, 30 repositories"
     assert outcome.advisories_published == 1 and outcome.images_alerted == 200 and not outcome.failed_messages
+    assert outcome.published_by_severity == {Severity.HIGH: 1}  # the dashboard's alerts by severity
     assert (
         "team-00/service (7): " in notice.text
         and "Package:     openssl 3.0.9-1 - fixed in 3.0.11-1~deb12u1" in notice.text
@@ -259,7 +261,7 @@ def test_the_handler_alerts_the_batch_and_reports_only_failed_messages(handler_m
     assert len(handler_module.test_publisher.notices) == 1
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(damaged=mutated_events([SAMPLE]), extra=st.booleans())
 def test_no_damaged_finding_event_escapes_the_handler(handler_module, damaged, extra):
     bodies = [json.dumps(damaged, default=str)] + ([json.dumps(SAMPLE)] if extra else [])

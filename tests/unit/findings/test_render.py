@@ -14,6 +14,7 @@ from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, message_size_bytes
 from findings_builders import IMAGE, finding, report_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 
 RETAIL_API_FINDINGS = [
     finding("CVE-2024-6387", Severity.CRITICAL, 8.1, "openssh", "9.2p1", fixed_in="9.2p1-2+deb12u3", exploit=True),
@@ -51,7 +52,7 @@ REPOSITORY_NAMES = st.from_regex(r"[a-z0-9]{1,60}(/[a-z0-9]{1,60}){0,3}", fullma
 TAGS = st.from_regex(r"[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}", fullmatch=True)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(REPOSITORY_NAMES, st.lists(TAGS, max_size=3), st.sets(st.sampled_from(SEVERITIES), min_size=1))
 def test_the_subject_is_always_at_most_99_characters_and_keeps_the_worst_severity(repository, tags, severities):
     image = replace(IMAGE, repository_name=repository, tags=tuple(tags))

@@ -22,6 +22,7 @@ from ecr_governance_cli.render import findings_report
 from findings_builders import IMAGE, TODAY, report_of
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 from registry_builders import load_event
 
 # What an attacker who controls a package name, a version or an advisory would write.
@@ -146,7 +147,7 @@ def _suppressions(value: str, reason: str) -> Suppressions:
     return parse_suppressions(json.dumps(entries), "suppressions parameter /s")
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(value=UNTRUSTED, link=UNTRUSTED, reason=UNTRUSTED)
 def test_no_mention_link_or_control_sequence_survives_any_body(value, link, reason):
     def scan_notice(text: str, url: str, why: str) -> tuple[Notice, str]:
@@ -176,7 +177,7 @@ def test_no_mention_link_or_control_sequence_survives_any_body(value, link, reas
     )
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(value=UNTRUSTED, limit=st.integers(min_value=1, max_value=200))
 def test_each_medium_escape_is_bounded_one_line_and_inert(value, limit):
     for escaped in (plain(value, limit), chat(value, limit)):

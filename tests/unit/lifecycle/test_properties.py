@@ -16,6 +16,7 @@ from ecr_governance.lifecycle.preview import preview_result
 from ecr_governance.lifecycle.validate import validate_policy
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 TAGS = ("prod-1", "prod-2", "dev-1", "dev-22", "staging-1", "latest", "v1.0", "v1.1", "release-arm64")
@@ -23,7 +24,7 @@ PREFIXES = ("prod", "dev", "staging", "latest", "v1", "release")
 PATTERNS = ("prod-*", "dev-*", "*-arm64", "v1.*", "latest", "*1*")
 STORAGE_CLASS_BY_STATUS = {"ACTIVE": "standard", "ARCHIVED": "archive"}
 
-PROPERTY_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY_SETTINGS = settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 ANY_PUSH_HOURS = st.integers(min_value=0, max_value=24 * 200)

@@ -15,6 +15,7 @@ from ecr_governance.sweep.messages import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from property_budget import examples
 from registry_builders import load_event
 
 
@@ -134,7 +135,7 @@ def mutated_messages(draw):
     return json.dumps(document) if draw(st.booleans()) else json.dumps(document)[: draw(st.integers(0, 500))]
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(500), deadline=None, suppress_health_check=list(HealthCheck))
 @given(raw=mutated_messages())
 def test_nothing_escapes_but_invalid_event(raw):
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from ecr_governance.errors import MemberUnreachable
 from ecr_governance.exemptions import ExemptionSettings
 from ecr_governance.images import DOCKER_MANIFEST, ImageRecord
@@ -166,3 +167,9 @@ def test_a_deadline_still_closes_an_organization_run_naming_what_was_not_swept()
     assert (
         "4 not swept" in notice.subject and "team-a (111111111111) in ap-southeast-1 (every repository)" in notice.text
     )
+
+
+def test_prices_give_the_monthly_savings_of_bytes_by_storage_class():
+    """The summary's estimate and the worker's MonthlySavingsUsd metric (the dashboard's dollars reclaimed)."""
+    prices = Prices(standard=0.10, archive=0.05)
+    assert prices.monthly_usd({"standard": 10 * 1024**3, "archive": 4 * 1024**3}) == pytest.approx(1.2)

@@ -26,6 +26,7 @@ from ecr_governance.sweep.settings import SweepMode, SweepRules
 from ecr_governance.sweep.worker import SweepWorker
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from property_budget import FULL, PROFILE, examples
 from sweep_fakes import InMemoryEcr, InMemoryInspector, reachable
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -190,7 +191,9 @@ def change(registry: InMemoryEcr, what: str, position: int, pushed: list[int]) -
         )
 
 
-def run(images, subject_reported, rules, batch_size, events, faults=(frozenset(), frozenset(), frozenset())):
+def run(  # noqa: PLR0917 - the property's drawn values, in the order it draws them
+    images, subject_reported, rules, batch_size, events, faults=(frozenset(), frozenset(), frozenset())
+):
     unreadable, undeletable, in_use = faults
     ecr = InMemoryEcr()
     ecr.add(REPOSITORY, *images)
@@ -219,7 +222,7 @@ def run(images, subject_reported, rules, batch_size, events, faults=(frozenset()
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(EXAMPLES), deadline=None, suppress_health_check=list(HealthCheck))
 @given(registry=registries, rules=rules_strategy, batch_size=st.integers(1, 4), events=races, faults=faults)
 def test_the_sweep_never_deletes_what_a_tagged_or_running_image_needs_while_the_registry_changes(
     registry, rules, batch_size, events, faults
@@ -253,7 +256,7 @@ def test_the_sweep_never_deletes_what_a_tagged_or_running_image_needs_while_the_
 
 
 @pytest.mark.slow
-@settings(max_examples=EXAMPLES // 10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(EXAMPLES // 10), deadline=None, suppress_health_check=list(HealthCheck))
 @given(registry=registries, rules=rules_strategy, batch_size=st.integers(1, 4), events=races)
 def test_a_dry_run_deletes_nothing_and_would_delete_what_a_delete_run_deletes(registry, rules, batch_size, events):
     images, subject_reported = registry
@@ -263,3 +266,10 @@ def test_a_dry_run_deletes_nothing_and_would_delete_what_a_delete_run_deletes(re
         _, real, _ = run(images, subject_reported, rules, batch_size, events)
         would = {d for d, o in dry.outcomes.items() if o.outcome is Outcome.WOULD_DELETE}
         assert would == {d for d, o in real.outcomes.items() if o.outcome is Outcome.DELETED}
+
+
+def test_the_full_profile_runs_the_safety_property_3000_times():
+    """`make unit` runs a twentieth of the examples; `make test` (the full profile) must keep all of them."""
+    counted = test_the_sweep_never_deletes_what_a_tagged_or_running_image_needs_while_the_registry_changes
+    if PROFILE == FULL:
+        assert counted._hypothesis_internal_use_settings.max_examples >= 3_000

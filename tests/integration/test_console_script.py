@@ -1,49 +1,27 @@
 """The console script as a user runs it: a subprocess, its stdout, stderr and exit code. No error path shows a
-traceback; usage errors (a bad option, name, value or input file) exit 2, other errors 1, each with one line."""
+traceback; usage errors (a bad option, name, value or input file) exit 2, other errors 1, each with one line.
+
+Each test starts an interpreter (about 0.5 s), so the file lives with the integration tests; tests/unit/cli/
+test_console_smoke.py keeps a few of them in the unit loop."""
 
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
+from console import CLI, PROJECT_ROOT, assert_one_line_error, run
 
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-CLI = [sys.executable, "-m", "ecr_governance_cli"]
 EXAMPLES = PROJECT_ROOT / "examples" / "lifecycle"
 EVENT = PROJECT_ROOT / "events" / "enforce" / "own-remediation.json"
-
-
-def run(*argv: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
-    environment.update(env or {})
-    return subprocess.run(
-        [*CLI, *argv], cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True, timeout=timeout
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, expected: str, code: int = 1) -> None:
-    assert result.returncode == code, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = [line for line in result.stderr.strip().splitlines() if not line.startswith("ecr-governance: note:")]
-    assert len(lines) == 1, result.stderr
-    assert expected in lines[0], lines[0]
 
 
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def test_version():
-    result = run("--version")
-    assert result.returncode == 0 and result.stdout.strip().startswith("ecr-governance 0.")
 
 
 @pytest.mark.parametrize("option", [["--local"], ["--region", "ap-southeast-1", "--local"]])
@@ -95,7 +73,7 @@ def test_emulator_refuses_a_busy_port_at_once():
         (["ReconcileConcurrency=0"], "parameter ReconcileConcurrency='0' breaks its MinValue 1"),
         (["ReconcileConcurrency=lots"], "is not a number"),
         (["Nope=1"], "unknown template parameter(s): Nope"),
-        (["Mode"], "is not Key=Value or ParameterKey=Key,ParameterValue=Value"),
+        (["EnforceMode"], "is not Key=Value or ParameterKey=Key,ParameterValue=Value"),
     ],
 )
 def test_parameter_overrides_are_checked_as_cloudformation_would(overrides, expected):
@@ -290,20 +268,3 @@ def test_a_closed_stdout_ends_quietly():
     )
     assert pipeline.stdout.strip() == "{"
     assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr
-
-
-def test_every_option_has_help_text():
-    from ecr_governance_cli.main import _command_parsers, build_parser
-
-    parser = build_parser()
-    for command in [parser, *_command_parsers(parser)]:
-        for action in command._actions:
-            if action.option_strings and action.dest not in ("help", "version"):
-                assert action.help, f"{command.prog} {action.option_strings} has no help text"
-
-
-def test_counts_are_singular_when_one():
-    from ecr_governance_cli.render import plural
-
-    assert plural(1, "repository") == "1 repository" and plural(2, "repository") == "2 repositories"
-    assert plural(1, "warning") == "1 warning" and plural(0, "error") == "0 errors"
