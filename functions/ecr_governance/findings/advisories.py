@@ -69,7 +69,7 @@ def _latest(events: Iterable[tuple[str, FindingEvent]]) -> dict[tuple[str, str],
     latest: dict[tuple[str, str], tuple[FindingEvent, list[str]]] = {}
     for message_id, event in events:
         for image in event.images:
-            key = (event.finding_arn, f"{image.repository_name}@{image.digest}")
+            key = (event.finding_arn, image.key)
             known = latest.get(key)
             messages = [*(known[1] if known else []), message_id]
             newest = event if known is None or event.updated_at >= known[0].updated_at else known[0]
@@ -88,7 +88,7 @@ def group(events: Sequence[tuple[str, FindingEvent]], rules: AlertRules) -> Batc
         if event.status is FindingStatus.SUPPRESSED:
             skipped["suppressed_by_inspector"] += 1
             continue
-        image = next(image for image in event.images if f"{image.repository_name}@{image.digest}" == image_key)
+        image = next(image for image in event.images if image.key == image_key)
         verdict = rules.verdict(event.finding, image.repository_name)
         if verdict.outcome is not Outcome.ALERT:
             skipped[str(verdict.outcome)] += 1

@@ -68,11 +68,12 @@ class ScanEvent:
     severity_counts: Mapping[Severity, int] | None = field(default=None)
     total_findings: int | None = None  # Inspector's TOTAL
     unknown_counts: bool = False  # a count under a name that is no severity we know
-    # What makes a second delivery a duplicate (Powertools Idempotency's key): the scan, not the event.
+    # What makes a second delivery a duplicate (Powertools Idempotency's key): the scan of this image in this account
+    # and region, not the event.
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        scan = f"{self.kind}/{self.image.repository_name}@{self.image.digest}/{self.completed_at}"
+        scan = f"{self.kind}/{self.image.key}/{self.completed_at}"
         object.__setattr__(self, "key", scan)
 
     @property
@@ -110,7 +111,7 @@ class ImageDeletedEvent:
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"deleted/{self.image.repository_name}@{self.image.digest}/{self.deleted_at}")
+        object.__setattr__(self, "key", f"deleted/{self.image.key}/{self.deleted_at}")
 
 
 # ---- field readers: each raises InvalidEvent naming the field -------------------------------------------------
