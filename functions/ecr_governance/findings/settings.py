@@ -10,11 +10,13 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ecr_governance.config import SettingDoc, arn_setting, bool_setting, enum_setting, int_setting, text_setting
 from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Severity
+from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
+from ecr_governance.organization.settings import OrganizationSettings
 
 # An SSM parameter name as template.yaml builds its ARN from it: a path starting with "/" (1-1011 characters).
 SSM_PARAMETER_NAME = re.compile(r"^/[a-zA-Z0-9_.\-/]{1,1010}$")
@@ -62,6 +64,8 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
         "DynamoDB table recording what was alerted per image and vulnerability (TTL). Empty (a local run) = nothing "
         "recorded: every event alerts.",
     ),
+    # An organization hub alerts its members' findings too (Scope=organization).
+    *ORGANIZATION_SETTINGS_DOCS,
 )
 
 
@@ -73,6 +77,7 @@ class FindingsSettings:
     alert_memory_days: int = 30
     alerts_topic_arn: str = ""
     alert_ledger_table: str = ""
+    organization: OrganizationSettings = field(default_factory=OrganizationSettings)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> FindingsSettings:
@@ -94,4 +99,5 @@ def common_settings(environ: Mapping[str, str]) -> dict[str, object]:
         "alert_memory_days": int_setting(environ, "ALERT_MEMORY_DAYS", "30", 1, 365),
         "alerts_topic_arn": arn_setting(environ, "ALERTS_TOPIC_ARN", "sns"),
         "alert_ledger_table": text_setting(environ, "ALERT_LEDGER_TABLE", ""),
+        "organization": OrganizationSettings.from_environ(environ),
     }

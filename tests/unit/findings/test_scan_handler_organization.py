@@ -1,0 +1,95 @@
+"""ScanFindingsFunction as an organization hub, at its edge (no network): a member event it does not admit is
+rejected before anything is asked of any member; a member whose role cannot be assumed is one ERROR line and an
+`AccountsNotOnboarded` metric, and the invocation fails - Lambda retries it, then keeps it in the failures queue -
+so a scan is never dropped silently."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import json
+import logging
+from typing import Any
+
+import pytest
+from ecr_governance import SERVICE_NAME
+from ecr_governance.errors import MemberUnreachable
+from ecr_governance.organization.membership import Account, Membership
+from ecr_governance_cli.local_invoke import LocalLambdaContext
+from registry_builders import load_event
+
+HUB, TEAM_A, DENIED, OUTSIDER = "123456789012", "111111111111", "444444444444", "999988887777"
+REGION = "ap-southeast-1"
+
+
+class Sessions:
+    """MemberSessions' side the handler uses, recording every client asked for; `DENIED`'s role cannot be assumed."""
+
+    def __init__(self):
+        self.asked: list[tuple[str, str, str]] = []
+
+    def client(self, service: str, account_id: str, region: str) -> Any:
+        self.asked.append((service, account_id, region))
+        if account_id == DENIED:
+            raise MemberUnreachable(f"cannot assume arn:aws:iam::{DENIED}:role/m: AccessDenied", code="AccessDenied")
+        raise AssertionError("only the denied member is reached in these tests")
+
+
+class Cached:
+    def __init__(self):
+        self.reads = 0
+
+    def current(self) -> Membership:
+        self.reads += 1
+        return Membership.of([Account(TEAM_A, "team-a"), Account(DENIED, "team-new")], (REGION,))
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    module = importlib.import_module("handlers.scan_findings")
+    sessions, membership = Sessions(), Cached()
+    members = module.MemberScanAlerts(sessions, membership, module.rules, module.guard, False)
+    monkeypatch.setattr(module, "members", members)
+    monkeypatch.setattr(module.metrics, "namespace", "ECRGovernance")
+    return module, sessions, membership
+
+
+def member_event(account: str) -> dict[str, Any]:
+    event = json.loads(json.dumps(copy.deepcopy(load_event("findings/basic-scan-complete.json"))).replace(HUB, account))
+    assert event["account"] == account
+    return event
+
+
+def test_an_outsiders_scan_is_rejected_before_anything_is_asked_of_a_member(hub, caplog):
+    module, sessions, membership = hub
+    with caplog.at_level(logging.INFO, logger=SERVICE_NAME):
+        answer = module.handler(member_event(OUTSIDER), LocalLambdaContext("ScanFindingsFunction", REGION))
+    assert answer == {
+        "status": "rejected",
+        "reason": f"account '{OUTSIDER}' is not an active member this hub governs",
+    }
+    assert sessions.asked == [] and membership.reads == 1
+    (rejected,) = [record for record in caplog.records if record.getMessage() == "event rejected"]
+    assert rejected.levelno == logging.ERROR
+
+
+def test_a_member_whose_role_cannot_be_assumed_is_reported_and_the_event_fails_into_the_retries(hub, caplog, capsys):
+    module, sessions, _ = hub
+    with caplog.at_level(logging.INFO, logger=SERVICE_NAME), pytest.raises(MemberUnreachable, match="AccessDenied"):
+        module.handler(member_event(DENIED), LocalLambdaContext("ScanFindingsFunction", REGION))
+    assert sessions.asked == [("ecr", DENIED, REGION)]
+    (error,) = [record for record in caplog.records if record.getMessage().startswith("account not onboarded")]
+    assert error.levelno == logging.ERROR and "AccessDenied" in error.reason
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    # The metrics are flushed although the invocation failed.
+    assert [metric["AccountsNotOnboarded"] for metric in emf if "AccountsNotOnboarded" in metric] == [[1.0]]
+
+
+def test_the_hubs_own_scan_never_reads_the_organization(hub, monkeypatch):
+    module, sessions, membership = hub
+    handed: list[Any] = []
+    monkeypatch.setattr(module, "handle", lambda event, alerter: handed.append((event, alerter)) or {"duplicate": 1})
+    module.handler(load_event("findings/basic-scan-complete.json"), LocalLambdaContext("ScanFindingsFunction", REGION))
+    ((event, alerter),) = handed
+    assert alerter is module.alerter and event.image.registry_id == HUB
+    assert membership.reads == 0 and sessions.asked == []
