@@ -18,6 +18,11 @@ from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import AlertRules, Outcome, Suppression, SuppressionUse, alert_order
 
 
+def repository_of(image: ScannedImage) -> tuple[str, str, str]:
+    """(account, region, repository name): where an image is, as advisories list and count them."""
+    return (image.registry_id, image.region, image.repository_name)
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One image a vulnerability was found in (or resolved from), and the queue messages that said so."""
@@ -33,7 +38,7 @@ class Occurrence:
 class Advisory:
     vulnerability_id: str
     resolved: bool
-    occurrences: tuple[Occurrence, ...]  # by repository, then tag
+    occurrences: tuple[Occurrence, ...]  # by account, region and repository, then tag
     expired: tuple[SuppressionUse, ...] = ()
 
     @property
@@ -47,6 +52,11 @@ class Advisory:
     @property
     def repositories(self) -> list[str]:
         return sorted({occurrence.image.repository_name for occurrence in self.occurrences})
+
+    @property
+    def repository_count(self) -> int:
+        """How many repositories: the same name in two accounts or regions (an organization's) is two."""
+        return len({repository_of(occurrence.image) for occurrence in self.occurrences})
 
     @property
     def message_ids(self) -> set[str]:
@@ -102,7 +112,7 @@ def group(events: Sequence[tuple[str, FindingEvent]], rules: AlertRules) -> Batc
             vulnerability_id=occurrences[0].finding.id,
             resolved=resolved,
             occurrences=tuple(
-                sorted(occurrences, key=lambda o: (o.image.repository_name, o.image.tags, o.image.digest))
+                sorted(occurrences, key=lambda o: (*repository_of(o.image), o.image.tags, o.image.digest))
             ),
             expired=tuple(SuppressionUse(s, n) for s, n in expired[(vulnerability, resolved)].items()),
         )

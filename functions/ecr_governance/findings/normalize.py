@@ -85,6 +85,10 @@ class Finding:
         return next((severity for floor, severity in SCORE_BANDS if self.score >= floor), Severity.INFORMATIONAL)
 
 
+# AWS Organizations' limit on an account's name: what an alert shows of it.
+ACCOUNT_NAME_CHARACTERS = 50
+
+
 @dataclass(frozen=True)
 class ScannedImage:
     """The image an alert is about."""

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from ecr_governance import SERVICE_NAME, __version__
-from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
-from ecr_governance.text import advisory_link, bounded
+from ecr_governance.findings.normalize import ACCOUNT_NAME_CHARACTERS, Finding, ScannedImage, Severity
+from ecr_governance.text import advisory_link, bounded, well_formed
 
 OCSF_VERSION = "1.4.0"
 CLASS_UID = 2002
@@ -65,6 +65,14 @@ def image_data(image: ScannedImage) -> dict[str, Any]:
     }
 
 
+def account_data(image: ScannedImage) -> dict[str, str]:
+    """`{"accountName": ...}` for a member's image (an organization hub's alert; its id is in every ARN), else {}:
+    a single-account body is unchanged. Bounded and well-formed, as all outside text in a machine body."""
+    if not image.account_name:
+        return {}
+    return {"accountName": bounded(well_formed(image.account_name), ACCOUNT_NAME_CHARACTERS)}
+
+
 def resource(image: ScannedImage, name: str) -> dict[str, Any]:
     return {
         "uid": image_resource_uid(image),
@@ -72,7 +80,7 @@ def resource(image: ScannedImage, name: str) -> dict[str, Any]:
         "type": "AwsEcrContainerImage",
         "region": image.region,
         "cloud_partition": image.partition,
-        "data": image_data(image),
+        "data": {**image_data(image), **account_data(image)},
     }
 
 
@@ -145,7 +153,12 @@ def finding_document(
             "provider": "AWS",
             "region": image.region,
             "cloud_partition": image.partition,
-            "account": {"uid": image.registry_id, "type": "AWS Account", "type_id": 10},
+            "account": {
+                "uid": image.registry_id,
+                "type": "AWS Account",
+                "type_id": 10,
+                **({"name": account_data(image)["accountName"]} if image.account_name else {}),
+            },
         },
         "finding_info": {
             "uid": uid,
