@@ -65,12 +65,12 @@ def image_data(image: ScannedImage) -> dict[str, Any]:
     }
 
 
-def account_data(image: ScannedImage) -> dict[str, str]:
-    """`{"accountName": ...}` for a member's image (an organization hub's alert; its id is in every ARN), else {}:
-    a single-account body is unchanged. Bounded and well-formed, as all outside text in a machine body."""
+def account_data(image: ScannedImage, field: str = "accountName") -> dict[str, str]:
+    """`{field: the account's name}` for a member's image (an organization hub's alert; its id is in every ARN),
+    else {}: a single-account body is unchanged. Bounded and well-formed, as all outside text in a machine body."""
     if not image.account_name:
         return {}
-    return {"accountName": bounded(well_formed(image.account_name), ACCOUNT_NAME_CHARACTERS)}
+    return {field: bounded(well_formed(image.account_name), ACCOUNT_NAME_CHARACTERS)}
 
 
 def resource(image: ScannedImage, name: str) -> dict[str, Any]:
@@ -153,12 +153,7 @@ def finding_document(
             "provider": "AWS",
             "region": image.region,
             "cloud_partition": image.partition,
-            "account": {
-                "uid": image.registry_id,
-                "type": "AWS Account",
-                "type_id": 10,
-                **({"name": account_data(image)["accountName"]} if image.account_name else {}),
-            },
+            "account": {"uid": image.registry_id, "type": "AWS Account", "type_id": 10, **account_data(image, "name")},
         },
         "finding_info": {
             "uid": uid,
