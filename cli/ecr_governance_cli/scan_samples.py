@@ -175,12 +175,15 @@ def scan_findings_response(  # noqa: PLR0913, PLR0917 - the emulator's answer, o
     return response
 
 
-def queue_scan_findings(endpoint_url: str, region: str, response: dict[str, Any]) -> None:
+def queue_scan_findings(endpoint_url: str, region: str, response: dict[str, Any], account: str = "") -> None:
     """Make the emulator answer DescribeImageScanFindings for the response's image with `response` (moto's API;
-    the image must also have been scanned: StartImageScan)."""
+    the image must also have been scanned: StartImageScan), in `account`'s registry (default: the emulator's)."""
+    document: dict[str, Any] = {"results": [response], "region": region}
+    if account:
+        document["account_id"] = account
     request = urllib.request.Request(
         f"{endpoint_url}/moto-api/static/ecr/scan-finding-results",
-        data=json.dumps({"results": [response], "region": region}).encode(),
+        data=json.dumps(document).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )

@@ -4,11 +4,16 @@ batching window -> one alert per vulnerability per batch, listing the images it 
 Powertools' BatchProcessor reports the messages of an advisory that could not be published (ReportBatchItemFailures):
 SQS delivers only those again, then moves them to the dead-letter queue (alarmed; `ecr-governance findings redrive`).
 A message that is not an Inspector finding event is rejected in one line and counted, never retried.
+
+An organization hub (Scope=organization) is Amazon Inspector's delegated administrator: its members' finding events
+reach it without forwarding, and each carries its finding whole, so nothing is read in the member. A member's image
+is alerted when the organization's membership admits its account and region; any other is rejected in one line.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -28,19 +33,26 @@ from ecr_governance.findings.finding_alerts import BatchOutcome, FindingEventsAl
 from ecr_governance.findings.finding_events import FindingEvent, parse_finding_event
 from ecr_governance.findings.ledger import AlertLedger
 from ecr_governance.findings.ports import SuppressionsSource
+from ecr_governance.findings.provenance import admitted_registry, finding_event_registry
 from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.location import Location
 from ecr_governance.notice import NoticePublisher
+from ecr_governance.organization.membership import Membership
 
 from handlers.edge import log_rejected_event, own_location, sqs_batch_problem
 from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
+from handlers.reach import DIRECTORY_IAM_ACTIONS, cached_membership
 
 # What Lambda's SQS event source mapping does with the function's role to deliver the queue's messages.
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 IAM_ACTIONS = (
     actions_for(NoticePublisher, SnsPublisher) | actions_for(AlertLedger, DynamoAlertLedger) | SQS_EVENT_SOURCE_ACTIONS
 )
-CONDITIONAL_IAM_ACTIONS = {"SUPPRESSIONS_PARAMETER_NAME": actions_for(SuppressionsSource, SsmSuppressions)}
+CONDITIONAL_IAM_ACTIONS = {
+    "SUPPRESSIONS_PARAMETER_NAME": actions_for(SuppressionsSource, SsmSuppressions),
+    # An organization hub: the account list, to admit its members' images (MEMBER_ROLE_NAME is set only then).
+    "MEMBER_ROLE_NAME": DIRECTORY_IAM_ACTIONS,
+}
 METRICS = {
     "advisories_published": "AdvisoriesPublished",
     "resolved_published": "ResolvedAdvisoriesPublished",
@@ -57,6 +69,10 @@ settings = FindingsSettings.from_environ()
 make_client = client_maker()
 alerter = FindingEventsAlerter(rules_reader(settings, make_client), guarded_publisher(settings, make_client))
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# The organization's members, read every 10 minutes (None in a single-account stack: its own images only).
+membership: Callable[[], Membership] | None = (
+    cached_membership(settings.organization).current if settings.organization.organization_wide else None
+)
 
 
 class AdvisoryNotAlerted(Exception):
@@ -67,7 +83,9 @@ def _parsed(records: list[dict[str, Any]], own: Location) -> list[tuple[str, Fin
     events = []
     for record in records:
         try:
-            events.append((record["messageId"], parse_finding_event(json.loads(record["body"]), own)))
+            body = json.loads(record["body"])
+            where = admitted_registry(finding_event_registry(body), own, membership)
+            events.append((record["messageId"], parse_finding_event(body, where)))
         except (InvalidEvent, ValueError, RecursionError) as error:  # a body that is no (or too deep) JSON
             log_rejected_event(logger, metrics, str(error)[:500], {"id": record["messageId"]})
     return events

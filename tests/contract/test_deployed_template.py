@@ -151,34 +151,90 @@ def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(de
     assert {p["Principal"] for p in permissions} == {"events.amazonaws.com"}
 
 
+def _rule_resources(deployed: dict[str, Any], arn: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rules (whole resources: their Condition too) with a target of this ARN."""
+    return [
+        resource
+        for resource in deployed["Resources"].values()
+        if resource["Type"] == "AWS::Events::Rule"
+        and any(target["Arn"] == arn for target in resource["Properties"]["Targets"])
+    ]
+
+
+OWN_ACCOUNT = [{"Ref": "AWS::AccountId"}]
+OTHER_ACCOUNTS = [{"anything-but": [{"Ref": "AWS::AccountId"}]}]
+
+
 def test_deployed_rules_invoke_the_scan_findings_function_on_both_scan_kinds_and_on_deletions(
     deployed: dict[str, Any],
 ) -> None:
-    rules = _rules_targeting(deployed, FINDINGS_FUNCTION)
-    kinds = {(rule["EventPattern"]["source"][0], rule["EventPattern"]["detail-type"][0]) for rule in rules}
-    assert kinds == {*findings_events.EVENT_KINDS, findings_events.IMAGE_ACTION} and len(rules) == 3
-    assert all(rule["EventPattern"]["account"] == [{"Ref": "AWS::AccountId"}] for rule in rules)
+    rules = _rule_resources(deployed, {"Fn::GetAtt": [FINDINGS_FUNCTION, "Arn"]})
+    own = [rule["Properties"] for rule in rules if "Condition" not in rule or rule["Condition"] != "OrganizationScope"]
+    kinds = {(rule["EventPattern"]["source"][0], rule["EventPattern"]["detail-type"][0]) for rule in own}
+    assert kinds == {*findings_events.EVENT_KINDS, findings_events.IMAGE_ACTION} and len(own) == 3
+    assert all(rule["EventPattern"]["account"] == OWN_ACCOUNT for rule in own)
     permissions = [
         r
         for r in deployed["Resources"].values()
         if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["FunctionName"] == {"Ref": FINDINGS_FUNCTION}
     ]
-    assert len(permissions) == 3 and {p["Properties"]["Principal"] for p in permissions} == {"events.amazonaws.com"}
+    assert len(permissions) == len(rules) == 5
+    assert {p["Properties"]["Principal"] for p in permissions} == {"events.amazonaws.com"}
     # Deletions reach the function only when findings are imported into Security Hub (nothing else to do then).
     assert [p.get("Condition") for p in permissions].count("ImportToSecurityHub") == 1
+    assert [p.get("Condition") for p in permissions].count("OrganizationScope") == 2
+
+
+def test_an_organization_hub_routes_its_members_scans_to_the_scan_findings_function(deployed: dict[str, Any]) -> None:
+    """Members' basic scans on the hub's bus (forwarded by org/member.yaml, any account: the function checks each
+    against the organization); Inspector's initial scans of members' images on the default bus, from any account but
+    the hub's own (the own-account rule takes those: no event matches both). Only with Scope=organization."""
+    hub = [
+        rule
+        for rule in _rule_resources(deployed, {"Fn::GetAtt": [FINDINGS_FUNCTION, "Arn"]})
+        if rule.get("Condition") == "OrganizationScope"
+    ]
+    by_kind = {
+        (r["Properties"]["EventPattern"]["source"][0], r["Properties"]["EventPattern"]["detail-type"][0]): r
+        for r in hub
+    }
+    assert set(by_kind) == set(findings_events.EVENT_KINDS)
+    basic = by_kind[("aws.ecr", "ECR Image Scan")]["Properties"]
+    assert basic["EventBusName"] == {"Ref": "HubEventBus"} and "account" not in basic["EventPattern"]
+    enhanced = by_kind[("aws.inspector2", "Inspector2 Scan")]["Properties"]
+    assert "EventBusName" not in enhanced and enhanced["EventPattern"]["account"] == OTHER_ACCOUNTS
+    assert enhanced["EventPattern"]["detail"] == {"repository-name": [{"prefix": "arn:"}]}
+    assert deployed["Conditions"]["OrganizationScope"] == {"Fn::Equals": [{"Ref": "Scope"}, "organization"]}
 
 
 def test_inspector_finding_events_reach_their_function_through_the_queue_only(deployed: dict[str, Any]) -> None:
     resources = deployed["Resources"]
-    (rule,) = [
-        r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::Events::Rule"
-        and any(t["Arn"] == {"Fn::GetAtt": ["InspectorFindingsQueue", "Arn"]} for t in r["Properties"]["Targets"])
-    ]
-    assert rule["EventPattern"]["detail-type"] == ["Inspector2 Finding"]
+    rules = _rule_resources(deployed, {"Fn::GetAtt": ["InspectorFindingsQueue", "Arn"]})
+    own = [rule for rule in rules if "Condition" not in rule]
+    hub = [rule for rule in rules if rule.get("Condition") == "OrganizationScope"]
+    assert len(own) == len(hub) == 1 and len(rules) == 2
+    for rule in rules:
+        assert rule["Properties"]["EventPattern"]["detail-type"] == ["Inspector2 Finding"]
+        assert rule["Properties"]["EventPattern"]["detail"] == {"resources": {"type": ["AWS_ECR_CONTAINER_IMAGE"]}}
+    # The hub's own account, and (Scope=organization) every other: the members' copies Inspector's delegated
+    # administrator receives, whichever account their envelope names.
+    assert own[0]["Properties"]["EventPattern"]["account"] == OWN_ACCOUNT
+    assert hub[0]["Properties"]["EventPattern"]["account"] == OTHER_ACCOUNTS
     (policy,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "events.amazonaws.com"} and statement["Action"] == "sqs:SendMessage"
-    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["InspectorFindingsRule", "Arn"]}}}
+    assert statement["Condition"] == {
+        "ArnEquals": {
+            "aws:SourceArn": [
+                {"Fn::GetAtt": ["InspectorFindingsRule", "Arn"]},
+                {
+                    "Fn::If": [
+                        "OrganizationScope",
+                        {"Fn::GetAtt": ["HubInspectorFindingsRule", "Arn"]},
+                        {"Ref": "AWS::NoValue"},
+                    ]
+                },
+            ]
+        }
+    }
     assert _rules_targeting(deployed, INSPECTOR_FUNCTION) == []

@@ -62,6 +62,24 @@ def test_the_role_grants_exactly_what_the_hubs_functions_declare_for_member_acco
     assert granted == declared_member_actions(template)
 
 
+def test_what_each_hub_function_does_in_a_member_is_granted_scan_alerts_included(member, template):
+    """Each handler's MEMBER_IAM_ACTIONS - the calls it makes through the member's role - is in the role: the
+    enforcement worker's and the scan alerts' (an organization hub reads its members' scan findings there)."""
+    granted = {action for statement in _statements(member) for action in statement["Action"]}
+    handlers = {
+        r["Properties"]["Handler"] for r in template["Resources"].values() if "Handler" in r.get("Properties", {})
+    }
+    in_members = {
+        handler: set(importlib.import_module(handler.rpartition(".")[0]).MEMBER_IAM_ACTIONS)
+        for handler in handlers
+        if hasattr(importlib.import_module(handler.rpartition(".")[0]), "MEMBER_IAM_ACTIONS")
+    }
+    assert in_members["handlers.scan_findings.handler"] == {"ecr:DescribeImageScanFindings"}
+    assert "handlers.enforce_member.handler" in in_members
+    for handler, actions in in_members.items():
+        assert actions <= granted, (handler, actions - granted)
+
+
 def test_repository_actions_are_scoped_to_this_accounts_repositories(member):
     """Repository actions on this account's repositories; the service-linked role only for ECR; the registry-level
     and read APIs (no resource type) on *."""

@@ -34,7 +34,9 @@ class IdempotencyTable:
 
 
 class Once:
-    """`function(event)` run at most once per event key (Powertools `idempotent_function`, public API only).
+    """`function(event, **context)` run at most once per event key (Powertools `idempotent_function`, public API
+    only); `context` (what the call needs besides the event, e.g. the alerter composed for its registry) is passed
+    through and never part of the key.
 
     Powertools saves the result after the function returns; when that save fails it raises, although the function -
     here, an alert - already ran. Raising would fail the invocation into a retry and a false "could not be alerted";
@@ -44,7 +46,7 @@ class Once:
 
     def __init__(
         self,
-        function: Callable[[Any], dict[str, Any]],
+        function: Callable[..., dict[str, Any]],
         table: IdempotencyTable,
         config: IdempotencyConfig,
         on_unsaved: Callable[[Exception], None],
@@ -56,14 +58,14 @@ class Once:
             self._run, data_keyword_argument="event", persistence_store=table.persistence_layer(), config=config
         )
 
-    def _run(self, event: Any) -> dict[str, Any]:
-        self._result = self._function(event)
+    def _run(self, event: Any, **context: Any) -> dict[str, Any]:
+        self._result = self._function(event, **context)
         return self._result
 
-    def __call__(self, event: Any) -> dict[str, Any]:
+    def __call__(self, event: Any, **context: Any) -> dict[str, Any]:
         self._result = None
         try:
-            result: dict[str, Any] = self._once(event=event)
+            result: dict[str, Any] = self._once(event=event, **context)
             return result
         except IdempotencyPersistenceLayerError as error:
             ran = self._result_of_the_run()

@@ -18,6 +18,11 @@ from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import AlertRules, Outcome, Suppression, SuppressionUse, alert_order
 
 
+def repository_of(image: ScannedImage) -> tuple[str, str, str]:
+    """(account, region, repository name): where an image is, as advisories list and count them."""
+    return (image.registry_id, image.region, image.repository_name)
+
+
 @dataclass(frozen=True)
 class Occurrence:
     """One image a vulnerability was found in (or resolved from), and the queue messages that said so."""
@@ -33,7 +38,7 @@ class Occurrence:
 class Advisory:
     vulnerability_id: str
     resolved: bool
-    occurrences: tuple[Occurrence, ...]  # by repository, then tag
+    occurrences: tuple[Occurrence, ...]  # by account, region and repository, then tag
     expired: tuple[SuppressionUse, ...] = ()
 
     @property
@@ -47,6 +52,11 @@ class Advisory:
     @property
     def repositories(self) -> list[str]:
         return sorted({occurrence.image.repository_name for occurrence in self.occurrences})
+
+    @property
+    def repository_count(self) -> int:
+        """How many repositories: the same name in two accounts or regions (an organization's) is two."""
+        return len({repository_of(occurrence.image) for occurrence in self.occurrences})
 
     @property
     def message_ids(self) -> set[str]:
@@ -69,7 +79,7 @@ def _latest(events: Iterable[tuple[str, FindingEvent]]) -> dict[tuple[str, str],
     latest: dict[tuple[str, str], tuple[FindingEvent, list[str]]] = {}
     for message_id, event in events:
         for image in event.images:
-            key = (event.finding_arn, f"{image.repository_name}@{image.digest}")
+            key = (event.finding_arn, image.key)
             known = latest.get(key)
             messages = [*(known[1] if known else []), message_id]
             newest = event if known is None or event.updated_at >= known[0].updated_at else known[0]
@@ -88,7 +98,7 @@ def group(events: Sequence[tuple[str, FindingEvent]], rules: AlertRules) -> Batc
         if event.status is FindingStatus.SUPPRESSED:
             skipped["suppressed_by_inspector"] += 1
             continue
-        image = next(image for image in event.images if f"{image.repository_name}@{image.digest}" == image_key)
+        image = next(image for image in event.images if image.key == image_key)
         verdict = rules.verdict(event.finding, image.repository_name)
         if verdict.outcome is not Outcome.ALERT:
             skipped[str(verdict.outcome)] += 1
@@ -102,7 +112,7 @@ def group(events: Sequence[tuple[str, FindingEvent]], rules: AlertRules) -> Batc
             vulnerability_id=occurrences[0].finding.id,
             resolved=resolved,
             occurrences=tuple(
-                sorted(occurrences, key=lambda o: (o.image.repository_name, o.image.tags, o.image.digest))
+                sorted(occurrences, key=lambda o: (*repository_of(o.image), o.image.tags, o.image.digest))
             ),
             expired=tuple(SuppressionUse(s, n) for s, n in expired[(vulnerability, resolved)].items()),
         )

@@ -9,8 +9,9 @@ Three shapes (AWS: "Amazon ECR events and EventBridge", "EventBridge events sent
   INITIAL_SCAN_COMPLETE, repository-name is the repository ARN and the counts add TOTAL.
 - `aws.ecr` / `ECR Image Action` with action-type DELETE and result SUCCESS (routed only when findings are imported
   into Security Hub): the image's imported findings are archived once it is gone.
-The registry is the event's account, in the function's own partition and region. Every field is type-checked here,
-so nothing below ever meets a malformed event.
+The registry is the function's own account and region, or - an organization hub - a member's the membership admitted
+(provenance.py), in the function's partition. Every field is type-checked here, so nothing below ever meets a
+malformed event.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.normalize import TOTAL_COUNT, ScannedImage, Severity
+from ecr_governance.findings.provenance import Registry
 from ecr_governance.images import iso8601
 from ecr_governance.location import Location
 from ecr_governance.text import well_formed
@@ -61,18 +63,19 @@ MAX_TAGS = 1000
 class ScanEvent:
     kind: ScanKind
     event_id: str
-    image: ScannedImage  # in the event's registry: the function's own partition, account and region
+    image: ScannedImage  # in the event's registry: the function's own, or a member's the hub admitted
     scan_status: str
     completed_at: str  # the event's time (ISO-8601, UTC): when the scan completed
     # Counts the event states, only the severities present; None when the event carries none.
     severity_counts: Mapping[Severity, int] | None = field(default=None)
     total_findings: int | None = None  # Inspector's TOTAL
     unknown_counts: bool = False  # a count under a name that is no severity we know
-    # What makes a second delivery a duplicate (Powertools Idempotency's key): the scan, not the event.
+    # What makes a second delivery a duplicate (Powertools Idempotency's key): the scan of this image in this account
+    # and region, not the event.
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        scan = f"{self.kind}/{self.image.repository_name}@{self.image.digest}/{self.completed_at}"
+        scan = f"{self.kind}/{self.image.key}/{self.completed_at}"
         object.__setattr__(self, "key", scan)
 
     @property
@@ -110,7 +113,7 @@ class ImageDeletedEvent:
     key: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "key", f"deleted/{self.image.repository_name}@{self.image.digest}/{self.deleted_at}")
+        object.__setattr__(self, "key", f"deleted/{self.image.key}/{self.deleted_at}")
 
 
 # ---- field readers: each raises InvalidEvent naming the field -------------------------------------------------
@@ -214,41 +217,55 @@ def _repository(detail: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[st
     return name, arn
 
 
-def _envelope(event: Any, own: Location) -> tuple[Mapping[str, Any], tuple[str, str]]:
-    """The event as a mapping and its (source, detail-type), once its account and region are the function's own."""
+def envelope_checked(event: Mapping[str, Any], registry: Registry, source: str) -> str:
+    """The envelope's account, once it and the region are the registry's (InvalidEvent otherwise)."""
+    account = string_field(event, "account", "account", ACCOUNT_ID)
+    region = string_field(event, "region", "region", REGION)
+    registry.location.check(registry.envelope_account(source, account), region)
+    return account
+
+
+def _envelope(event: Any, registry: Registry) -> tuple[Mapping[str, Any], tuple[str, str]]:
+    """The event as a mapping and its (source, detail-type), once its account and region are the registry's."""
     event = mapping_field(event, "event")
     source, detail_type = event.get("source"), event.get("detail-type")
     kind = (source, detail_type) if isinstance(source, str) and isinstance(detail_type, str) else ("", "")
     if kind not in EVENT_KINDS and kind != IMAGE_ACTION:
         expected = " or ".join(f"{s} / {t}" for s, t in (*EVENT_KINDS, IMAGE_ACTION))
         raise InvalidEvent(f"unexpected source / detail-type {source!r} / {detail_type!r}: expected {expected}")
-    own.check(string_field(event, "account", "account", ACCOUNT_ID), string_field(event, "region", "region", REGION))
+    envelope_checked(event, registry, kind[0])
     event_id_of(event)
     return event, kind
 
 
-def _image(detail: Mapping[str, Any], event: Mapping[str, Any], own: Location, tags: tuple[str, ...]) -> ScannedImage:
+def _image(
+    detail: Mapping[str, Any], event: Mapping[str, Any], registry: Registry, tags: tuple[str, ...]
+) -> ScannedImage:
     repository_name, arn = _repository(detail, event)
+    where = registry.location
     if arn is not None:
-        own.check(arn.group("account"), arn.group("region"), arn.group("partition"), what=arn.group(0)[:300])
+        where.check(arn.group("account"), arn.group("region"), arn.group("partition"), what=arn.group(0)[:300])
     return ScannedImage(
         repository_name=repository_name,
         digest=string_field(detail, "image-digest", "detail.image-digest", DIGEST),
         tags=tags,
-        registry_id=own.account,
-        region=own.region,
-        partition=own.partition,
+        registry_id=where.account,
+        region=where.region,
+        partition=where.partition,
+        account_name=registry.account_name,
     )
 
 
-def parse_scan_event(event: Any, own: Location) -> ScanEvent | ImageDeletedEvent:
+def parse_scan_event(event: Any, where: Location | Registry) -> ScanEvent | ImageDeletedEvent:
     """The typed event, or InvalidEvent: malformed, not one of the three kinds, or from another account, region or
-    partition than the function's (an image there is not ours to read)."""
-    event, kind = _envelope(event, own)
+    partition than the registry's - the function's own `Location`, or the member `Registry` an organization hub
+    admitted (an image anywhere else is not ours to read)."""
+    registry = where if isinstance(where, Registry) else Registry(where)
+    event, kind = _envelope(event, registry)
     detail = mapping_field(event.get("detail"), "detail")
     if kind == IMAGE_ACTION:
-        return _image_deleted(event, detail, own)
-    image = _image(detail, event, own, tags_field(detail.get("image-tags"), "detail.image-tags"))
+        return _image_deleted(event, detail, registry)
+    image = _image(detail, event, registry, tags_field(detail.get("image-tags"), "detail.image-tags"))
     counts = _counts(detail)
     return ScanEvent(
         kind=EVENT_KINDS[kind],
@@ -262,12 +279,12 @@ def parse_scan_event(event: Any, own: Location) -> ScanEvent | ImageDeletedEvent
     )
 
 
-def _image_deleted(event: Mapping[str, Any], detail: Mapping[str, Any], own: Location) -> ImageDeletedEvent:
+def _image_deleted(event: Mapping[str, Any], detail: Mapping[str, Any], registry: Registry) -> ImageDeletedEvent:
     action, result = detail.get("action-type"), detail.get("result")
     if (action, result) != ("DELETE", "SUCCESS"):
         raise InvalidEvent(
             f"ECR Image Action {str(action)[:20]!r} / {str(result)[:20]!r}: only a DELETE that succeeded"
         )
     tag = detail.get("image-tag")
-    image = _image(detail, event, own, tags_field([tag] if tag else None, "detail.image-tag"))
+    image = _image(detail, event, registry, tags_field([tag] if tag else None, "detail.image-tag"))
     return ImageDeletedEvent(event_id=event_id_of(event), image=image, deleted_at=event_time(event))

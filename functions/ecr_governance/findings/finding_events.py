@@ -21,10 +21,9 @@ from typing import Any
 
 from ecr_governance.errors import InvalidEvent
 from ecr_governance.findings.events import (
-    ACCOUNT_ID,
     DIGEST,
-    REGION,
     REPOSITORY_NAME,
+    envelope_checked,
     event_id_of,
     event_time,
     mapping_field,
@@ -32,6 +31,7 @@ from ecr_governance.findings.events import (
     tags_field,
 )
 from ecr_governance.findings.normalize import Finding, ScannedImage, finding_from_enhanced
+from ecr_governance.findings.provenance import Registry
 from ecr_governance.images import iso8601
 from ecr_governance.location import Location
 
@@ -78,7 +78,8 @@ def _updated_at(detail: Mapping[str, Any]) -> str:
         raise InvalidEvent(f"detail.updatedAt {text[:64]!r} is out of range") from error
 
 
-def _image(resource: Mapping[str, Any], own: Location) -> ScannedImage:
+def _image(resource: Mapping[str, Any], registry: Registry) -> ScannedImage:
+    own = registry.location
     arn = IMAGE_ARN.match(string_field(resource, "id", "detail.resources[].id"))
     if arn is None:
         raise InvalidEvent("detail.resources[].id is not an ECR image ARN (repository ARN / digest)")
@@ -89,8 +90,8 @@ def _image(resource: Mapping[str, Any], own: Location) -> ScannedImage:
     )
     name = string_field(details, "repositoryName", "awsEcrContainerImage.repositoryName", REPOSITORY_NAME)
     digest = string_field(details, "imageHash", "awsEcrContainerImage.imageHash", DIGEST)
-    registry = details.get("registry", own.account)
-    if (name, digest, registry) != (arn.group("name"), arn.group("digest"), own.account):
+    registry_id = details.get("registry", own.account)
+    if (name, digest, registry_id) != (arn.group("name"), arn.group("digest"), own.account):
         raise InvalidEvent("awsEcrContainerImage names another image than the resource's id")
     return ScannedImage(
         repository_name=name,
@@ -99,15 +100,16 @@ def _image(resource: Mapping[str, Any], own: Location) -> ScannedImage:
         registry_id=own.account,
         region=own.region,
         partition=own.partition,
+        account_name=registry.account_name,
     )
 
 
-def _images(detail: Mapping[str, Any], own: Location) -> tuple[ScannedImage, ...]:
+def _images(detail: Mapping[str, Any], registry: Registry) -> tuple[ScannedImage, ...]:
     resources = detail.get("resources")
     if not isinstance(resources, list) or not 0 < len(resources) <= MAX_RESOURCES:
         raise InvalidEvent(f"detail.resources is not a list of 1 to {MAX_RESOURCES} resources")
     images = tuple(
-        _image(resource, own)
+        _image(resource, registry)
         for resource in resources
         if isinstance(resource, Mapping) and resource.get("type") == ECR_IMAGE
     )
@@ -116,18 +118,20 @@ def _images(detail: Mapping[str, Any], own: Location) -> tuple[ScannedImage, ...
     return images
 
 
-def parse_finding_event(event: Any, own: Location) -> FindingEvent:
+def parse_finding_event(event: Any, where: Location | Registry) -> FindingEvent:
     """The typed finding event, or InvalidEvent: malformed, not an ECR image's finding, or from another partition,
-    account or region than the function's."""
+    account or region than the registry's - the function's own `Location`, or the member `Registry` an organization
+    hub admitted (every image of the event must be in it)."""
+    registry = where if isinstance(where, Registry) else Registry(where)
     event = mapping_field(event, "event")
     if (event.get("source"), event.get("detail-type")) != (SOURCE, DETAIL_TYPE):
         raise InvalidEvent(f"unexpected source / detail-type: expected {SOURCE} / {DETAIL_TYPE}")
-    account = string_field(event, "account", "account", ACCOUNT_ID)
-    own.check(account, string_field(event, "region", "region", REGION))
+    envelope_checked(event, registry, SOURCE)
     event_time(event)  # a well-formed envelope, as EventBridge sends it
     detail = mapping_field(event.get("detail"), "detail")
+    account = registry.location.account
     if detail.get("awsAccountId", account) != account:
-        raise InvalidEvent("detail.awsAccountId is not the event's account")
+        raise InvalidEvent("detail.awsAccountId is not the account of the finding's image")
     status = string_field(detail, "status", "detail.status")
     if status not in FindingStatus.__members__:
         raise InvalidEvent(f"detail.status {status[:32]!r} is not ACTIVE, SUPPRESSED or CLOSED")
@@ -137,5 +141,5 @@ def parse_finding_event(event: Any, own: Location) -> FindingEvent:
         updated_at=_updated_at(detail),
         status=FindingStatus(status),
         finding=finding_from_enhanced(detail),
-        images=_images(detail, own),
+        images=_images(detail, registry),
     )

@@ -42,14 +42,14 @@ class EntryState(StrEnum):
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    image: str  # repository@digest: the same digest in two repositories is two images
+    image: str  # account:region:repository@digest (ScannedImage.key): the same digest elsewhere is another image
     subject: str  # vulnerability#<ID> or not-scanned#<REASON>
     state: EntryState
     at: str  # ISO-8601 time of what decided it: an older event never overrides a newer state
 
 
 def image_key(image: ScannedImage) -> str:
-    return f"{image.repository_name}@{image.digest}"
+    return image.key
 
 
 def vulnerability_entry(image: ScannedImage, finding_id: str, state: EntryState, at: str) -> LedgerEntry:

@@ -85,6 +85,10 @@ class Finding:
         return next((severity for floor, severity in SCORE_BANDS if self.score >= floor), Severity.INFORMATIONAL)
 
 
+# AWS Organizations' limit on an account's name: what an alert shows of it.
+ACCOUNT_NAME_CHARACTERS = 50
+
+
 @dataclass(frozen=True)
 class ScannedImage:
     """The image an alert is about."""
@@ -95,10 +99,19 @@ class ScannedImage:
     registry_id: str = ""  # the account
     region: str = ""
     partition: str = "aws"
+    # The account's name in AWS Organizations when an organization hub alerts a member's image (outside text: every
+    # writer escapes it); "" for the function's own account, whose alerts name it by id as they always did.
+    account_name: str = ""
 
     @property
     def repository_arn(self) -> str:
         return f"arn:{self.partition}:ecr:{self.region}:{self.registry_id}:repository/{self.repository_name}"
+
+    @property
+    def key(self) -> str:
+        """`account:region:repository@digest`: what tells two images apart across an organization - cross-account
+        replication puts the same repository@digest in several accounts and regions, and each is its own image."""
+        return f"{self.registry_id}:{self.region}:{self.repository_name}@{self.digest}"
 
 
 @dataclass

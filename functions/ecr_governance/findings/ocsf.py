@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from ecr_governance import SERVICE_NAME, __version__
-from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
-from ecr_governance.text import advisory_link, bounded
+from ecr_governance.findings.normalize import ACCOUNT_NAME_CHARACTERS, Finding, ScannedImage, Severity
+from ecr_governance.text import advisory_link, bounded, well_formed
 
 OCSF_VERSION = "1.4.0"
 CLASS_UID = 2002
@@ -65,6 +65,14 @@ def image_data(image: ScannedImage) -> dict[str, Any]:
     }
 
 
+def account_data(image: ScannedImage, field: str = "accountName") -> dict[str, str]:
+    """`{field: the account's name}` for a member's image (an organization hub's alert; its id is in every ARN),
+    else {}: a single-account body is unchanged. Bounded and well-formed, as all outside text in a machine body."""
+    if not image.account_name:
+        return {}
+    return {field: bounded(well_formed(image.account_name), ACCOUNT_NAME_CHARACTERS)}
+
+
 def resource(image: ScannedImage, name: str) -> dict[str, Any]:
     return {
         "uid": image_resource_uid(image),
@@ -72,7 +80,7 @@ def resource(image: ScannedImage, name: str) -> dict[str, Any]:
         "type": "AwsEcrContainerImage",
         "region": image.region,
         "cloud_partition": image.partition,
-        "data": image_data(image),
+        "data": {**image_data(image), **account_data(image)},
     }
 
 
@@ -145,7 +153,7 @@ def finding_document(  # noqa: PLR0913 - each keyword is one attribute of the OC
             "provider": "AWS",
             "region": image.region,
             "cloud_partition": image.partition,
-            "account": {"uid": image.registry_id, "type": "AWS Account", "type_id": 10},
+            "account": {"uid": image.registry_id, "type": "AWS Account", "type_id": 10, **account_data(image, "name")},
         },
         "finding_info": {
             "uid": uid,

@@ -35,7 +35,10 @@ from ecr_governance.findings.render_parts import (
     fix_reported,
     image_reference,
     largest_fitting,
+    member_attributes,
     problem_lines,
+    registry_chat,
+    registry_text,
     shorten_middle,
     splice_last,
     suppression_lines,
@@ -92,7 +95,7 @@ def _image_lines(report: FindingsReport) -> list[str]:
         f"  Repository:  {plain(image.repository_name, 256)}",
         f"  Tags:        {tags}",
         f"  Digest:      {plain(image.digest, 128)}",
-        f"  Registry:    {image.registry_id} ({image.region})",
+        f"  Registry:    {registry_text(image)}",
         f"  Scan:        {scan}{completed}",
     ]
 
@@ -245,8 +248,9 @@ def _next_steps(report: FindingsReport) -> list[str]:
 
 def _chat_description(report: FindingsReport) -> str:
     image, decision = report.image, report.decision
+    where = f" in {registry_chat(image)}" if image.account_name else ""
     lines = [
-        f"*{chat(image_reference(image), 400)}* {chat_code(image.digest[:19], 19)} ({report.scan_kind} scan)",
+        f"*{chat(image_reference(image), 400)}* {chat_code(image.digest[:19], 19)} ({report.scan_kind} scan){where}",
         f"{', '.join(counts_text(decision.alerted_counts)) or 'nothing'} at or above {decision.threshold}"
         + (f", {decision.fixable_count} fixable" if fix_reported(decision.alerted) else "")
         + (f"; {decision.suppressed_count} suppressed" if decision.suppressed_count else ""),
@@ -301,6 +305,7 @@ def notice_listing(report: FindingsReport, written: Written, listed: int) -> Not
         "alert": "scan",
         "severity": str(report.decision.highest_severity or "NONE"),
         "repository": bounded(report.image.repository_name, LIST_CHARACTERS),
+        **member_attributes([report.image]),
     }
     return Notice(
         subject=subject(report),

@@ -13,7 +13,7 @@ from itertools import groupby
 from typing import Any
 
 from ecr_governance.findings import ocsf
-from ecr_governance.findings.advisories import Advisory, Occurrence
+from ecr_governance.findings.advisories import Advisory, Occurrence, repository_of
 from ecr_governance.findings.policy import AlertRules
 from ecr_governance.findings.render_parts import (
     CONSOLE_DOMAINS,
@@ -26,8 +26,11 @@ from ecr_governance.findings.render_parts import (
     image_reference,
     largest_fitting,
     link_line,
+    member_attributes,
     package_text,
     problem_lines,
+    registry_chat,
+    registry_text,
     score_text,
     severity_note,
     shorten_middle,
@@ -49,7 +52,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _spread(advisory: Advisory) -> str:
-    return f"{_plural(len(advisory.occurrences), 'image')}, {_plural(len(advisory.repositories), 'repository')}"
+    return f"{_plural(len(advisory.occurrences), 'image')}, {_plural(advisory.repository_count, 'repository')}"
 
 
 def subject(advisory: Advisory) -> str:
@@ -71,13 +74,16 @@ def inspector_url(occurrence: Occurrence) -> str:
 
 
 def image_line(occurrences: list[Occurrence]) -> str:
-    """`  repository (3): 1.4.2, 1.4.1, @sha256:0123456789ab` - one repository's images."""
+    """`  repository (3): 1.4.2, 1.4.1, @sha256:0123456789ab` - one repository's images; a member's repository (an
+    organization hub's advisory) says whose: `  repository in team-a (111111111111), eu-west-1 (3): ...`."""
     names = [plain(o.image.tags[0], 128) if o.image.tags else f"@{o.image.digest[:SHORT_DIGEST]}" for o in occurrences]
-    return f"  {plain(occurrences[0].image.repository_name, 256)} ({len(occurrences)}): {bounded_list(names)}"
+    image = occurrences[0].image
+    where = f" in {registry_text(image)}" if image.account_name else ""
+    return f"  {plain(image.repository_name, 256)}{where} ({len(occurrences)}): {bounded_list(names)}"
 
 
 def _image_lines(occurrences: tuple[Occurrence, ...]) -> list[str]:
-    return [image_line(list(group)) for _, group in groupby(occurrences, key=lambda o: o.image.repository_name)]
+    return [image_line(list(group)) for _, group in groupby(occurrences, key=lambda o: repository_of(o.image))]
 
 
 def _vulnerability_lines(advisory: Advisory) -> list[str]:
@@ -130,7 +136,9 @@ def _chat_description(advisory: Advisory, previously: int) -> str:
         f"{'Resolved in' if advisory.resolved else 'Found in'} {_spread(advisory)}:",
     ]
     for occurrence in advisory.occurrences[:CHAT_MAX_IMAGES]:
-        lines.append(f"• {chat_code(image_reference(occurrence.image), 300)}")
+        image = occurrence.image
+        where = f" in {registry_chat(image)}" if image.account_name else ""
+        lines.append(f"• {chat_code(image_reference(image), 300)}{where}")
     if len(advisory.occurrences) > CHAT_MAX_IMAGES:
         lines.append(f"_... and {len(advisory.occurrences) - CHAT_MAX_IMAGES} more_")
     if previously:
@@ -194,6 +202,7 @@ def advisory_notice(
         "alert": "resolved" if advisory.resolved else "advisory",
         "severity": "RESOLVED" if advisory.resolved else str(advisory.severity),
         **({"repository": repositories[0]} if len(repositories) == 1 else {}),
+        **member_attributes([occurrence.image for occurrence in advisory.occurrences]),
     }
 
     def build(listed: int) -> Notice:

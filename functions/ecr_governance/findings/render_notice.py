@@ -12,8 +12,16 @@ from __future__ import annotations
 import json
 
 from ecr_governance.findings.normalize import ScannedImage
-from ecr_governance.findings.ocsf import image_data
-from ecr_governance.findings.render_parts import bounded_list, chat_message, console_url, image_reference
+from ecr_governance.findings.ocsf import account_data, image_data
+from ecr_governance.findings.render_parts import (
+    bounded_list,
+    chat_message,
+    console_url,
+    image_reference,
+    member_attributes,
+    registry_chat,
+    registry_text,
+)
 from ecr_governance.notice import Notice
 from ecr_governance.text import chat, chat_code, plain
 
@@ -56,18 +64,19 @@ def not_scanned_notice(image: ScannedImage, reason: str, from_event: bool, scan_
         f"  Repository:  {plain(image.repository_name, 256)}",
         f"  Tags:        {bounded_list([plain(tag, 128) for tag in image.tags]) or '<untagged>'}",
         f"  Digest:      {plain(image.digest, 128)}",
-        f"  Registry:    {image.registry_id} ({image.region})",
+        f"  Registry:    {registry_text(image)}",
         f"  Scan:        {scan_kind} scanning, {at}",
         *(["", "Scan results in the console:", f"  {link}"] if link else []),
         "",
         "-- ecr-governance",
     ]
-    description = f"*{chat(reference, 300)}* {chat_code(image.digest[:19], 19)}: {chat(what, 300)}."
+    where = f" in {registry_chat(image)}" if image.account_name else ""
+    description = f"*{chat(reference, 300)}* {chat_code(image.digest[:19], 19)}{where}: {chat(what, 300)}."
     machine = {
         "schema": NOTICE_SCHEMA,
         "reason": reason,
         "meaning": what,
-        "image": {**image_data(image), "registryId": image.registry_id, "region": image.region},
+        "image": {**image_data(image), "registryId": image.registry_id, "region": image.region, **account_data(image)},
         "scan": {"kind": scan_kind, "at": at},
         "consoleUrl": link or None,
     }
@@ -87,5 +96,10 @@ def not_scanned_notice(image: ScannedImage, reason: str, from_event: bool, scan_
             "sqs": machine_text,
             "lambda": machine_text,
         },
-        attributes={"alert": "not-scanned", "severity": "NONE", "repository": image.repository_name},
+        attributes={
+            "alert": "not-scanned",
+            "severity": "NONE",
+            "repository": image.repository_name,
+            **member_attributes([image]),
+        },
     )

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from ecr_governance.findings.normalize import SEVERITIES, Finding, ScannedImage, Severity
+from ecr_governance.findings.normalize import ACCOUNT_NAME_CHARACTERS, SEVERITIES, Finding, ScannedImage, Severity
 from ecr_governance.findings.policy import SuppressionUse
 from ecr_governance.notice import Notice, message_size_bytes
 from ecr_governance.text import advisory_link, chat, chat_code, plain
@@ -53,6 +53,31 @@ def image_reference(image: ScannedImage) -> str:
     if image.tags:
         return f"{image.repository_name}:{image.tags[0]}"
     return f"{image.repository_name}@{image.digest[:SHORT_DIGEST]}"
+
+
+def registry_text(image: ScannedImage) -> str:
+    """Where the image is, for the e-mail text: `team-a (111111111111), eu-west-1` for a member's image (an
+    organization hub's alert: the account's name from AWS Organizations, escaped as the outside text it is), or
+    `111111111111 (ap-southeast-1)` for the function's own account, as single-account alerts always named it."""
+    if not image.account_name:
+        return f"{image.registry_id} ({image.region})"
+    return f"{plain(image.account_name, ACCOUNT_NAME_CHARACTERS)} ({image.registry_id}), {image.region}"
+
+
+def registry_chat(image: ScannedImage) -> str:
+    """The same for the chat message: the name can be no mention, link or markup there either."""
+    if not image.account_name:
+        return f"{image.registry_id} ({image.region})"
+    return f"{chat(image.account_name, ACCOUNT_NAME_CHARACTERS)} ({image.registry_id}), {image.region}"
+
+
+def member_attributes(images: Sequence[ScannedImage]) -> dict[str, str]:
+    """`{"account": id}` when every image is in one member account (an organization hub's alert), for an SNS
+    subscription filter policy per account; {} otherwise - a single-account alert's attributes are unchanged."""
+    accounts = {image.registry_id for image in images if image.account_name}
+    if len(accounts) == 1 and all(image.account_name for image in images):
+        return {"account": accounts.pop()}
+    return {}
 
 
 def shorten_middle(text: str, limit: int) -> str:

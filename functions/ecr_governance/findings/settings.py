@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypedDict
 
 from ecr_governance.config import (
@@ -23,6 +23,8 @@ from ecr_governance.config import (
 )
 from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Severity
+from ecr_governance.organization.settings import SETTINGS_DOCS as ORGANIZATION_SETTINGS_DOCS
+from ecr_governance.organization.settings import OrganizationSettings
 
 # An SSM parameter name as template.yaml builds its ARN from it: a path starting with "/" (1-1011 characters).
 SSM_PARAMETER_NAME = re.compile(r"^/[a-zA-Z0-9_.\-/]{1,1010}$")
@@ -82,6 +84,8 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
     ALERT_MEMORY_DAYS,
     ALERTS_TOPIC_ARN,
     ALERT_LEDGER_TABLE,
+    # An organization hub alerts its members' findings too (Scope=organization).
+    *ORGANIZATION_SETTINGS_DOCS,
 )
 
 
@@ -93,6 +97,7 @@ class FindingsSettings:
     alert_memory_days: int = int(ALERT_MEMORY_DAYS.default)
     alerts_topic_arn: str = ""
     alert_ledger_table: str = ""
+    organization: OrganizationSettings = field(default_factory=OrganizationSettings)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> FindingsSettings:
@@ -106,6 +111,7 @@ class CommonSettings(TypedDict):
     alert_memory_days: int
     alerts_topic_arn: str
     alert_ledger_table: str
+    organization: OrganizationSettings
 
 
 def common_settings(environ: Mapping[str, str]) -> CommonSettings:
@@ -123,4 +129,5 @@ def common_settings(environ: Mapping[str, str]) -> CommonSettings:
         "alert_memory_days": int_setting(environ, ALERT_MEMORY_DAYS),
         "alerts_topic_arn": arn_setting(environ, ALERTS_TOPIC_ARN, "sns"),
         "alert_ledger_table": text_setting(environ, ALERT_LEDGER_TABLE),
+        "organization": OrganizationSettings.from_environ(environ),
     }

@@ -83,7 +83,7 @@ def test_the_documented_sample_parses_into_the_finding_and_its_image():
         (lambda d: d.update(status="REOPENED"), "detail.status 'REOPENED' is not ACTIVE, SUPPRESSED or CLOSED"),
         (lambda d: d.update(updatedAt="yesterday"), "detail.updatedAt 'yesterday' is not a time"),
         (lambda d: d.update(findingArn="arn:aws:inspector2:x"), "detail.findingArn"),
-        (lambda d: d.update(awsAccountId="210987654321"), "detail.awsAccountId is not the event's account"),
+        (lambda d: d.update(awsAccountId="210987654321"), "awsAccountId is not the account of the finding's image"),
         (lambda d: d["resources"][0].update(type="AWS_EC2_INSTANCE"), "names no AWS_ECR_CONTAINER_IMAGE"),
         (
             lambda d: d["resources"][0].update(

@@ -1,6 +1,7 @@
-"""Scanner text is data, never markup: adversarial strings in every field a scanner or a suppressions document
-controls, rendered into every body (e-mail text, chat, OCSF JSON, the terminal), leave no mention, link, control
-sequence or forged line behind - and a lone surrogate never escapes as an exception."""
+"""Scanner text is data, never markup: adversarial strings in every field a scanner, a suppressions document or an
+account's name in AWS Organizations (an organization hub's alerts name the member) controls, rendered into every body
+(e-mail text, chat, OCSF JSON, the terminal), leave no mention, link, control sequence or forged line behind - and a
+lone surrogate never escapes as an exception."""
 
 from __future__ import annotations
 
@@ -152,7 +153,8 @@ def _suppressions(value: str, reason: str) -> Suppressions:
 def test_no_mention_link_or_control_sequence_survives_any_body(value, link, reason):
     def scan_notice(text: str, url: str, why: str) -> tuple[Notice, str]:
         suppressions = _suppressions(text, why)
-        report = report_of(_findings(text, url), suppressions=suppressions.entries)
+        member_image = replace(IMAGE, account_name=text)  # a member's name is outside text too
+        report = report_of(_findings(text, url), suppressions=suppressions.entries, image=member_image)
         report = replace(report, decision=replace(report.decision, suppression_problems=suppressions.problems))
         return render.alert_notice(report), findings_report(report, "table")
 
@@ -166,7 +168,7 @@ def test_no_mention_link_or_control_sequence_survives_any_body(value, link, reas
 
     def advisory(text: str, url: str, why: str) -> tuple[Advisory, AlertRules]:
         worst = _findings(text, url)[0]
-        occurrence = Occurrence(IMAGE, worst, "arn", "2026-11-20T00:00:00Z", ("m",))
+        occurrence = Occurrence(replace(IMAGE, account_name=text), worst, "arn", "2026-11-20T00:00:00Z", ("m",))
         suppressions = _suppressions(text, why)
         expired = tuple(SuppressionUse(entry, 1) for entry in suppressions.entries)
         return Advisory(worst.id, False, (occurrence,), expired), AlertRules(Severity.HIGH, False, suppressions, TODAY)
