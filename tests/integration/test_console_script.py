@@ -16,6 +16,15 @@ from console import CLI, PROJECT_ROOT, assert_one_line_error, run
 
 EXAMPLES = PROJECT_ROOT / "examples" / "lifecycle"
 EVENT = PROJECT_ROOT / "events" / "enforce" / "own-remediation.json"
+# `lifecycle preview` of the shipped example: it needs no AWS, so each test adds only the options it is about.
+PREVIEW = (
+    "lifecycle",
+    "preview",
+    "--policy",
+    str(EXAMPLES / "corrected-policy.json"),
+    "--images",
+    str(EXAMPLES / "images.json"),
+)
 
 
 def closed_port() -> int:
@@ -35,12 +44,7 @@ def test_global_options_are_accepted_after_the_command_and_local_fails_fast_with
 
 def test_global_options_after_a_nested_command():
     result = run(
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(EXAMPLES / "corrected-policy.json"),
-        "--images",
-        str(EXAMPLES / "images.json"),
+        *PREVIEW,
         "--now",
         "1795737600",
         "--region",
@@ -195,16 +199,7 @@ def test_unreadable_image_details_are_one_line(tmp_path, field, value, expected)
 
 @pytest.mark.parametrize("now", ["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z", "-62135596800"])
 def test_now_at_the_edges_of_the_calendar_is_evaluated_or_refused_in_one_line(now):
-    result = run(
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(EXAMPLES / "corrected-policy.json"),
-        "--images",
-        str(EXAMPLES / "images.json"),
-        "--now",
-        now,
-    )
+    result = run(*PREVIEW, "--now", now)
     assert "Traceback" not in result.stderr
     assert result.returncode in (0, 2)
 
@@ -252,17 +247,7 @@ def test_aws_errors_and_bad_endpoints_are_one_line():
 
 
 def test_a_closed_stdout_ends_quietly():
-    preview = [
-        *CLI,
-        "lifecycle",
-        "preview",
-        "--policy",
-        str(EXAMPLES / "corrected-policy.json"),
-        "--images",
-        str(EXAMPLES / "images.json"),
-        "--output",
-        "json",
-    ]
+    preview = [*CLI, *PREVIEW, "--output", "json"]
     pipeline = subprocess.run(
         f"{' '.join(preview)} | head -1", shell=True, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
     )
