@@ -287,7 +287,11 @@ class Reach:
             accounts = governed_accounts(directory, options.units)
         else:
             accounts = [Account(account) for account in options.accounts or (self.own_account,)]
-        return Membership.of(accounts, regions, options.role_name, self.own_account)
+        membership = Membership.of(accounts, regions, options.role_name, self.own_account)
+        if not membership.accounts:  # a wrong OU or organization: a run that checks nothing must not pass a gate
+            where = f"under {', '.join(options.units)}" if options.units else "in the organization"
+            raise GovernanceError(f"--organization: no ACTIVE account {where}, nothing to run in")
+        return membership
 
 
 class Status(StrEnum):

@@ -61,6 +61,7 @@ def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
     root = organizations.list_roots()["Roots"][0]["Id"]
     teams = organizations.create_organizational_unit(ParentId=root, Name="teams")["OrganizationalUnit"]["Id"]
     payments = organizations.create_organizational_unit(ParentId=teams, Name="payments")["OrganizationalUnit"]["Id"]
+    sandbox = organizations.create_organizational_unit(ParentId=root, Name="sandbox")["OrganizationalUnit"]["Id"]
     ids = {"own": OWN}
     for name, parent in (("team-0", teams), ("team-1", payments), ("team-denied", teams), ("team-closed", teams)):
         created = organizations.create_account(Email=f"{name}@example.com", AccountName=name)
@@ -84,7 +85,7 @@ def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
 
     monkeypatch.setattr(MemberSessions, "assume", assume)
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the command lines name the emulator themselves
-    return {"ids": ids, "teams": teams, "emulated": emulated}
+    return {"ids": ids, "teams": teams, "sandbox": sandbox, "emulated": emulated}
 
 
 def cli(capsys, organization: dict[str, Any], *argv: str) -> tuple[int, Any, str]:
@@ -251,6 +252,13 @@ def test_an_ou_chooses_its_active_accounts_nested_ous_included(organization, cap
     ]
     assert {t["accountId"] for t in document["targets"]} == {ids["team-0"], ids["team-1"], ids["team-denied"]}
     assert code == Exit.ERROR
+
+
+def test_an_ou_without_an_active_account_is_an_error_not_an_empty_pass(organization, capsys):
+    code, out, err = cli(capsys, organization, "--organization", "--ou", organization["sandbox"], "audit")
+    assert code == Exit.ERROR and out == ""
+    sandbox = organization["sandbox"]
+    assert err == f"ecr-governance: error: --organization: no ACTIVE account under {sandbox}, nothing to run in\n"
 
 
 def test_sweep_and_findings_summary_run_in_each_account_region_read_only(organization, capsys):
