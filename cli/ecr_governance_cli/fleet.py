@@ -50,7 +50,6 @@ REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 # Organizations' ParentId: an OU or a root.
 PARENT_ID = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32}")
 ROLE_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")  # org/member.yaml's MemberRoleName pattern
-OPTIONS = ("--accounts", "--organization", "--ou", "--role-name", "--regions", "--workers")
 # Errors that would be the same in every account-region: they end the run with one line, as in one account.
 ENDS_THE_RUN = (FatalAwsError, SettingsError, InputError, UsageError)
 NAME_LIMIT = 64  # Organizations allows 50 characters; a longer one is cut
@@ -243,17 +242,24 @@ class Reach:
     account through its governance role (MemberSessions). Each has its own session: a boto3 session builds one
     client at a time."""
 
-    def __init__(self, target: AwsTarget, role_name: str):
+    def __init__(self, target: AwsTarget, options: FleetOptions):
         from ecr_governance.aws.accounts import MemberSessions
         from ecr_governance.aws.sts import CallerIdentity
 
         self._target = target
         self._session = target.session()
         self._building = threading.Lock()
-        self.own_account = CallerIdentity(self.caller_client("sts")).account()
-        self._members = MemberSessions(target.session(), role_name, endpoint_url=target.effective_endpoint)
+        self.regions = options.regions or (self._configured_region(),)
+        self.own_account = CallerIdentity(self.caller_client("sts", self.regions[0])).account()
+        members = target.session()
+        self._members = MemberSessions(
+            members,
+            options.role_name,
+            partition=members.get_partition_for_region(self.regions[0]),  # aws-cn, aws-us-gov: the regions say
+            endpoint_url=target.effective_endpoint,
+        )
 
-    def caller_client(self, service: str, region: str | None = None) -> Any:
+    def caller_client(self, service: str, region: str) -> Any:
         from ecr_governance.aws.clients import make_client
 
         with self._building:
@@ -270,7 +276,7 @@ class Reach:
             return self.caller_client(service, region)
         return self._members.client(service, account_id, region)
 
-    def default_region(self) -> str:
+    def _configured_region(self) -> str:
         region = self._session.region_name or os.environ.get("AWS_REGION")
         if not region:
             raise SettingsError("no AWS region configured: pass --regions, --region or set AWS_REGION")
@@ -279,15 +285,14 @@ class Reach:
     def membership(self, options: FleetOptions) -> Membership:
         """The ACTIVE accounts chosen (the organization's, under --ou when given; or those named; or the caller's
         own) and the regions, as the hub reads them."""
-        regions = options.regions or (self.default_region(),)
         if options.organization:
             from ecr_governance.aws.organizations import OrganizationsDirectory
 
-            directory = OrganizationsDirectory(self.caller_client("organizations"))
+            directory = OrganizationsDirectory(self.caller_client("organizations", self.regions[0]))
             accounts = governed_accounts(directory, options.units)
         else:
             accounts = [Account(account) for account in options.accounts or (self.own_account,)]
-        membership = Membership.of(accounts, regions, options.role_name, self.own_account)
+        membership = Membership.of(accounts, self.regions, options.role_name, self.own_account)
         if not membership.accounts:  # a wrong OU or organization: a run that checks nothing must not pass a gate
             where = f"under {', '.join(options.units)}" if options.units else "in the organization"
             raise GovernanceError(f"--organization: no ACTIVE account {where}, nothing to run in")
@@ -370,7 +375,7 @@ def run(args: argparse.Namespace, target: AwsTarget, options: FleetOptions) -> i
     view.check(args)  # a usage error is refused before any call
     args = copy.copy(args)
     args.progress = False  # progress lines of many account-regions at once would only interleave
-    reach = Reach(target, options.role_name)
+    reach = Reach(target, options)
     membership = reach.membership(options)
     targets = [
         MemberTarget(membership.accounts[each.account_id], each.region, target.registry_api, reach.client)
