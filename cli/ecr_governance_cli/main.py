@@ -4,7 +4,8 @@ The CLI is a composition root like the handlers: it builds clients from the glob
 them to the adapters. The global options go before or after the command, as with the AWS CLI. Every command keeps
 one exit-code contract (exits.py) and one output contract (output.py); every error a user can cause is one line on
 stderr. The command modules (and boto3 with them) are imported only once main() runs, so a Ctrl-C at any moment
-ends with exit 130 and no traceback.
+ends with exit 130 and no traceback. With --accounts, --organization or --regions, the commands that can (audit,
+enforce, sweep, findings summary) run in every account-region chosen (fleet.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ecr_governance import __version__
 from ecr_governance.errors import EndpointUnreachable, GovernanceError, InputError
 
+from ecr_governance_cli import fleet
 from ecr_governance_cli.exits import BROKEN_PIPE, Exit
 from ecr_governance_cli.parsing import Parser, UsageError
 from ecr_governance_cli.target import LOCAL_ENDPOINT, AwsTarget
@@ -29,9 +32,10 @@ GLOBAL_OPTIONS = ("region", "profile", "endpoint_url", "local", "debug")
 OFFLINE_CAPABLE = frozenset({"emulator", "lifecycle"})
 
 
-def _add_global_options(parser: argparse.ArgumentParser, after_command: bool) -> None:
-    """The global options; after a command they default to SUPPRESS, so a value given before the command stays."""
-    default: dict = {"default": argparse.SUPPRESS} if after_command else {}
+def _add_global_options(parser: argparse.ArgumentParser, after_command: bool, checked: bool = True) -> None:
+    """The global options; after a command they default to SUPPRESS, so a value given before the command stays.
+    `checked=False` (the early look at the command line) takes the fleet options' values as typed."""
+    default: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
     group = parser.add_argument_group("global options (before or after the command)")
     group.add_argument("--region", help="AWS region (default: the standard AWS configuration)", **default)
     group.add_argument("--profile", help="AWS named profile (default: the standard credential chain)", **default)
@@ -45,6 +49,10 @@ def _add_global_options(parser: argparse.ArgumentParser, after_command: bool) ->
     group.add_argument(
         "--debug", action="store_true", help="log every AWS request and response (botocore) to stderr", **default
     )
+    across = parser.add_argument_group(
+        "across accounts and regions (audit, enforce, sweep, findings summary; before or after the command)"
+    )
+    fleet.add_fleet_options(across, default, checked)
 
 
 def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -75,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(subparsers)
     for command in _command_parsers(parser):
         _add_global_options(command, after_command=True)
+        if not command._subparsers:  # a command that runs (`findings summary`, not `findings`): its name in errors
+            command.set_defaults(command_name=command.prog.removeprefix(f"{parser.prog} "))
     return parser
 
 
@@ -99,7 +109,7 @@ def _early_target(argv: list[str]) -> AwsTarget:
     """The target from the global options alone, wherever they stand; for a command that needs AWS, a local
     endpoint nothing listens on is refused now, before the command modules (and boto3) load."""
     globals_parser = Parser(add_help=False)
-    _add_global_options(globals_parser, after_command=False)
+    _add_global_options(globals_parser, after_command=False, checked=False)
     options, rest = globals_parser.parse_known_args(argv)
     target = AwsTarget(
         region=options.region, profile=options.profile, endpoint_url=options.endpoint_url, local=options.local
@@ -119,6 +129,9 @@ def _run(argv: Sequence[str] | None) -> int:
         target = _early_target(argv)
         args = build_parser().parse_args(argv)
         logs.setup(debug=args.debug)
+        options = fleet.FleetOptions.of(args)  # options that mean nothing together: a usage error, before any call
+        if options.requested:
+            return fleet.run(args, target, options)
         return int(args.func(args, target) or 0)
     except SystemExit as stop:  # --help, --version, or a usage error argparse printed (one line)
         return int(stop.code or 0)

@@ -12,7 +12,7 @@ import os
 import socket
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from ecr_governance.aws.endpoints import configured_endpoint, is_local_endpoint
@@ -24,6 +24,16 @@ LOCAL_ENDPOINT = os.environ.get("ECR_GOVERNANCE_LOCAL_ENDPOINT", "http://127.0.0
 LOCAL_REGION = "ap-southeast-1"
 EMULATOR_CREDENTIALS = ("testing", "testing")
 REACHABLE_WITHIN_SECONDS = 1.0
+
+
+class CommandTarget(Protocol):
+    """What a command works through: the configured account and region (AwsTarget), or one account-region of many
+    (fleet.MemberTarget)."""
+
+    @property
+    def registry_api(self) -> RegistryApi: ...
+
+    def client(self, service: str) -> Any: ...
 
 
 def local_port() -> int:

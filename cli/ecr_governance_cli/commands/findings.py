@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.failures_queue import FailuresQueue
@@ -34,6 +36,7 @@ from ecr_governance.findings.settings import FindingsSettings
 from ecr_governance.images import iso8601
 
 from ecr_governance_cli.exits import Exit
+from ecr_governance_cli.fleet import FleetView, Tally, TargetResult, alone
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
 from ecr_governance_cli.output import add_output_options, emit
 from ecr_governance_cli.parsing import image_digest, image_tag, repository_name
@@ -45,7 +48,7 @@ from ecr_governance_cli.render import (
     redrive_document,
     redrive_table,
 )
-from ecr_governance_cli.target import AwsTarget
+from ecr_governance_cli.target import AwsTarget, CommandTarget
 
 PROGRESS_FROM = 10  # repositories: below this, a summary is quick enough to need no progress lines
 REDRIVE_LIMIT = 100
@@ -100,7 +103,7 @@ def _register_summary(actions: argparse._SubParsersAction) -> None:
     )
     summary.add_argument("--severity", choices=SEVERITY_CHOICES, help="lowest severity shown (default: the threshold)")
     add_output_options(summary, "one row per tagged image")
-    summary.set_defaults(func=run_summary)
+    summary.set_defaults(func=run_summary, progress=True, fleet_view=SUMMARY_VIEW)
 
 
 def _register_redrive(actions: argparse._SubParsersAction) -> None:
@@ -166,6 +169,12 @@ def _postures(registry: EcrRegistry, repository_name: str) -> list[ScanPosture]:
 
 
 def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
+    return alone(args, summary_one(args, target))
+
+
+def summary_one(args: argparse.Namespace, target: CommandTarget) -> TargetResult:
+    """The posture of one account-region: the single-account command and each row of a fleet run (which shows no
+    progress lines)."""
     threshold = _settings(args).severity_threshold
     registry = EcrRegistry(target.client("ecr"))
     names = list(dict.fromkeys(args.repository)) if args.repository else [r.name for r in registry.list_repositories()]
@@ -181,10 +190,50 @@ def run_summary(args: argparse.Namespace, target: AwsTarget) -> int:
             raise
         except GovernanceError as error:  # one repository's failure is its row, not the end of the summary
             postures.append(ScanPosture(name, None, scan_status="ERROR", detail=str(error)))
-        if len(names) >= PROGRESS_FROM and (number % PROGRESS_FROM == 0 or number == len(names)):
+        if args.progress and len(names) >= PROGRESS_FROM and (number % PROGRESS_FROM == 0 or number == len(names)):
             print(f"read {number}/{len(names)} repositories", file=sys.stderr)
-    emit(args, findings_summary_json(postures, threshold), lambda: findings_summary_table(postures, threshold))
-    return Exit.ERROR if any(posture.scan_status == "ERROR" for posture in postures) else Exit.OK
+    failed = any(posture.scan_status == "ERROR" for posture in postures)
+    return TargetResult(
+        findings_summary_json(postures, threshold),
+        lambda: findings_summary_table(postures, threshold),
+        Exit.ERROR if failed else Exit.OK,
+    )
+
+
+SUMMARY_COLUMNS = (
+    ("repositories", "REPOSITORIES"),
+    ("images", "IMAGES"),
+    ("imagesAtOrAboveThreshold", "IMAGES >= THRESHOLD"),
+    ("critical", "CRITICAL"),
+    ("high", "HIGH"),
+    ("notScanned", "NOT SCANNED"),
+    ("errors", "ERRORS"),
+)
+
+
+def summary_tally(document: dict[str, Any]) -> Tally:
+    """A fleet row, as the single-account summary's last line counts: repositories, tagged images, those with
+    findings at or above the threshold (violations) and those findings, the findings by severity, images not scanned,
+    and repositories that could not be read."""
+    rows = document["repositories"]
+    severities = Counter({str(severity).lower(): 0 for severity in SEVERITIES})
+    for row in rows:
+        severities.update({key.lower(): value for key, value in (row["findingSeverityCounts"] or {}).items()})
+    errors = [row for row in rows if row["scanStatus"] == "ERROR"]
+    counts = {
+        "repositories": len({row["repositoryName"] for row in rows}),
+        "images": sum(1 for row in rows if row["imageDigest"]),
+        "imagesAtOrAboveThreshold": sum(1 for row in rows if row["atOrAboveThreshold"]),
+        "atOrAboveThreshold": sum(row["atOrAboveThreshold"] or 0 for row in rows),
+        **severities,
+        "notScanned": sum(1 for row in rows if row["scanStatus"] == "NOT_SCANNED"),
+        "errors": len(errors),
+    }
+    failure = f"{errors[0]['repositoryName']}: {errors[0]['error']}" if errors else ""
+    return Tally(counts, violations=bool(counts["imagesAtOrAboveThreshold"]), failure=failure)
+
+
+SUMMARY_VIEW = FleetView(one=summary_one, tally=summary_tally, columns=SUMMARY_COLUMNS)
 
 
 def run_redrive(args: argparse.Namespace, target: AwsTarget) -> int:

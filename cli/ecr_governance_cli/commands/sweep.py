@@ -16,21 +16,24 @@ import shlex
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.inspector import InspectorUsage
 from ecr_governance.registry_api import RegistryApi
 from ecr_governance.sweep.planner import SweepPlanner
-from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepSettings
+from ecr_governance.sweep.report import Outcome
+from ecr_governance.sweep.settings import MAX_DAYS, SweepMode, SweepRules, SweepSettings
 from ecr_governance.sweep.worker import SweepWorker
 
 from ecr_governance_cli.commands.lifecycle import parse_now
 from ecr_governance_cli.exits import Exit
+from ecr_governance_cli.fleet import FleetView, Tally, TargetResult, alone
 from ecr_governance_cli.local_invoke import bind_log_handlers_to
-from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.output import add_output_options
 from ecr_governance_cli.parsing import UsageError, repository_name
 from ecr_governance_cli.render import sweep_json, sweep_progress, sweep_table
-from ecr_governance_cli.target import AwsTarget
+from ecr_governance_cli.target import AwsTarget, CommandTarget
 
 
 def _days(text: str) -> timedelta:
@@ -61,20 +64,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     action.add_argument("--dry-run", action="store_true", help="show the plan and delete nothing (the default)")
     sweep.add_argument("--now", metavar="ISO-8601", help="plan as of this time (a future date); not with --delete")
     add_output_options(sweep, "per-repository totals (the JSON has every image, its decision and reason)")
-    sweep.set_defaults(func=run)
+    sweep.set_defaults(func=run, progress=True, fleet_view=FLEET_VIEW)
 
 
 def run(args: argparse.Namespace, target: AwsTarget) -> int:
+    return alone(args, one(args, target))
+
+
+def checked_now(args: argparse.Namespace) -> datetime:
+    """The time the plan is made as of (--now, or now); --now with --delete is a usage error."""
     if args.now is not None and args.delete:
         raise UsageError("--now only previews: a deletion is never decided on a pretended clock (drop --delete)")
-    now = parse_now(args.now)
-    settings = SweepSettings.from_environ()
-    rules = replace(
+    return parse_now(args.now)
+
+
+def _rules(args: argparse.Namespace, settings: SweepSettings) -> SweepRules:
+    return replace(
         settings.rules,
         mode=SweepMode.DELETE if args.delete else SweepMode.DRY_RUN,
         min_age=settings.rules.min_age if args.min_age_days is None else args.min_age_days,
         min_idle=settings.rules.min_idle if args.min_idle_days is None else args.min_idle_days,
     )
+
+
+def one(args: argparse.Namespace, target: CommandTarget) -> TargetResult:
+    """The sweep of one account-region: the single-account command and each row of a fleet run (which shows no
+    progress lines)."""
+    now = checked_now(args)
+    settings = SweepSettings.from_environ()
+    rules = _rules(args, settings)
     bind_log_handlers_to(sys.stderr)  # report logs (if a logger is configured) never mix into the output
     registry = EcrRegistry(target.client("ecr"))
     in_use = InspectorUsage(target.client("inspector2"))
@@ -88,15 +106,51 @@ def run(args: argparse.Namespace, target: AwsTarget) -> int:
     reports = []
     for position, name in enumerate(selection.repositories, start=1):
         reports.append(worker.sweep_repository(name, now=now))
-        if args.all_repositories:
+        if args.all_repositories and args.progress:
             print(sweep_progress(position, len(selection.repositories), reports[-1]), file=sys.stderr)
     reports.sort(key=lambda report: report.repository)
     table = sweep_table(reports, selection, rules, now, missing)
     if not args.delete:
         table += f"\nNothing was deleted. To delete for real: {_delete_command(args)}"
-    emit(args, sweep_json(reports, selection, rules, now, missing), lambda: table)
     failed = any(report.has_failures for report in reports) or bool(selection.unreadable) or bool(missing)
-    return Exit.ERROR if failed else Exit.OK
+    document = sweep_json(reports, selection, rules, now, missing)
+    return TargetResult(document, lambda: table, Exit.ERROR if failed else Exit.OK)
+
+
+# What a fleet row counts: the sweep's totals but the organization run's own (its rows are the account-regions).
+NOT_COUNTED = frozenset({"targets", "targetsFailed", "parts"})
+COLUMNS = (
+    ("repositories", "REPOSITORIES"),
+    ("examined", "IMAGES"),
+    ("candidates", "CANDIDATES"),
+    ("wouldDelete", "WOULD DELETE"),
+    ("deleted", "DELETED"),
+    ("failed", "FAILED"),
+)
+
+
+def tally(document: dict[str, Any]) -> Tally:
+    """A fleet row: the sweep's totals, and the repositories that could not be swept (ERROR rows)."""
+    counts = {key: 0 for key, _ in COLUMNS}
+    counts.update((key, value) for key, value in document["totals"].items() if key not in NOT_COUNTED)
+    failed = [row for row in document["repositories"] if row["status"] == "ERROR"]
+    counts["repositoriesError"] = len(failed)
+    return Tally(counts, failure=_failure(failed[0]) if failed else "")
+
+
+def _failure(row: dict[str, Any]) -> str:
+    if row["error"]:
+        return f"{row['repositoryName']}: {row['error']['message']}"
+    failed = [image for image in row.get("images", []) if image.get("outcome") == str(Outcome.FAILED)]
+    first = f" ({failed[0].get('failureCode', '')}: {failed[0].get('detail', '')})" if failed else ""
+    return f"{row['repositoryName']}: {len(failed)} image deletions failed{first}"
+
+
+def _closing(args: argparse.Namespace) -> str:
+    return "" if args.delete else "Nothing was deleted (a dry run: add --delete to delete)."
+
+
+FLEET_VIEW = FleetView(one=one, tally=tally, columns=COLUMNS, check=checked_now, closing=_closing)
 
 
 def _delete_command(args: argparse.Namespace) -> str:

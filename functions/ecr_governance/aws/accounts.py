@@ -6,7 +6,9 @@ loaded once, not once an account (measured: 9 ms and 0.24 MB a client instead of
 the last CLIENTS_KEPT account-region-services are kept, so a container that works 500 accounts x 10 regions over its
 life never holds thousands. Each client has its own adaptive retry state: one account's ECR throttling never slows
 another account's calls. A role that cannot be assumed raises MemberUnreachable, which the caller reports as
-`not-onboarded` and goes on with the other accounts.
+`not-onboarded` and goes on with the other accounts. Clients are built one at a time (a boto3 session is not
+thread-safe, and the CLI reaches several members at once from threads); `endpoint_url` sends every call, AssumeRole
+included, to an AWS-compatible endpoint (the CLI's --endpoint-url).
 """
 
 from __future__ import annotations
@@ -42,8 +44,10 @@ class MemberSessions:
         partition: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         clients_kept: int = CLIENTS_KEPT,
+        endpoint_url: str | None = None,
     ):
         self._base = base_session
+        self._endpoint_url = endpoint_url
         self._role_name = role_name
         # The hub's own partition (aws, aws-cn, aws-us-gov): members share it.
         self._partition = partition or base_session.get_partition_for_region(base_session.region_name or "us-east-1")
@@ -53,6 +57,7 @@ class MemberSessions:
         self._credentials: dict[str, tuple[Mapping[str, str], datetime]] = {}
         self._clients: OrderedDict[tuple[str, str, str], tuple[Any, Mapping[str, str]]] = OrderedDict()
         self._lock = threading.Lock()
+        self._building = threading.Lock()  # held only while a client is built, never during a call
 
     @classmethod
     def from_default_session(cls, role_name: str) -> MemberSessions:
@@ -79,7 +84,10 @@ class MemberSessions:
             if kept is not None and kept[1] is credentials:
                 self._clients.move_to_end(key)
                 return kept[0]
-        client = make_client(service, session=self._base, region=region, credentials=credentials)
+        with self._building:
+            client = make_client(
+                service, session=self._base, region=region, credentials=credentials, endpoint_url=self._endpoint_url
+            )
         with self._lock:
             self._clients[key] = (client, credentials)
             self._clients.move_to_end(key)
@@ -101,8 +109,9 @@ class MemberSessions:
     def assume(self, account_id: str) -> tuple[Mapping[str, str], datetime]:
         """The member's governance role's credentials (AccessKeyId, SecretAccessKey, SessionToken), and when they
         expire."""
-        if self._sts is None:
-            self._sts = make_client("sts", session=self._base)
+        with self._building:
+            if self._sts is None:
+                self._sts = make_client("sts", session=self._base, endpoint_url=self._endpoint_url)
         try:
             with translated("AssumeRole", "sts", self.role_arn(account_id)):
                 answer = self._sts.assume_role(

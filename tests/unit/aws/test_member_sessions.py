@@ -7,7 +7,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from ecr_governance.aws.accounts import DURATION_SECONDS, SESSION_NAME, MemberSessions
-from ecr_governance.errors import MemberUnreachable
+from ecr_governance.errors import EndpointUnreachable, MemberUnreachable
+from local_ports import free_port
 
 NOW = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 
@@ -104,3 +105,52 @@ def test_a_role_that_cannot_be_assumed_is_unreachable_and_named(hub):
         sessions.check("333333333333")
     assert "arn:aws:iam::333333333333:role/ecr-governance-member" in str(raised.value)
     assert raised.value.code == "AccessDenied"
+
+
+def test_every_call_goes_to_the_endpoint_named_assume_role_included():
+    base = boto3.session.Session(aws_access_key_id="hub", aws_secret_access_key="hub", region_name="eu-west-1")
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    sessions = MemberSessions(base, "ecr-governance-member", endpoint_url=endpoint)
+    sessions.assume = lambda account_id: ({"AccessKeyId": "a", "SecretAccessKey": "s", "SessionToken": "t"}, NOW)
+    sessions._clock = lambda: NOW - timedelta(hours=1)
+    assert sessions.client("ecr", "111111111111", "us-east-1").meta.endpoint_url == endpoint
+    del sessions.assume  # the real one builds its STS client on first use
+    with pytest.raises(EndpointUnreachable, match=f'Could not connect to the endpoint URL: "{endpoint}/"'):
+        sessions.check("222222222222")
+
+
+def test_clients_are_built_one_at_a_time_when_asked_from_several_threads(monkeypatch):
+    """A boto3 session is not thread-safe; the CLI asks for members' clients from its workers."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ecr_governance.aws import accounts
+
+    base = boto3.session.Session(aws_access_key_id="hub", aws_secret_access_key="hub", region_name="eu-west-1")
+    sessions = MemberSessions(base, "ecr-governance-member", clock=lambda: NOW)
+    later = NOW + timedelta(hours=1)
+    monkeypatch.setattr(
+        sessions,
+        "assume",
+        lambda account_id: ({"AccessKeyId": account_id, "SecretAccessKey": "s", "SessionToken": "t"}, later),
+    )
+    building, most, guard, real = [0], [0], threading.Lock(), accounts.make_client
+
+    def make_client(*args, **kwargs):
+        with guard:
+            building[0] += 1
+            most[0] = max(most[0], building[0])
+        time.sleep(0.02)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            with guard:
+                building[0] -= 1
+
+    monkeypatch.setattr(accounts, "make_client", make_client)
+    wanted = [(f"11111111111{n}", region) for n in range(4) for region in ("eu-west-1", "us-east-1")]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        clients = list(pool.map(lambda item: sessions.client("ecr", *item), wanted))
+    assert most[0] == 1
+    assert [access_key(client) for client in clients] == [account for account, _ in wanted]
