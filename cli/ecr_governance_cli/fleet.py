@@ -211,7 +211,7 @@ class FleetView:
     one: Callable[[argparse.Namespace, CommandTarget], TargetResult]
     tally: Callable[[dict[str, Any]], Tally]
     columns: tuple[tuple[str, str], ...]
-    check: Callable[[argparse.Namespace], object] = _no_check
+    check_arguments: Callable[[argparse.Namespace], object] = _no_check
     closing: Callable[[argparse.Namespace], str] | None = None
 
 
@@ -372,7 +372,7 @@ def run(args: argparse.Namespace, target: AwsTarget, options: FleetOptions) -> i
             f"{', '.join(options.given())}: `{command}` runs in the configured account and region only "
             "(across accounts and regions: audit, enforce, sweep, findings summary)"
         )
-    view.check(args)  # a usage error is refused before any call
+    view.check_arguments(args)  # a usage error is refused before any call
     args = copy.copy(args)
     args.progress = False  # progress lines of many account-regions at once would only interleave
     reach = Reach(target, options)

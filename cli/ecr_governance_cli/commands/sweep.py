@@ -150,7 +150,7 @@ def _closing(args: argparse.Namespace) -> str:
     return "" if args.delete else "Nothing was deleted (a dry run: add --delete to delete)."
 
 
-FLEET_VIEW = FleetView(one=one, tally=tally, columns=COLUMNS, check=checked_now, closing=_closing)
+FLEET_VIEW = FleetView(one=one, tally=tally, columns=COLUMNS, check_arguments=checked_now, closing=_closing)
 
 
 def _delete_command(args: argparse.Namespace) -> str:
