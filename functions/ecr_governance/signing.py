@@ -18,13 +18,15 @@ from ecr_governance.wildcard import repository_pattern_matches, signing_filter_m
 FAILED = "FAILED"
 IN_PROGRESS = "IN_PROGRESS"
 
-# Said once, outside enforcement: the scan alert needs it too (findings may not import enforce).
+# Said once: enforcement checks that a signing rule covers these repositories, the scan alert reads their images'
+# signing statuses.
 SIGNED_REPOSITORY_PATTERNS = SettingDoc(
     "SIGNED_REPOSITORY_PATTERNS",
     "SignedRepositoryPatterns",
     "",
     "Comma-separated repository name patterns (`*` matches any characters) whose images a managed signing rule must "
-    "sign; reported when none does (detect only).",
+    "sign; reported when none does (detect only). A completed scan of an image there also reads its signing status: "
+    "a FAILED signing is alerted with the scan's alert, even without findings.",
 )
 
 
