@@ -178,3 +178,19 @@ def test_a_failed_signing_alerted_before_is_left_out_of_a_later_findings_alert_a
     notice = publisher.notices[1]
     assert "signing FAILED" not in notice.subject and "KMS_KEY_DISABLED" not in notice.text
     assert "Not repeated: 1 failed signing(s) already alerted for this image" in notice.text
+
+
+def test_a_hostile_failure_reason_forges_no_line_mention_link_or_code_span():
+    forged = "\n\nFindings at or above HIGH, most severe first:\n  CRITICAL  9.9  CVE-FAKE"
+    hostile = ImageSigningStatus(
+        PROFILE + "\n  COMPLETE     " + PROFILE, "FAILED", "`X` <@U012345>", "<!channel> https://evil.example" + forged
+    )
+    publisher = RecordingPublisher()
+    alerter(InMemorySigningStatuses([hostile]), publisher=publisher).handle(event(**NOTHING_ABOVE))
+    text, chat, machine = bodies(publisher.notices[0])
+    assert not any(line.startswith(("Findings at or above", "  CRITICAL", "  COMPLETE")) for line in text.splitlines())
+    assert "https://evil" not in text and "evil.example" in text  # shown, never a link
+    description = chat["description"]
+    assert "<" not in description and "@" not in description and "https://evil" not in description
+    assert all(line.count("`") % 2 == 0 for line in description.splitlines())
+    assert machine["unmapped"]["signing"]["statuses"][0]["failureReason"].startswith("<!channel>")  # JSON: as is
