@@ -9,6 +9,7 @@ from ecr_governance.findings.asff import FailedImport
 from ecr_governance.findings.ledger import LedgerEntry
 from ecr_governance.findings.normalize import Finding, ImageScan
 from ecr_governance.notice import Notice
+from ecr_governance.signing import ImageSigningStatus
 
 
 class InMemoryScans:
@@ -131,3 +132,18 @@ class ExistingImages:
 
     def image_exists(self, repository_name: str, image_digest: str) -> bool:
         return self.exists
+
+
+class InMemorySigningStatuses:
+    """An image's managed-signing statuses (every image the same ones); `error` makes every read fail."""
+
+    def __init__(self, statuses: Sequence[ImageSigningStatus] = (), error: Exception | None = None):
+        self.statuses = tuple(statuses)
+        self.error = error
+        self.reads: list[tuple[str, str]] = []
+
+    def image_signing_statuses(self, repository_name: str, digest: str) -> Sequence[ImageSigningStatus]:
+        self.reads.append((repository_name, digest))
+        if self.error:
+            raise self.error
+        return self.statuses

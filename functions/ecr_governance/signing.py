@@ -12,9 +12,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ecr_governance.wildcard import signing_filter_matches
+from ecr_governance.config import SettingDoc
+from ecr_governance.wildcard import repository_pattern_matches, signing_filter_matches
 
 FAILED = "FAILED"
+IN_PROGRESS = "IN_PROGRESS"
+
+# Said once: enforcement checks that a signing rule covers these repositories, the scan alert reads their images'
+# signing statuses.
+SIGNED_REPOSITORY_PATTERNS = SettingDoc(
+    "SIGNED_REPOSITORY_PATTERNS",
+    "SignedRepositoryPatterns",
+    "",
+    "Comma-separated repository name patterns (`*` matches any characters) whose images a managed signing rule must "
+    "sign; reported when none does (detect only). A completed scan of an image there also reads its signing status: "
+    "a FAILED signing is alerted with the scan's alert, even without findings.",
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,11 @@ def signing_rule_for(repository_name: str, rules: Iterable[SigningRule]) -> Sign
         if not rule.filters or any(signing_filter_matches(f, repository_name) for f in rule.filters):
             return rule
     return None
+
+
+def must_be_signed(repository_name: str, patterns: Iterable[str]) -> bool:
+    """Whether SignedRepositoryPatterns names the repository."""
+    return any(repository_pattern_matches(pattern, repository_name) for pattern in patterns)
 
 
 def failed_signings(statuses: Iterable[ImageSigningStatus]) -> list[ImageSigningStatus]:

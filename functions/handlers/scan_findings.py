@@ -10,6 +10,9 @@ organization's membership admits its account and region (else it is rejected in 
 member), and its findings are read in the member's ECR through the member's governance role - the same alert, rules,
 ledger and topic. A member whose role cannot be assumed is an ERROR line and `AccountsNotOnboarded`, and the
 invocation fails: Lambda retries it twice, then keeps it in the failures queue (alarmed) for `findings redrive`.
+
+In the repositories SignedRepositoryPatterns names, a completed scan also reads the image's managed-signing status
+(in a member's account for a member's image): a FAILED signing is alerted (findings/signing_status.py).
 """
 
 from __future__ import annotations
@@ -43,9 +46,12 @@ from ecr_governance.findings.reader import FindingsReader, RulesReader
 from ecr_governance.findings.scan_alerts import AlertStatus, ScanAlerter
 from ecr_governance.findings.scan_settings import ScanFindingsSettings
 from ecr_governance.findings.security_hub import SecurityHubSync
+from ecr_governance.findings.signing_status import SigningStatusReader
 from ecr_governance.location import Location
 from ecr_governance.notice import NoticePublisher
 from ecr_governance.organization.membership import CachedMembership
+from ecr_governance.registry_api import RegistryApi
+from ecr_governance.signing import SigningStatusSource
 
 from handlers.edge import camel_case_response, log_rejected_event, own_location
 from handlers.findings_wiring import ALERT_METRIC_BY_SEVERITY, guarded_publisher, rules_reader
@@ -65,9 +71,11 @@ CONDITIONAL_IAM_ACTIONS = {
     | actions_for(ImageExistence, EcrRegistry),
     # An organization hub: the members' roles and the account list (MEMBER_ROLE_NAME is set only then).
     "MEMBER_ROLE_NAME": REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS,
+    # Images in repositories that must be signed: their signing status.
+    "SIGNED_REPOSITORY_PATTERNS": actions_for(SigningStatusSource, EcrRegistry),
 }
 # What it does in a member, through the member's governance role (org/member.yaml grants it; a contract test checks).
-MEMBER_IAM_ACTIONS = actions_for(ScanFindingsSource, EcrRegistry)
+MEMBER_IAM_ACTIONS = actions_for(ScanFindingsSource, EcrRegistry) | actions_for(SigningStatusSource, EcrRegistry)
 # Duplicate deliveries of a scan event arrive within minutes; Lambda retries async events for up to 6 hours.
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 METRIC_BY_STATUS = {
@@ -85,7 +93,11 @@ METRIC_BY_COUNT = {
     "previously_alerted": "FindingsPreviouslyAlerted",
     "suppression_problems": "SuppressionProblems",
     "ledger_failures": "AlertLedgerFailures",
+    "signing_failures_alerted": "SigningFailuresAlerted",
+    "signing_unread": "SigningStatusUnread",
 }
+# Why a signing status is not read at all: the endpoint lacks the API (an emulator).
+CORE_API_REASON = "the endpoint serves only ECR's core API (RegistryApi=core): managed signing is not read there"
 SECURITY_HUB_METRICS = {
     "security_hub_imported": "SecurityHubFindingsImported",
     "security_hub_archived": "SecurityHubFindingsArchived",
@@ -106,6 +118,7 @@ class MemberScanAlerts:
     rules: RulesReader
     guard: GuardedPublisher
     import_to_security_hub: bool
+    signing_patterns: tuple[str, ...]
 
     def registry_of(self, event: Any, own: Location) -> Registry:
         """The registry the event is about, once admitted (InvalidEvent otherwise; no call in any member)."""
@@ -118,7 +131,16 @@ class MemberScanAlerts:
         if self.import_to_security_hub and (isinstance(event, ImageDeletedEvent) or event.kind is ScanKind.BASIC):
             # BatchImportFindings with the default product imports only the calling account's findings.
             logger.info("Security Hub import skipped: a member's findings cannot be imported from the hub")
-        return ScanAlerter(FindingsReader(ecr, self.rules), self.guard)
+        signing = signing_reader(ecr, self.signing_patterns)  # the member's image: its status is in its account
+        return ScanAlerter(FindingsReader(ecr, self.rules), self.guard, signing=signing)
+
+
+def signing_reader(registry: EcrRegistry, patterns: tuple[str, ...]) -> SigningStatusReader | None:
+    """The signing statuses of images that must be signed, read in `registry` (None: no repository must be)."""
+    if not patterns:
+        return None
+    unavailable = CORE_API_REASON if settings.registry_api is RegistryApi.CORE else ""
+    return SigningStatusReader(registry, patterns, unavailable)
 
 
 settings = ScanFindingsSettings.from_environ()
@@ -133,11 +155,19 @@ alerter = ScanAlerter(
     if settings.import_to_security_hub
     else None,
     images=registry,
+    signing=signing_reader(registry, settings.signed_repository_patterns),
 )
 # An organization hub's reach into its members (None in a single-account stack: its own registry only).
 sessions = member_sessions(settings.organization)
 members = (
-    MemberScanAlerts(sessions, cached_membership(settings.organization), rules, guard, settings.import_to_security_hub)
+    MemberScanAlerts(
+        sessions,
+        cached_membership(settings.organization),
+        rules,
+        guard,
+        settings.import_to_security_hub,
+        settings.signed_repository_patterns,
+    )
     if sessions
     else None
 )

@@ -72,7 +72,7 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).
     "pull_through_cache": frozenset(),
     "registry_api": frozenset({"config"}),
-    "signing": frozenset({"wildcard"}),
+    "signing": frozenset({"config", "wildcard"}),
 }
 SHARED_ROOMS = frozenset(SHARED_ROOMS_IMPORTS)
 ALLOWED_IMPORTS: dict[str, frozenset[str]] = {

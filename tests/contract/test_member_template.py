@@ -74,7 +74,10 @@ def test_what_each_hub_function_does_in_a_member_is_granted_scan_alerts_included
         for handler in handlers
         if hasattr(importlib.import_module(handler.rpartition(".")[0]), "MEMBER_IAM_ACTIONS")
     }
-    assert in_members["handlers.scan_findings.handler"] == {"ecr:DescribeImageScanFindings"}
+    assert in_members["handlers.scan_findings.handler"] == {
+        "ecr:DescribeImageScanFindings",
+        "ecr:DescribeImageSigningStatus",
+    }
     assert "handlers.enforce_member.handler" in in_members
     for handler, actions in in_members.items():
         assert actions <= granted, (handler, actions - granted)

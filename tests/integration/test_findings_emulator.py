@@ -197,3 +197,19 @@ def test_every_sample_event_runs_through_the_invoke_command(emulator_endpoint, c
     code = main(["--endpoint-url", emulator_endpoint, "invoke", FUNCTION, "--event", event_file])
     assert code == 0
     assert json.loads(capsys.readouterr().out)["status"] == status
+
+
+@pytest.mark.parametrize("registry_api", ["core", "aws"], ids=["not-asked", "asked-without-the-api"])
+def test_an_image_that_must_be_signed_is_alerted_saying_its_signing_status_could_not_be_read(
+    scanned_image, alerts, registry_api
+):
+    """moto has no DescribeImageSigningStatus: with RegistryApi=core it is not asked, with `aws` it is asked and
+    fails over real HTTP. Either way the findings alert goes out, saying the signing status was not read."""
+    result = invoke(
+        scan_event(scanned_image), alerts["deployed"], SignedRepositoryPatterns="mlops/*", RegistryApi=registry_api
+    )
+    assert result["status"] == "alerted" and result["findingsAlerted"] == 4 and result["signingUnread"] == 1
+    (message,) = received(alerts)
+    signing = message["Message"]["unmapped"]["signing"]
+    assert signing["statuses"] == [] and signing["unread"]
+    assert ("RegistryApi=core" in signing["unread"]) is (registry_api == "core")

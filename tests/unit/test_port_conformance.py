@@ -31,9 +31,6 @@ ADAPTERS = "ecr_governance.aws."
 KIND = inspect.Parameter
 # Ports some side does not serve, with the reason. Each entry is (port, "adapter" | "fake").
 UNSERVED: dict[tuple[str, str], str] = {
-    ("ecr_governance.signing.SigningStatusSource", "fake"): "no domain code takes this port yet (the signing check "
-    "reads the registry's signing rules, not each image's status); EcrRegistry's method is tested with botocore's "
-    "Stubber (tests/unit/aws/test_ecr_registry_settings.py)",
     ("ecr_governance.findings.redrive.MessageSource", "fake"): "the redrive is tested on the emulator's SQS "
     "(tests/integration), through the adapter",
     ("ecr_governance.findings.redrive.EventSender", "fake"): "the redrive is tested on the emulator's SQS "

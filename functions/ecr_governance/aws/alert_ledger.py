@@ -1,10 +1,10 @@
 """The DynamoDB adapter of the alert ledger (findings/ledger.py): one item per image and subject.
 
-Item: pk `image` (repository@digest), sk `subject` (vulnerability#<ID> | not-scanned#<REASON>); `state`, `at` (the
-deciding event's time), `alertedAt`; while claimed `claimOwner`, `claimUntil` (epoch seconds); `expiresAt` (the TTL
-attribute: the retention after an alert, or a day past the lease for a claim never recorded). A claim is one
-conditional UpdateItem per entry, sent in parallel (a scan can alert hundreds of findings); a record is a
-BatchWriteItem Put (25 a call) of the whole item, which also drops the claim.
+Item: pk `image` (repository@digest), sk `subject` (vulnerability#<ID> | not-scanned#<REASON> |
+signing-failed#<PROFILE>); `state`, `at` (the deciding event's time), `alertedAt`; while claimed `claimOwner`,
+`claimUntil` (epoch seconds); `expiresAt` (the TTL attribute: the retention after an alert, or a day past the lease
+for a claim never recorded). A claim is one conditional UpdateItem per entry, sent in parallel (a scan can alert
+hundreds of findings); a record is a BatchWriteItem Put (25 a call) of the whole item, which also drops the claim.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from ecr_governance.errors import Failure, FatalAwsError, GovernanceError, Repos
 from ecr_governance.exemptions import ExemptAspect, Exemption, exemption_by_name, exemption_by_tags, tags_can_change
 from ecr_governance.pull_through_cache import is_pull_through_cache
 from ecr_governance.repositories import Repository
-from ecr_governance.wildcard import repository_pattern_matches
+from ecr_governance.signing import must_be_signed
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
@@ -158,7 +158,7 @@ class Assessor:
             aspects.append(Aspect.LIFECYCLE_POLICY)
         if registry.requires_kms:
             aspects.append(Aspect.ENCRYPTION)
-        signed = any(repository_pattern_matches(p, repository.name) for p in registry.signed_repository_patterns)
+        signed = must_be_signed(repository.name, registry.signed_repository_patterns)
         if signed and context.signing_rules is not None:
             aspects.append(Aspect.SIGNING)
         return aspects

@@ -15,6 +15,7 @@ from typing import Any
 from ecr_governance.config import SettingDoc, enum_setting, list_setting, text_setting
 from ecr_governance.errors import SettingsError
 from ecr_governance.lifecycle.validate import validate_policy
+from ecr_governance.signing import SIGNED_REPOSITORY_PATTERNS
 
 LIFECYCLE_PACKAGE = "ecr_governance.lifecycle"
 CACHE_LIFECYCLE_RESOURCE = "policies/cache-lifecycle.json"
@@ -55,13 +56,6 @@ SCANNER_ROLE_ARNS = SettingDoc(
     "Comma-separated IAM role ARNs of scanners that pull every image (at most 100); each must be a pull-time update "
     "exclusion, and enforce mode registers the missing ones (`RegisterPullTimeUpdateExclusion`), so a scanner's "
     "pulls keep no image looking in use.",
-)
-SIGNED_REPOSITORY_PATTERNS = SettingDoc(
-    "SIGNED_REPOSITORY_PATTERNS",
-    "SignedRepositoryPatterns",
-    "",
-    "Comma-separated repository name patterns (`*` matches any characters) whose images a managed signing rule must "
-    "sign; reported when none does (detect only).",
 )
 REPOSITORY_ENCRYPTION = SettingDoc(
     "REPOSITORY_ENCRYPTION",

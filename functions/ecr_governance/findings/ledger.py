@@ -43,7 +43,7 @@ class EntryState(StrEnum):
 @dataclass(frozen=True)
 class LedgerEntry:
     image: str  # account:region:repository@digest (ScannedImage.key): the same digest elsewhere is another image
-    subject: str  # vulnerability#<ID> or not-scanned#<REASON>
+    subject: str  # vulnerability#<ID>, not-scanned#<REASON> or signing-failed#<SIGNING PROFILE ARN>
     state: EntryState
     at: str  # ISO-8601 time of what decided it: an older event never overrides a newer state
 
@@ -58,6 +58,12 @@ def vulnerability_entry(image: ScannedImage, finding_id: str, state: EntryState,
 
 def notice_entry(image: ScannedImage, reason: str, at: str) -> LedgerEntry:
     return LedgerEntry(image_key(image), f"not-scanned#{reason}", EntryState.NOTIFIED, at)
+
+
+def signing_failed_entry(image: ScannedImage, signing_profile_arn: str, at: str) -> LedgerEntry:
+    """A FAILED signing alerted: its own entry, so that the image's findings alerted before never suppress it and
+    a rescan within the alert memory does not repeat it."""
+    return LedgerEntry(image_key(image), f"signing-failed#{signing_profile_arn}", EntryState.NOTIFIED, at)
 
 
 class AlertLedger(Protocol):

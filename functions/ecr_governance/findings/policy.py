@@ -28,6 +28,8 @@ from typing import Any
 
 from ecr_governance.errors import SettingsError
 from ecr_governance.findings.normalize import Finding, ScannedImage, Severity
+from ecr_governance.findings.signing_status import SigningReport
+from ecr_governance.signing import ImageSigningStatus
 from ecr_governance.text import well_formed
 from ecr_governance.wildcard import suppression_pattern_matches
 
@@ -281,6 +283,16 @@ class FindingsReport:
     completed_at: str  # ISO-8601, "" when unknown
     decision: AlertDecision
     scan_status: str = "COMPLETE"
+    signing: SigningReport | None = None  # None: SignedRepositoryPatterns does not name the repository
+
+    @property
+    def failed_signings(self) -> tuple[ImageSigningStatus, ...]:
+        return self.signing.failed if self.signing else ()
+
+    @property
+    def worth_alerting(self) -> bool:
+        """A finding to alert or a signing that FAILED (never dropped for want of findings)."""
+        return self.decision.should_alert or bool(self.failed_signings)
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from ecr_governance.findings.render_parts import (
     splice_last,
     suppression_lines,
 )
+from ecr_governance.findings.render_signing import signing_chat, signing_document, signing_text
 from ecr_governance.notice import SNS_MESSAGE_MAX_BYTES, SUBJECT_MAX_CHARACTERS, Notice, message_size_bytes
 from ecr_governance.text import bounded, chat, chat_code, plain, well_formed
 
@@ -69,15 +70,17 @@ class Written:
 def subject(report: FindingsReport) -> str:
     """`[CRITICAL] mlops/retail-api:1.4.2 - 2 critical, 5 high (4 fixable)`, at most 99 characters: the counts are
     kept, a long image reference is shortened in the middle."""
-    decision = report.decision
-    if not decision.should_alert:
-        head, tail = "[OK] ", f" - nothing at or above {decision.threshold}"
-    else:
+    decision, signing_failed = report.decision, "; signing FAILED" if report.failed_signings else ""
+    if decision.should_alert:
         parts = counts_text(decision.alerted_counts)
         if len(parts) > 3:
             parts = [*parts[:3], "..."]
         fixable = f" ({decision.fixable_count} fixable)" if fix_reported(decision.alerted) else ""
-        head, tail = f"[{decision.highest_severity}] ", f" - {', '.join(parts)}{fixable}"
+        head, tail = f"[{decision.highest_severity}] ", f" - {', '.join(parts)}{fixable}{signing_failed}"
+    elif signing_failed:
+        head, tail = "[SIGNING FAILED] ", f" - nothing at or above {decision.threshold}{signing_failed}"
+    else:
+        head, tail = "[OK] ", f" - nothing at or above {decision.threshold}"
     room = SUBJECT_MAX_CHARACTERS - len(head) - len(tail)
     return head + shorten_middle(plain(image_reference(report.image), 400), room) + tail
 
@@ -110,6 +113,7 @@ def _text_head(report: FindingsReport) -> list[str]:
         "",
         *_image_lines(report),
         "",
+        *signing_text(report.signing),
         f"Findings by severity (the whole scan, {decision.total_findings}): {all_counts}",
         f"Alerted: {len(decision.alerted)} at or above {decision.threshold}{only_fixable}{fixable}; "
         f"{decision.suppressed_count} suppressed, {decision.below_threshold} below the threshold"
@@ -190,6 +194,7 @@ def machine_head(report: FindingsReport, included: int) -> dict[str, Any]:
         },
         "suppressions": [_use_document(use) for use in decision.suppressed[uses]],
         "expiredSuppressions": [_use_document(use) for use in decision.expired[uses]],
+        "signing": signing_document(report.signing),
         "suppressionProblems": [
             bounded(well_formed(problem), PROBLEM_CHARACTERS)
             for problem in decision.suppression_problems[:MAX_PROBLEM_LINES]
@@ -237,8 +242,10 @@ def _next_steps(report: FindingsReport) -> list[str]:
             versions, ids = upgrades.setdefault(finding.package_name, ({}, []))
             versions[finding.fixed_in_version] = None
             ids.append(finding.id)
-    room = CHAT_MAX_NEXT_STEPS - 1 - (1 if report.decision.expired else 0)
+    room = CHAT_MAX_NEXT_STEPS - 1 - (1 if report.decision.expired else 0) - (1 if report.failed_signings else 0)
     steps = [_upgrade_step(package, list(versions), ids) for package, (versions, ids) in list(upgrades.items())[:room]]
+    if report.failed_signings:
+        steps.append("Check the signing profile named above: the image stays unsigned")
     if report.decision.expired:
         steps.append(f"Renew or remove {len(report.decision.expired)} expired suppression(s)")
     link = console_url(report.image)
@@ -254,6 +261,7 @@ def _chat_description(report: FindingsReport) -> str:
         f"{', '.join(counts_text(decision.alerted_counts)) or 'nothing'} at or above {decision.threshold}"
         + (f", {decision.fixable_count} fixable" if fix_reported(decision.alerted) else "")
         + (f"; {decision.suppressed_count} suppressed" if decision.suppressed_count else ""),
+        *signing_chat(report.signing),
         *map(finding_chat_line, decision.alerted[:CHAT_MAX_FINDINGS]),
     ]
     if len(decision.alerted) > CHAT_MAX_FINDINGS:
@@ -268,13 +276,19 @@ def _chat_description(report: FindingsReport) -> str:
     return description
 
 
+def _keyword(report: FindingsReport) -> str:
+    if report.decision.highest_severity:
+        return str(report.decision.highest_severity)
+    return "SIGNING FAILED" if report.failed_signings else "OK"
+
+
 def chat_body(report: FindingsReport) -> str:
     return chat_message(
         icon=":rotating_light:",
         summary=subject(report),
         description=_chat_description(report),
         next_steps=_next_steps(report),
-        keywords=[str(report.decision.highest_severity or "OK"), report.image.repository_name, "ecr-governance"],
+        keywords=[_keyword(report), report.image.repository_name, "ecr-governance"],
         event_type=CHAT_EVENT_TYPE,
     )
 
@@ -305,6 +319,7 @@ def notice_listing(report: FindingsReport, written: Written, listed: int) -> Not
         "alert": "scan",
         "severity": str(report.decision.highest_severity or "NONE"),
         "repository": bounded(report.image.repository_name, LIST_CHARACTERS),
+        **({"signing": "FAILED"} if report.failed_signings else {}),
         **member_attributes([report.image]),
     }
     return Notice(

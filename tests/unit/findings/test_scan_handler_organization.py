@@ -10,9 +10,13 @@ import copy
 import importlib
 import json
 import logging
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 from ecr_governance import SERVICE_NAME
 from ecr_governance.errors import MemberUnreachable
 from ecr_governance.organization.membership import Account, Membership
@@ -23,6 +27,7 @@ from registry_builders import load_event
 
 HUB, TEAM_A, DENIED, OUTSIDER = "123456789012", "111111111111", "444444444444", "999988887777"
 REGION = "ap-southeast-1"
+PROFILE = f"arn:aws:signer:{REGION}:{TEAM_A}:/signing-profiles/releases"
 
 
 class Sessions:
@@ -51,7 +56,7 @@ class Cached:
 def hub(monkeypatch):
     module = importlib.import_module("handlers.scan_findings")
     sessions, membership = Sessions(), Cached()
-    members = module.MemberScanAlerts(sessions, membership, module.rules, module.guard, False)
+    members = module.MemberScanAlerts(sessions, membership, module.rules, module.guard, False, ())
     monkeypatch.setattr(module, "members", members)
     monkeypatch.setattr(module.metrics, "namespace", "ECRGovernance")
     return module, sessions, membership
@@ -96,6 +101,34 @@ def test_the_hubs_own_scan_never_reads_the_organization(hub, monkeypatch):
     ((event, alerter),) = handed
     assert alerter is module.alerter and event.image.registry_id == HUB
     assert membership.reads == 0 and sessions.asked == []
+
+
+def test_a_members_image_that_must_be_signed_has_its_signing_status_read_in_the_members_account(hub, monkeypatch):
+    """The member's ECR (its governance role's client) answers both reads; the hub's own ECR is never asked."""
+    module, sessions, membership = hub
+    member_ecr = boto3.client("ecr", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(member_ecr)
+    digest = load_event("findings/basic-scan-complete.json")["detail"]["image-digest"]
+    image = {"repositoryName": "mlops/retail-api", "imageId": {"imageDigest": digest}}
+    failed = {"signingProfileArn": PROFILE, "status": "FAILED", "failureCode": "X", "failureReason": "key disabled"}
+    stubber.add_response("describe_image_signing_status", {**image, "signingStatuses": [failed]}, image)
+    stubber.add_response(
+        "describe_image_scan_findings",
+        {
+            **image,
+            "imageScanStatus": {"status": "COMPLETE"},
+            "imageScanFindings": {"imageScanCompletedAt": datetime(2026, 11, 20, tzinfo=UTC), "findings": []},
+        },
+    )
+    monkeypatch.setattr(sessions, "client", lambda *where: sessions.asked.append(where) or member_ecr)
+    members = replace(module.members, signing_patterns=("mlops/*",))
+    monkeypatch.setattr(module, "members", members)
+    with stubber:
+        answer = module.handler(member_event(TEAM_A), LocalLambdaContext("ScanFindingsFunction", REGION))
+    stubber.assert_no_pending_responses()
+    assert sessions.asked == [("ecr", TEAM_A, REGION)]
+    assert answer["status"] == "alerted" and answer["signingFailuresAlerted"] == 1
+    assert answer["subject"].startswith("[SIGNING FAILED] mlops/retail-api")
 
 
 class HandedOver(Exception):

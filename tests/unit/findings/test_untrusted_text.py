@@ -16,7 +16,9 @@ from ecr_governance.findings import render, render_advisory
 from ecr_governance.findings.advisories import Advisory, Occurrence
 from ecr_governance.findings.normalize import Severity, finding_from_enhanced
 from ecr_governance.findings.policy import AlertRules, Suppressions, SuppressionUse, parse_suppressions
+from ecr_governance.findings.signing_status import SigningReport
 from ecr_governance.notice import Notice, message_size_bytes
+from ecr_governance.signing import ImageSigningStatus
 from ecr_governance.text import advisory_link, chat, chat_code, plain
 from ecr_governance_cli.local_invoke import LocalLambdaContext, bind_log_handlers_to
 from ecr_governance_cli.render import findings_report
@@ -100,6 +102,9 @@ def _check_chat(body: str) -> None:
 
 def _check_machine(body: str) -> None:
     document = json.loads(body)
+    signing = document["unmapped"].get("signing") or {}
+    for status in signing.get("statuses", []):  # JSON escapes; bounded, and no lone surrogate (it encoded)
+        assert all(len(value or "") <= 500 for value in status.values())
     for vulnerability in document["vulnerabilities"]:
         assert all(advisory_link(link) == link for link in vulnerability.get("references", []))
 
@@ -156,6 +161,9 @@ def test_no_mention_link_or_control_sequence_survives_any_body(value, link, reas
         member_image = replace(IMAGE, account_name=text)  # a member's name is outside text too
         report = report_of(_findings(text, url), suppressions=suppressions.entries, image=member_image)
         report = replace(report, decision=replace(report.decision, suppression_problems=suppressions.problems))
+        # ECR's signing statuses: the profile, status, failure code and reason are outside text as well.
+        statuses = (ImageSigningStatus(text, "FAILED", text, why), ImageSigningStatus(text, text, text, why))
+        report = replace(report, signing=SigningReport(statuses, unread=why, previously_alerted=1))
         return render.alert_notice(report), findings_report(report, "table")
 
     # The same values with their line breaks made spaces: a line break the renderer let through shows as a line
