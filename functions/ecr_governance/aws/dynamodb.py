@@ -1,4 +1,5 @@
-"""The DynamoDB adapter of the sweep's runs table (the sweep's RunLedger port).
+"""The DynamoDB adapter of the runs table: the sweep's RunLedger port, and the RunTally every kind of run shares (an
+organization reconcile's runs too: the same items without delete calls, run ids `reconcile-...`, its own counters).
 
 Item layout (pk = `run#<run id>`):
   sk `run`               mode, startedAt, deadline, expected, reported, exempt, inUse, pendingDeletions,
@@ -27,9 +28,10 @@ from ecr_governance.aws.errors import error_code, translated
 from ecr_governance.aws.iam import requires
 from ecr_governance.errors import AwsError
 from ecr_governance.images import iso8601
-from ecr_governance.sweep.ledger import SUMMARY_LEASE, DeletionCall, RunStart, RunState, UnitRef
+from ecr_governance.runs import RunCounters
+from ecr_governance.sweep.ledger import SUMMARY_LEASE, SWEEP_COUNTERS, DeletionCall, RunStart, RunState, UnitRef
 from ecr_governance.sweep.plan import PlannedDeletion
-from ecr_governance.sweep.report import COUNTERS, DELETION_COUNTERS, RECLAIMED_COUNTERS, UNIT_COUNTERS
+from ecr_governance.sweep.report import DELETION_COUNTERS, RECLAIMED_COUNTERS
 
 RUN_RETENTION_DAYS = 30
 RUN_ITEM = "run"
@@ -57,9 +59,11 @@ def _int(item: Mapping[str, Any], name: str) -> int:
 
 
 class DynamoRunLedger:
-    def __init__(self, dynamodb_client: Any, table_name: str):
+    def __init__(self, dynamodb_client: Any, table_name: str, counters: RunCounters = SWEEP_COUNTERS):
+        """`counters`: what this kind of run adds up (the sweep's, or an organization reconcile's)."""
         self._ddb = dynamodb_client
         self._table = table_name
+        self._counters = counters
 
     # ---- the planner ------------------------------------------------------------------------------------------
     @requires("dynamodb:PutItem", "dynamodb:BatchWriteItem")
@@ -178,10 +182,10 @@ class DynamoRunLedger:
         result = {
             **_key(run_id, f"unit#{unit.unit_id}"),
             "repository": {"S": unit.repository},
-            **{f"c_{name}": _number(counts.get(name, 0)) for name in UNIT_COUNTERS},
+            **{f"c_{name}": _number(counts.get(name, 0)) for name in self._counters.unit},
             TTL_ATTRIBUTE: _expires_at(),
         }
-        additions = {name: counts[name] for name in UNIT_COUNTERS if counts.get(name)}
+        additions = {name: counts[name] for name in self._counters.unit if counts.get(name)}
         values = {":one": _number(1), **{f":{name}": _number(value) for name, value in additions.items()}}
         update = "ADD reported :one" + "".join(f", c_{name} :{name}" for name in additions)
         items = [
@@ -200,7 +204,7 @@ class DynamoRunLedger:
     def run_state(self, run_id: str) -> RunState | None:
         with translated("GetItem", "dynamodb", self._table):
             item = self._ddb.get_item(TableName=self._table, Key=_key(run_id, RUN_ITEM), ConsistentRead=True)
-        return _state(run_id, item["Item"]) if "Item" in item else None
+        return _state(run_id, item["Item"], self._counters.names) if "Item" in item else None
 
     @requires("dynamodb:UpdateItem")
     def claim_summary(self, run_id: str, now: datetime, closing: bool) -> RunState | None:
@@ -226,7 +230,7 @@ class DynamoRunLedger:
                 if error_code(error) == CONDITION_FAILED:
                     return None
                 raise
-        return _state(run_id, response["Attributes"])
+        return _state(run_id, response["Attributes"], self._counters.names)
 
     @requires("dynamodb:Query")
     def pending_deletions(self, run_id: str) -> list[DeletionCall]:
@@ -257,7 +261,7 @@ class DynamoRunLedger:
     @requires("dynamodb:Query")
     def account_totals(self, run_id: str) -> dict[str, dict[str, int]]:
         return {
-            item["sk"]["S"].removeprefix("acct#"): {name: _int(item, f"c_{name}") for name in COUNTERS}
+            item["sk"]["S"].removeprefix("acct#"): {name: _int(item, f"c_{name}") for name in self._counters.names}
             for item in self._query(run_id, "acct#")
         }
 
@@ -357,7 +361,7 @@ def _deletion(value: Mapping[str, Any]) -> PlannedDeletion:
     return PlannedDeletion(fields["d"]["S"], int(fields["s"]["N"]), fields.get("c", {}).get("S", "standard"))
 
 
-def _state(run_id: str, item: Mapping[str, Any]) -> RunState:
+def _state(run_id: str, item: Mapping[str, Any], counters: Sequence[str]) -> RunState:
     in_use = item.get("inUse", {}).get("BOOL")
     return RunState(
         run_id=run_id,
@@ -366,7 +370,7 @@ def _state(run_id: str, item: Mapping[str, Any]) -> RunState:
         deadline=item.get("deadline", {}).get("S", ""),
         expected=_int(item, "expected"),
         reported=_int(item, "reported"),
-        counts={name: _int(item, f"c_{name}") for name in COUNTERS},
+        counts={name: _int(item, f"c_{name}") for name in counters},
         exempt=_int(item, "exempt"),
         in_use_available=in_use if isinstance(in_use, bool) else None,
         pending_deletions=_int(item, "pendingDeletions"),
