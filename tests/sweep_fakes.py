@@ -21,8 +21,8 @@ from datetime import datetime
 from ecr_governance.errors import AwsError, ImageNotFound, RepositoryNotFound
 from ecr_governance.images import ImageRecord, Manifest, ManifestRead
 from ecr_governance.repositories import Repository
-from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
 from ecr_governance.runs import RunCounters
+from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
 from ecr_governance.sweep.ledger import SUMMARY_LEASE, SWEEP_COUNTERS, DeletionCall, RunStart, RunState, UnitRef
 from ecr_governance.sweep.messages import SendResult
 from ecr_governance.sweep.plan import InUse, PlannedDeletion
