@@ -252,6 +252,7 @@ class InMemoryRuns:
     per_account: dict[str, dict[str, Counter]] = field(default_factory=dict)  # run -> account -> counters
     fail: list[str] = field(default_factory=list)
     counters: RunCounters = SWEEP_COUNTERS
+    open_index: dict[str, set[str]] = field(default_factory=dict)
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
@@ -378,6 +379,17 @@ class InMemoryRuns:
     def mark_published(self, run_id: str) -> None:
         self._maybe_fail("mark_published")
         self.runs[run_id]["published"] = True
+
+    # The open-run index (an organization reconcile's runs whose summary is not out).
+    def open_run(self, kind: str, run_id: str) -> None:
+        self._maybe_fail("open_run")
+        self.open_index.setdefault(kind, set()).add(run_id)
+
+    def open_runs(self, kind: str) -> list[str]:
+        return sorted(self.open_index.get(kind, set()))
+
+    def close_run(self, kind: str, run_id: str) -> None:
+        self.open_index.get(kind, set()).discard(run_id)
 
     def deleted_by_calls(self, run_id: str) -> list[str]:
         return [d for item in self.calls_written.get(run_id, {}).values() for d in item.get("deleted", [])]
