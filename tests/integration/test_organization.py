@@ -16,7 +16,7 @@ import pytest
 from ecr_governance.aws.accounts import MemberSessions
 from ecr_governance.aws.runs_table import DynamoRunTally
 from ecr_governance.enforce.run_summary import RECONCILE_COUNTERS
-from ecr_governance.errors import MemberUnreachable
+from ecr_governance.errors import AwsError, MemberUnreachable
 from ecr_governance_cli.local_invoke import invoke_function
 from registry_builders import TEMPLATE, load_event, topic_with_sqs_subscriber
 
@@ -300,3 +300,30 @@ def test_the_reconcile_summary_adds_up_every_account_region_once_and_goes_out_on
         "published": [],
     }
     assert summaries(runs_stack) == []
+
+
+def test_a_failed_run_write_fails_the_member_message_and_its_redelivery_counts_once(
+    organization, runs_stack, monkeypatch
+):
+    routed = invoke_with_runs(
+        organization, runs_stack, "EnforceRepositoryFunction", load_event("enforce/scheduled-reconcile.json")
+    )
+    member = organization["members"][0]
+    first, second = [m for m in drain(organization) if json.loads(m["Body"])["account"] == member]
+    failing_unit = f"target/{member}/{json.loads(second['Body'])['region']}"
+    original, failures = DynamoRunTally.record_unit, []
+
+    def failing_once(self, run_id, unit, counts):
+        if unit.unit_id == failing_unit and not failures:
+            failures.append(unit.unit_id)
+            raise AwsError("TransactWriteItems on runs: InternalServerError", code="InternalServerError")
+        return original(self, run_id, unit, counts)
+
+    monkeypatch.setattr(DynamoRunTally, "record_unit", failing_once)
+    result = invoke_with_runs(organization, runs_stack, "EnforceMemberFunction", sqs_event([first, second]))
+    assert result == {"batchItemFailures": [{"itemIdentifier": second["MessageId"]}]}  # SQS delivers it again
+    assert run_counts(routed["runId"])[0]["account_regions"] == 1
+    for _ in range(2):  # the redelivery, and a duplicate of it
+        invoke_with_runs(organization, runs_stack, "EnforceMemberFunction", sqs_event([second]))
+    totals, per_account = run_counts(routed["runId"])
+    assert totals["account_regions"] == 2 and per_account[member]["repositories"] == 4

@@ -35,6 +35,8 @@ ACCOUNT_NAME_CHARACTERS = 50  # AWS Organizations' limit on an account's name
 NOT_ONBOARDED_CHARACTERS = 300  # "account: reason" (the reason quotes STS's error message)
 ACCOUNTS_SHOWN = 50
 UNREPORTED_SHOWN = 50
+# A run whose summary could not be published for this long after it started is given up on (with an ERROR line).
+MAX_RUN_AGE = timedelta(days=2)
 
 # What one account-region's reconcile adds to the run: its summary's figures (EnforcementReport.summary), the
 # compliant repositories, and whether the account-region is done (its last piece) or could not be reached.
@@ -270,6 +272,12 @@ class ReconcileRuns:
             if self.summaries.close_if_due(run_id):
                 published.append(run_id)
             state = self.tally.run_state(run_id)
-            if state is None or state.published:
+            if state is None or state.published or self._abandoned(state):
                 self.index.close_run(RUN_KIND, run_id)
         return published
+
+    def _abandoned(self, state: RunState) -> bool:
+        if self.clock() - parse_timestamp(state.started_at, "startedAt") <= MAX_RUN_AGE:
+            return False
+        logger.error("organization reconcile summary never published: given up", extra={"run_id": state.run_id})
+        return True

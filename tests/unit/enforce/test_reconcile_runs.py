@@ -252,6 +252,18 @@ def test_a_summary_sns_refused_is_published_by_the_summary_check_once_the_lease_
     assert ledger.run_state(run_id).published
 
 
+def test_a_summary_that_cannot_be_published_for_two_days_is_given_up_with_an_error(caplog):
+    publisher, clock = RecordingPublisher(fail_times=1000), Clock()
+    runs, ledger = runs_with(publisher, clock)
+    run_id = fan_out(runs)[0].run_id
+    report_all(runs, run_id, TARGETS)
+    clock.now = START + timedelta(days=2, minutes=15)
+    with caplog.at_level("ERROR"):
+        assert runs.check_deadlines() == []
+    assert ledger.open_runs(RUN_KIND) == [] and not ledger.run_state(run_id).published
+    assert any(r.getMessage().endswith("given up") for r in caplog.records)
+
+
 def test_without_the_topic_the_summary_is_only_logged(caplog):
     runs, ledger = runs_with(publisher=None)
     run_id = fan_out(runs)[0].run_id
