@@ -21,11 +21,12 @@ from datetime import datetime
 from ecr_governance.errors import AwsError, ImageNotFound, RepositoryNotFound
 from ecr_governance.images import ImageRecord, Manifest, ManifestRead
 from ecr_governance.repositories import Repository
+from ecr_governance.runs import RunCounters
 from ecr_governance.sweep.deletion import BatchDeleteResult, DeleteFailure
-from ecr_governance.sweep.ledger import SUMMARY_LEASE, DeletionCall, RunStart, RunState, UnitRef
+from ecr_governance.sweep.ledger import SUMMARY_LEASE, SWEEP_COUNTERS, DeletionCall, RunStart, RunState, UnitRef
 from ecr_governance.sweep.messages import SendResult
 from ecr_governance.sweep.plan import InUse, PlannedDeletion
-from ecr_governance.sweep.report import COUNTERS, DELETION_COUNTERS, RECLAIMED_COUNTERS, UNIT_COUNTERS
+from ecr_governance.sweep.report import COUNTERS, DELETION_COUNTERS, RECLAIMED_COUNTERS
 
 ACCOUNT = "123456789012"
 
@@ -240,7 +241,8 @@ class RecordingQueue:
 class InMemoryRuns:
     """The runs table's semantics (aws/dynamodb.py): pending units, results recorded once per unit, delete calls
     written down then confirmed once, the summary claimed with a lease and published once. `fail` makes the named
-    method raise once per name listed (a ledger outage)."""
+    method raise once per name listed (a ledger outage). `counters`: what the run adds up (the sweep's by default; an
+    organization reconcile's runs add up theirs)."""
 
     clock: Callable[[], datetime] | None = None
     runs: dict[str, dict] = field(default_factory=dict)
@@ -249,6 +251,8 @@ class InMemoryRuns:
     calls_written: dict[str, dict[str, dict]] = field(default_factory=dict)  # run -> call id -> item
     per_account: dict[str, dict[str, Counter]] = field(default_factory=dict)  # run -> account -> counters
     fail: list[str] = field(default_factory=list)
+    counters: RunCounters = SWEEP_COUNTERS
+    open_index: dict[str, set[str]] = field(default_factory=dict)
 
     def _maybe_fail(self, method: str) -> None:
         if method in self.fail:
@@ -321,10 +325,10 @@ class InMemoryRuns:
         self.units[(run_id, unit.unit_id)] = dict(counts)
         run = self.runs[run_id]
         run["reported"] += 1
-        run["counts"].update({name: counts.get(name, 0) for name in UNIT_COUNTERS})
+        run["counts"].update({name: counts.get(name, 0) for name in self.counters.unit})
         if unit.account:
             account = self.per_account.setdefault(run_id, {}).setdefault(unit.account, Counter())
-            account.update({name: counts.get(name, 0) for name in UNIT_COUNTERS if counts.get(name)})
+            account.update({name: counts.get(name, 0) for name in self.counters.unit if counts.get(name)})
         self.pending.get(run_id, {}).pop(unit.unit_id, None)
         return True
 
@@ -337,7 +341,7 @@ class InMemoryRuns:
             deadline=run["deadline"],
             expected=run["expected"],
             reported=run["reported"],
-            counts={name: run["counts"].get(name, 0) for name in COUNTERS},
+            counts={name: run["counts"].get(name, 0) for name in self.counters.names},
             exempt=run["exempt"],
             in_use_available=run["in_use"],
             pending_deletions=run["pending_deletions"],
@@ -368,13 +372,24 @@ class InMemoryRuns:
 
     def account_totals(self, run_id: str) -> dict[str, dict[str, int]]:
         return {
-            account: {name: counts.get(name, 0) for name in COUNTERS}
+            account: {name: counts.get(name, 0) for name in self.counters.names}
             for account, counts in self.per_account.get(run_id, {}).items()
         }
 
     def mark_published(self, run_id: str) -> None:
         self._maybe_fail("mark_published")
         self.runs[run_id]["published"] = True
+
+    # The open-run index (an organization reconcile's runs whose summary is not out).
+    def open_run(self, kind: str, run_id: str) -> None:
+        self._maybe_fail("open_run")
+        self.open_index.setdefault(kind, set()).add(run_id)
+
+    def open_runs(self, kind: str) -> list[str]:
+        return sorted(self.open_index.get(kind, set()))
+
+    def close_run(self, kind: str, run_id: str) -> None:
+        self.open_index.get(kind, set()).discard(run_id)
 
     def deleted_by_calls(self, run_id: str) -> list[str]:
         return [d for item in self.calls_written.get(run_id, {}).values() for d in item.get("deleted", [])]

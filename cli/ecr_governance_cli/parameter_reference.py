@@ -191,7 +191,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "Organization hub (Scope=organization)",
         ("Scope", "OrganizationId", "OrganizationalUnits", "GovernedRegions", "MemberRoleName", "HubEventBusName",
-         "AccountConcurrency", "MemberConcurrency"),
+         "AccountConcurrency", "MemberConcurrency", "ReconcileSummaryDeadlineHours"),
     ),
     (
         "Notifications, logs, architecture, encryption and the API endpoint",

@@ -38,6 +38,7 @@ RESOURCE_VARIABLES = frozenset(
         "SWEEP_QUEUE_URL",
         "SWEEP_RUNS_TABLE",
         "WORK_QUEUE_URL",
+        "RECONCILE_RUNS_TABLE",
     }
 )
 # What SAM local passes for a reference it cannot resolve: the logical id (`AlertsTopic`, `SomeRole.Arn`).

@@ -4,12 +4,14 @@ A message is a member's event or its share of the daily reconcile, routed by Enf
 checked again (an active member, a governed region, an event enforcement parses), then enforced in the member's
 account through its governance role, exactly as the single-account function does in its own. Message groups keep one
 account's work in order; Powertools' FIFO processor stops a batch at its first failure so nothing overtakes it.
+A share of the daily reconcile records its counts in the hub's run (enforce/run_summary.py) once; a failed write fails
+the message, which is retried, and the share that completes the run publishes the run's summary.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,18 +28,21 @@ from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.iam import actions_for
 from ecr_governance.aws.sns import SnsPublisher
 from ecr_governance.aws.tagging import TaggingApi
-from ecr_governance.enforce.events import Provenance, parse_enforcement_trigger
+from ecr_governance.enforce.events import EnforcementTrigger, Provenance, parse_enforcement_trigger
 from ecr_governance.enforce.hub import QueuedContinuation, for_target
 from ecr_governance.enforce.invocation import EnforcementService, Invocation
 from ecr_governance.enforce.ports import EnforcementRegistry, ExemptionTagSource
+from ecr_governance.enforce.run_summary import UNREACHABLE_COUNTS, ReconcileRuns, unit_counts, unit_of
 from ecr_governance.enforce.service import Enforcer
 from ecr_governance.enforce.settings import EnforceSettings
 from ecr_governance.errors import InvalidEvent, MemberUnreachable
 from ecr_governance.notice import NoticePublisher
 from ecr_governance.organization.membership import CachedMembership, Target
 from ecr_governance.organization.work import WorkQueue, group_of
+from ecr_governance.runs import UnitRef
 
 from handlers.edge import sqs_batch_problem
+from handlers.enforce_wiring import RUNS_IAM_ACTIONS, reconcile_runs
 from handlers.reach import (
     DIRECTORY_IAM_ACTIONS,
     REACH_IAM_ACTIONS,
@@ -50,7 +55,10 @@ from handlers.reach import (
 SQS_EVENT_SOURCE_ACTIONS = frozenset({"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"})
 # The hub's side: its roles into members, the account list, its work queue. The member side (ECR, tags) is granted
 # by each member's governance role (org/member.yaml; a contract test holds it to MEMBER_IAM_ACTIONS).
-IAM_ACTIONS = REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS | WORK_QUEUE_IAM_ACTIONS | SQS_EVENT_SOURCE_ACTIONS
+# Its shares of the daily reconcile are counted in the runs table.
+IAM_ACTIONS = (
+    REACH_IAM_ACTIONS | DIRECTORY_IAM_ACTIONS | WORK_QUEUE_IAM_ACTIONS | SQS_EVENT_SOURCE_ACTIONS | RUNS_IAM_ACTIONS
+)
 MEMBER_IAM_ACTIONS = actions_for(EnforcementRegistry, EcrRegistry) | actions_for(ExemptionTagSource, TaggingApi)
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS}
@@ -73,6 +81,7 @@ class MemberWorker:
     membership: CachedMembership
     queue: WorkQueue
     publisher: NoticePublisher | None
+    runs: ReconcileRuns | None = None  # None: no run-level summary (no runs table)
 
     def work(self, event: Any, invocation_for: Callable[[Target], Invocation]) -> dict[str, Any]:
         """Enforce one work message's event in its member account-region."""
@@ -84,15 +93,24 @@ class MemberWorker:
             metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=1)
             return {"status": "rejected", "reason": str(error)}
         logger.append_keys(account=target.account_id, region=target.region, event_id=trigger.event_id)
+        runs = self.runs if trigger.run_id else None
         try:
-            service = self._service_for(target)
+            service = self._service_for(target, trigger, runs)
         except MemberUnreachable as error:  # its role went missing since the fan-out: reported, the others go on
             logger.error("account not onboarded: not governed", extra={"reason": str(error)})
             metrics.add_metric(name="AccountsNotOnboarded", unit=MetricUnit.Count, value=1)
+            if runs is not None:
+                runs.record(trigger.run_id, _unit(target, trigger), UNREACHABLE_COUNTS)
             return {"status": "not-onboarded", "account": target.account_id, "reason": str(error)}
         outcome = service.handle(trigger, invocation_for(target))
         for name, value in outcome.metrics().items():
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        if runs is not None and outcome.report is not None:
+            # Raised when the write fails: the message is retried rather than its count lost.
+            last_piece = outcome.report.continuation is None
+            runs.record(trigger.run_id, _unit(target, trigger), unit_counts(outcome.report, last_piece))
+            if runs.summaries.notification_failed:
+                metrics.add_metric(name="NotificationsFailed", unit=MetricUnit.Count, value=1)
         return {"account": target.account_id, "region": target.region, **outcome.as_dict()}
 
     def _admitted(self, event: Any) -> Target:
@@ -104,8 +122,11 @@ class MemberWorker:
             raise InvalidEvent(refusal)
         return target
 
-    def _service_for(self, target: Target) -> EnforcementService:
-        """The single-account enforcement, composed for a member account-region (clients kept per target)."""
+    def _service_for(
+        self, target: Target, trigger: EnforcementTrigger, runs: ReconcileRuns | None
+    ) -> EnforcementService:
+        """The single-account enforcement, composed for a member account-region (clients kept per target); a share
+        of an organization run expects its next piece before the piece's message is sent."""
         settings, organization = self.settings, self.settings.organization
         member_settings = for_target(settings, self.sessions.partition, target, organization.member_role_name)
         registry = EcrRegistry(self.sessions.client("ecr", target.account_id, target.region))
@@ -115,10 +136,26 @@ class MemberWorker:
         return EnforcementService(
             Enforcer(registry, member_settings, tags if settings.reads_tags_in_bulk else None),
             member_settings,
-            QueuedContinuation(self.queue, group),
+            QueuedContinuation(self.queue, group, _piece_expecter(runs, trigger.run_id, target)),
             self.publisher,
             f"{membership.name_of(target.account_id)}, {target.region}",
         )
+
+
+def _unit(target: Target, trigger: EnforcementTrigger) -> UnitRef:
+    return unit_of(target.account_id, target.region, trigger.progress.piece if trigger.progress else 0)
+
+
+def _piece_expecter(
+    runs: ReconcileRuns | None, run_id: str, target: Target
+) -> Callable[[Mapping[str, Any]], None] | None:
+    if runs is None:
+        return None
+
+    def expect(payload: Mapping[str, Any]) -> None:
+        runs.expect_piece(run_id, target, int(payload["detail"]["piece"]))
+
+    return expect
 
 
 make_lazy_client = client_maker(lazy=True)
@@ -128,7 +165,14 @@ publisher = (
 # The template creates this function only with Scope=organization; elsewhere (a local invoke) it refuses its work.
 sessions = member_sessions(organization)
 worker = (
-    MemberWorker(settings, sessions, cached_membership(organization), work_queue(settings.work_queue_url), publisher)
+    MemberWorker(
+        settings,
+        sessions,
+        cached_membership(organization),
+        work_queue(settings.work_queue_url),
+        publisher,
+        reconcile_runs(settings, make_lazy_client, publisher),
+    )
     if sessions
     else None
 )

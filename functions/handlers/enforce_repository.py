@@ -28,6 +28,7 @@ from ecr_governance.errors import InvalidEvent
 from ecr_governance.notice import NoticePublisher
 
 from handlers.edge import camel_case_response, log_rejected_event, own_account_and_region
+from handlers.enforce_wiring import RUNS_IAM_ACTIONS, reconcile_runs
 from handlers.reach import HUB_IAM_ACTIONS, cached_membership, member_sessions, work_queue
 
 # What this function needs from IAM: the union over the adapter methods serving its ports (template.yaml grants
@@ -39,7 +40,11 @@ IAM_ACTIONS = (
 )
 NOTIFY_IAM_ACTIONS = actions_for(NoticePublisher, SnsPublisher)
 # Granted only when the setting named as the key turns the feature on (a contract test holds the template to it).
-CONDITIONAL_IAM_ACTIONS = {"REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS, "MEMBER_ROLE_NAME": HUB_IAM_ACTIONS}
+# An organization hub's fan-out starts each reconcile run and its summary check sums up those past their deadline.
+CONDITIONAL_IAM_ACTIONS = {
+    "REMEDIATION_TOPIC_ARN": NOTIFY_IAM_ACTIONS,
+    "MEMBER_ROLE_NAME": HUB_IAM_ACTIONS | RUNS_IAM_ACTIONS,
+}
 # A full reconcile stops at a repository boundary when less time than this remains, and continues in a new invocation.
 TIME_RESERVE_MILLIS = 120_000
 
@@ -62,6 +67,7 @@ hub = (
         work_queue(settings.work_queue_url),
         settings.organization,
         sessions.partition,
+        reconcile_runs(settings, make_client, publisher),
     )
     if sessions
     else None

@@ -28,6 +28,7 @@ DEPLOYED_VALUES = {
     "SWEEP_TOPIC_ARN": "arn:aws:sns:ap-southeast-1:123456789012:ecr-governance-SweepTopic-AbCdEf012345",
     "SWEEP_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/ecr-governance-SweepQueue-AbCdEf012345",
     "SWEEP_RUNS_TABLE": "ecr-governance-SweepRunsTable-AbCdEf012345",
+    "RECONCILE_RUNS_TABLE": "ecr-governance-SweepRunsTable-AbCdEf012345",
     "WORK_QUEUE_URL": "https://sqs.ap-southeast-1.amazonaws.com/123456789012/ecr-governance-MemberWorkQueue-AbCd.fifo",
 }
 

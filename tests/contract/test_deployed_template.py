@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from ecr_governance.enforce import events
+from ecr_governance.enforce.hub import SUMMARY_CHECK_DETAIL_TYPE, SUMMARY_CHECK_SOURCE
 from ecr_governance.findings import events as findings_events
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
@@ -133,7 +135,13 @@ def test_deployed_rules_invoke_the_function_on_enforced_calls_and_on_schedule(de
     rules = _rules_targeting(deployed, ENFORCE_FUNCTION)
     patterns = [rule["EventPattern"] for rule in rules if "EventPattern" in rule]
     schedules = [rule["ScheduleExpression"] for rule in rules if "ScheduleExpression" in rule]
-    assert schedules == [{"Ref": "ReconcileSchedule"}]
+    # The daily reconcile, and an organization hub's summary check (a constant event the router recognises).
+    assert sorted(map(str, schedules)) == sorted(map(str, [{"Ref": "ReconcileSchedule"}, "rate(15 minutes)"]))
+    (check,) = [rule for rule in rules if rule.get("ScheduleExpression") == "rate(15 minutes)"]
+    (target,) = check["Targets"]
+    check_event = json.loads(target["Input"]["Fn::Sub"])
+    assert (check_event["detail-type"], check_event["source"]) == (SUMMARY_CHECK_DETAIL_TYPE, SUMMARY_CHECK_SOURCE)
+    assert (check_event["account"], check_event["region"]) == ("${AWS::AccountId}", "${AWS::Region}")
     # This account's writes on the default bus; an organization hub's members' writes on its own bus (any account:
     # the router checks each against the organization).
     own = [pattern for pattern in patterns if pattern.get("account") == [{"Ref": "AWS::AccountId"}]]

@@ -69,6 +69,8 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     "casing": frozenset(),
     # Who an organization hub governs and how its settings read: every capability may work in a member account.
     "organization": frozenset({"config", "errors"}),
+    # A run that fans out into units and adds up their counters once (the sweep's and the organization reconcile's).
+    "runs": frozenset(),
     # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).
     "pull_through_cache": frozenset(),
     "registry_api": frozenset({"config"}),

@@ -47,6 +47,10 @@ NOT_IMPLEMENTATIONS: dict[tuple[str, str], str] = {
     ("ecr_governance.location.Location", "ecr_governance.organization.membership.MemberAccess"): (
         "Location.check checks an event's account, region and partition, not a member's reachability"
     ),
+    ("ecr_governance.aws.runs_table.DynamoRunTally", "ecr_governance.sweep.ledger.RunLedger"): (
+        "DynamoRunTally is the runs table's shared part (RunTally); DynamoRunLedger, its subclass, adds the sweep's "
+        "delete calls and serves RunLedger"
+    ),
 }
 
 

@@ -43,6 +43,8 @@ REPOSITORY_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._
 REPOSITORY_NAME_LENGTH = (2, 256)
 REPOSITORY_ARN = re.compile(r"arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository/(.+)")
 MAX_TEXT = 2048  # longer strings in the fields we read are not what AWS sends
+# An organization reconcile's run id (the hub's fan-out names it in each member's share and its continuations).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9:._-]{0,199}")
 
 
 class TriggerKind(StrEnum):
@@ -62,6 +64,7 @@ class EnforcementTrigger:
     actor_arn: str = ""  # the IAM role (session issuer) or user that made the call
     error_code: str = ""
     progress: ReconcileProgress | None = None  # for a continuation
+    run_id: str = ""  # an organization reconcile's run this share of it counts in (empty: none)
 
     def caused_by(self, role_arn: str) -> bool:
         """True when our own role made the call: remediating it again would be a loop."""
@@ -142,10 +145,13 @@ def parse_enforcement_trigger(event: Any, provenance: Provenance) -> Enforcement
     _same("region", _text(event, "region", "region"), provenance.region)
     if detail_type == SCHEDULE_DETAIL_TYPE:
         _same("source", source, SCHEDULE_SOURCE)
-        return EnforcementTrigger(TriggerKind.SCHEDULE, event_id)
+        return EnforcementTrigger(TriggerKind.SCHEDULE, event_id, run_id=_run_id(event.get("detail")))
     if detail_type == CONTINUATION_DETAIL_TYPE:
         _same("source", source, CONTINUATION_SOURCE)
-        return EnforcementTrigger(TriggerKind.CONTINUATION, event_id, progress=_progress(event.get("detail")))
+        detail = event.get("detail")
+        return EnforcementTrigger(
+            TriggerKind.CONTINUATION, event_id, progress=_progress(detail), run_id=_run_id(detail)
+        )
     if detail_type != CLOUDTRAIL_DETAIL_TYPE:
         raise InvalidEvent(
             f"unexpected detail-type {detail_type[:80]!r}: expected {CLOUDTRAIL_DETAIL_TYPE!r} or a schedule"
@@ -220,8 +226,29 @@ def _progress(detail: Any) -> ReconcileProgress:
     )
 
 
-def continuation_event(progress: ReconcileProgress, provenance: Provenance, event_id: str) -> dict[str, Any]:
-    """The event a reconcile sends itself to continue where it stopped (parsed back by parse_enforcement_trigger)."""
+def _run_id(detail: Any) -> str:
+    """`detail.run`: the organization reconcile run a member's share counts in (absent: none)."""
+    if not isinstance(detail, Mapping) or detail.get("run") is None:
+        return ""
+    run_id = detail["run"]
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise InvalidEvent("detail.run must be a run id (letters, digits, : . _ -; at most 200 characters)")
+    return run_id
+
+
+def continuation_event(
+    progress: ReconcileProgress, provenance: Provenance, event_id: str, run_id: str = ""
+) -> dict[str, Any]:
+    """The event a reconcile sends itself to continue where it stopped (parsed back by parse_enforcement_trigger);
+    `run_id`: the organization reconcile run it counts in."""
+    detail: dict[str, Any] = {
+        "after": progress.after,
+        "piece": progress.piece,
+        "scan_exempt": list(progress.scan_exempt),
+        "unread": list(progress.unread),
+    }
+    if run_id:
+        detail["run"] = run_id
     return {
         "version": "0",
         "id": event_id,
@@ -229,10 +256,5 @@ def continuation_event(progress: ReconcileProgress, provenance: Provenance, even
         "source": CONTINUATION_SOURCE,
         "account": provenance.account,
         "region": provenance.region,
-        "detail": {
-            "after": progress.after,
-            "piece": progress.piece,
-            "scan_exempt": list(progress.scan_exempt),
-            "unread": list(progress.unread),
-        },
+        "detail": detail,
     }

@@ -158,7 +158,9 @@ class EnforcementService:
 
     def _continue(self, progress: ReconcileProgress, invocation: Invocation, trigger: EnforcementTrigger) -> None:
         """Queue the next piece. If that fails the invocation fails (and is retried)."""
-        event = continuation_event(progress, invocation.provenance, f"{trigger.event_id}-{progress.piece + 1}")
+        event = continuation_event(
+            progress, invocation.provenance, f"{trigger.event_id}-{progress.piece + 1}", trigger.run_id
+        )
         self._invoker.invoke_async(invocation.function_arn, event)
         logger.info("reconcile continued", extra={"after": progress.after, "next_piece": progress.piece + 1})
 

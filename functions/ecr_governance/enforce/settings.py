@@ -120,6 +120,25 @@ WORK_QUEUE_URL = SettingDoc(
     "An organization hub's FIFO queue of member work (Scope=organization): the template creates it and sets this; "
     "empty in a single-account stack.",
 )
+RECONCILE_RUNS_TABLE = SettingDoc(
+    "RECONCILE_RUNS_TABLE",
+    "(the runs table)",
+    "",
+    "An organization hub's table of reconcile runs (Scope=organization; the sweep's runs table, shared): each member "
+    "account-region's counts, recorded once, and the run's one summary. Empty: no run summary, each account-region's "
+    "reconcile is only logged and notified on its own.",
+)
+MAX_SUMMARY_DEADLINE_HOURS = 23
+RECONCILE_SUMMARY_DEADLINE_HOURS = SettingDoc(
+    "RECONCILE_SUMMARY_DEADLINE_HOURS",
+    "ReconcileSummaryDeadlineHours",
+    "4",
+    "An organization hub's reconcile summary goes out when every account-region queued by the fan-out reported, or "
+    "this many hours (1-23) after the fan-out, naming the account-regions that did not report (a message in the "
+    "member work dead-letter queue, one still retrying).",
+    minimum=1,
+    maximum=MAX_SUMMARY_DEADLINE_HOURS,
+)
 # What the enforcing functions read, each said once (see ecr_governance.config.SettingDoc).
 SETTINGS_DOCS: tuple[SettingDoc, ...] = (
     GOVERNANCE_MODE,
@@ -133,6 +152,8 @@ SETTINGS_DOCS: tuple[SettingDoc, ...] = (
     *REGISTRY_SETTINGS_DOCS,
     GOVERNANCE_ROLE_ARN,
     WORK_QUEUE_URL,
+    RECONCILE_RUNS_TABLE,
+    RECONCILE_SUMMARY_DEADLINE_HOURS,
     *ORGANIZATION_SETTINGS_DOCS,
 )
 
@@ -158,6 +179,8 @@ class EnforceSettings:
     organization: OrganizationSettings = field(default_factory=OrganizationSettings)
     work_queue_url: str = ""
     registry: RegistrySettings = field(default_factory=RegistrySettings)
+    runs_table: str = ""
+    summary_deadline_hours: int = int(RECONCILE_SUMMARY_DEADLINE_HOURS.default)
 
     @property
     def writes_enabled(self) -> bool:
@@ -203,6 +226,8 @@ class EnforceSettings:
             organization=OrganizationSettings.from_environ(environ),
             work_queue_url=text_setting(environ, WORK_QUEUE_URL),
             registry=RegistrySettings.from_environ(environ),
+            runs_table=text_setting(environ, RECONCILE_RUNS_TABLE),
+            summary_deadline_hours=int_setting(environ, RECONCILE_SUMMARY_DEADLINE_HOURS),
         )
 
 

@@ -5,43 +5,34 @@ before it is made (an intent naming its digests) and confirmed with what ECR's r
 call. A retried, duplicated or concurrently delivered message therefore adds each deletion once, and a call whose
 confirmation never got written (the ledger failed, the function timed out) is resolved before the summary from what
 the registry shows: its digests that are gone were deleted. The DynamoDB adapter (aws/dynamodb.py) serves the port;
-the tests' in-memory ledger does too.
+the tests' in-memory ledger does too. What every run shares (units, counters recorded once, the summary's
+claim) is ecr_governance.runs; the delete calls are the sweep's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from ecr_governance.runs import SUMMARY_LEASE, RunCounters, RunStart, RunState, RunTally, UnitRef
 from ecr_governance.sweep.plan import PlannedDeletion
-from ecr_governance.sweep.settings import SweepMode
+from ecr_governance.sweep.report import COUNTERS, UNIT_COUNTERS
 
-# A summary claim older than this is taken over (the claimer failed before publishing).
-SUMMARY_LEASE = timedelta(minutes=10)
+__all__ = [
+    "SUMMARY_LEASE",
+    "SWEEP_COUNTERS",
+    "DeletionCall",
+    "RunLedger",
+    "RunStart",
+    "RunStarter",
+    "RunState",
+    "UnitRef",
+]
 
-
-@dataclass(frozen=True)
-class UnitRef:
-    """One message a run waits for: a repository's sweep, one of its parts, or an organization's account-region."""
-
-    unit_id: str
-    repository: str  # empty for an account-region
-    account: str = ""  # a member account (an organization run): its results are also added up per account
-
-
-@dataclass(frozen=True)
-class RunStart:
-    run_id: str
-    mode: SweepMode
-    started_at: datetime
-    deadline: datetime
-    units: tuple[UnitRef, ...]  # the repository messages sent
-    exempt: int = 0
-    in_use_available: bool | None = None  # None: not asked (dry run of a registry with nothing to delete)
-    not_onboarded: tuple[str, ...] = ()  # "account: reason" for each governed account whose role cannot be assumed
-    account_names: Mapping[str, str] = field(default_factory=dict)  # an organization run: id -> name
+# What a sweep run adds up (deletions only through confirmed delete calls, never a unit's own report).
+SWEEP_COUNTERS = RunCounters(COUNTERS, UNIT_COUNTERS)
 
 
 @dataclass(frozen=True)
@@ -56,29 +47,6 @@ class DeletionCall:
     region: str = ""
 
 
-@dataclass(frozen=True)
-class RunState:
-    run_id: str
-    mode: str
-    started_at: str  # ISO-8601, UTC
-    deadline: str
-    expected: int
-    reported: int
-    counts: Mapping[str, int]
-    exempt: int = 0
-    in_use_available: bool | None = None
-    pending_deletions: int = 0  # delete calls written down and not confirmed
-    published: bool = False
-    not_onboarded: tuple[str, ...] = ()
-    account_names: Mapping[str, str] = field(default_factory=dict)
-    unswept: tuple[UnitRef, ...] = field(default=())  # filled in for a summary: the units that never reported
-    per_account: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # filled in for an organization run
-
-    @property
-    def complete(self) -> bool:
-        return self.reported >= self.expected
-
-
 class RunStarter(Protocol):
     """What the planner records of a run."""
 
@@ -91,7 +59,7 @@ class RunStarter(Protocol):
         ...
 
 
-class RunLedger(RunStarter, Protocol):
+class RunLedger(RunStarter, RunTally, Protocol):
     """What the workers record, and what a summary is built from."""
 
     def add_units(self, run_id: str, units: Sequence[UnitRef]) -> None:

@@ -106,6 +106,7 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
         (UnitRef("repository/team/app", "team/app"),),
     ),
     "run_id": "run-1",
+    "kind": "reconcile",
     "unit": UnitRef("repository/team/app/part/1", "team/app"),
     "units": [UnitRef("repository/team/app", "team/app")],
     "call": DeletionCall(
