@@ -23,16 +23,13 @@ from ecr_governance.enforce.model import Action, EnforcementReport
 from ecr_governance.errors import FatalAwsError, GovernanceError
 from ecr_governance.images import parse_timestamp
 from ecr_governance.notice import Notice, NoticePublisher
-from ecr_governance.organization.membership import Target
+from ecr_governance.organization.membership import Target, account_label, not_onboarded_list
 from ecr_governance.runs import RunCounters, RunStart, RunState, RunTally, UnitRef
-from ecr_governance.text import plain
 
 logger = Logger(service=SERVICE_NAME, child=True)
 
 RUN_PREFIX = "reconcile-"
 RUN_KIND = "reconcile"  # the open-run index's key for organization reconciles
-ACCOUNT_NAME_CHARACTERS = 50  # AWS Organizations' limit on an account's name
-NOT_ONBOARDED_CHARACTERS = 300  # "account: reason" (the reason quotes STS's error message)
 ACCOUNTS_SHOWN = 50
 UNREPORTED_SHOWN = 50
 # A run whose summary could not be published for this long after it started is given up on (with an ERROR line).
@@ -80,9 +77,8 @@ UNREACHABLE_COUNTS: Mapping[str, int] = {"account_regions_unreachable": 1}
 
 
 # ---- the summary a person reads (pure) --------------------------------------------------------------------------
-def account_label(state: RunState, account: str) -> str:
-    name = state.account_names.get(account, "")
-    return f"{plain(name, ACCOUNT_NAME_CHARACTERS)} ({account})" if name else account
+def account_label_in(state: RunState, account: str) -> str:
+    return account_label(account, state.account_names.get(account, ""))
 
 
 def _figures(counts: Mapping[str, int], audit: bool) -> str:
@@ -124,14 +120,14 @@ def reconcile_summary_notice(state: RunState) -> Notice:
         for account in sorted(state.per_account, key=lambda a: (-state.per_account[a].get("failed", 0), a))[
             :ACCOUNTS_SHOWN
         ]:
-            lines.append(f"  {account_label(state, account)}: {_figures(state.per_account[account], audit)}.")
+            lines.append(f"  {account_label_in(state, account)}: {_figures(state.per_account[account], audit)}.")
         if len(state.per_account) > ACCOUNTS_SHOWN:
             lines.append(f"  ... and {len(state.per_account) - ACCOUNTS_SHOWN} more accounts (in the runs table)")
     if state.not_onboarded:
-        shown = "; ".join(plain(entry, NOT_ONBOARDED_CHARACTERS) for entry in state.not_onboarded[:ACCOUNTS_SHOWN])
+        shown = not_onboarded_list(state.not_onboarded, ACCOUNTS_SHOWN)
         lines.append(f"Not onboarded ({len(state.not_onboarded)}; their role could not be assumed): {shown}")
     if state.unswept:
-        missing = sorted({f"{account_label(state, u.account)} in {region_of(u)}" for u in state.unswept})
+        missing = sorted({f"{account_label_in(state, u.account)} in {region_of(u)}" for u in state.unswept})
         lines.append(
             f"Did not report by the run's deadline ({len(missing)}): {', '.join(missing[:UNREPORTED_SHOWN])} - a "
             "message in the member work dead-letter queue or still retrying; the figures above leave them out."

@@ -14,10 +14,24 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecr_governance.errors import MemberUnreachable
+from ecr_governance.text import plain
 
 ACTIVE = "ACTIVE"
 # How many members a fan-out checks at once (one AssumeRole each).
 CHECK_CONCURRENCY = 8
+ACCOUNT_NAME_CHARACTERS = 50  # AWS Organizations' limit on an account's name
+NOT_ONBOARDED_CHARACTERS = 300  # "account: reason" (the reason quotes STS's error message)
+
+
+def account_label(account_id: str, name: str) -> str:
+    """How notices and summaries name an account: `name (id)`, the name - outside text, chosen by whoever created
+    the account - as one line of plain text (no line break, control sequence or link)."""
+    return f"{plain(name, ACCOUNT_NAME_CHARACTERS)} ({account_id})" if name else account_id
+
+
+def not_onboarded_list(entries: Sequence[str], shown: int) -> str:
+    """The first `shown` "account: reason" entries of a run's accounts not onboarded, each one line of plain text."""
+    return "; ".join(plain(entry, NOT_ONBOARDED_CHARACTERS) for entry in entries[:shown])
 
 
 @dataclass(frozen=True)
@@ -27,8 +41,8 @@ class Account:
     status: str = ACTIVE
 
     def label(self) -> str:
-        """How alerts and reports name the account: `name (id)`."""
-        return f"{self.name} ({self.account_id})" if self.name else self.account_id
+        """How alerts and reports name the account: `name (id)`, the name escaped."""
+        return account_label(self.account_id, self.name)
 
 
 @dataclass(frozen=True, order=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ecr_governance.notice import Notice
+from ecr_governance.organization.membership import account_label, not_onboarded_list
 from ecr_governance.sweep.ledger import RunState, UnitRef
 from ecr_governance.sweep.report import KEPT_COUNTERS, RECLAIMED_COUNTERS
 
@@ -104,14 +105,13 @@ def _per_account_lines(state: RunState) -> list[str]:
         if len(ranked) > ACCOUNTS_SHOWN:
             lines.append(f"  ... and {len(ranked) - ACCOUNTS_SHOWN} more accounts (each in the runs table)")
     if state.not_onboarded:
-        shown = "; ".join(state.not_onboarded[:ACCOUNTS_SHOWN])
+        shown = not_onboarded_list(state.not_onboarded, ACCOUNTS_SHOWN)
         lines.append(f"Not onboarded ({len(state.not_onboarded)}; their role could not be assumed): {shown}")
     return lines
 
 
 def _account_label(state: RunState, account: str) -> str:
-    name = state.account_names.get(account, "")
-    return f"{name} ({account})" if name else account
+    return account_label(account, state.account_names.get(account, ""))
 
 
 def _where(state: RunState, unit: UnitRef) -> str:

@@ -11,8 +11,9 @@ from ecr_governance.errors import MemberUnreachable
 from ecr_governance.exemptions import ExemptionSettings
 from ecr_governance.images import DOCKER_MANIFEST, ImageRecord
 from ecr_governance.organization.membership import Account, Target
+from ecr_governance.sweep.ledger import RunState
 from ecr_governance.sweep.messages import DeadlineMessage, RepositoryMessage, TargetMessage, parse_message
-from ecr_governance.sweep.notice import Prices
+from ecr_governance.sweep.notice import Prices, sweep_notice
 from ecr_governance.sweep.planner import OrganizationScope, SweepPlanner
 from ecr_governance.sweep.ports import SweepAdapters
 from ecr_governance.sweep.settings import SweepMode, SweepRules
@@ -173,3 +174,24 @@ def test_prices_give_the_monthly_savings_of_bytes_by_storage_class():
     """The summary's estimate and the worker's MonthlySavingsUsd metric (the dashboard's dollars reclaimed)."""
     prices = Prices(standard=0.10, archive=0.05)
     assert prices.monthly_usd({"standard": 10 * 1024**3, "archive": 4 * 1024**3}) == pytest.approx(1.2)
+
+
+def test_account_names_and_not_onboarded_reasons_are_outside_text_in_the_sweep_summary():
+    """An account's name is chosen by whoever created the account, and a reason quotes STS: neither may add a line,
+    a terminal control sequence or a link to the summary e-mail."""
+    state = RunState(
+        "run-org",
+        "delete",
+        "2026-06-01T02:00:00Z",
+        "2026-06-01T08:00:00Z",
+        1,
+        1,
+        {"deleted": 2},
+        account_names={TEAM_A: "evil\nForged: line https://phish.example/x \x1b[31m"},
+        per_account={TEAM_A: {"deleted": 2}},
+        not_onboarded=(f"{NEW}: denied\nInjected line https://phish.example/y",),
+    )
+    text = sweep_notice(state, Prices(0.10, 0.10)).text
+    assert "\nForged" not in text and "\x1b" not in text and "https://" not in text
+    assert "\nInjected" not in text
+    assert f"evil Forged: line https[:]//phish.example/x [31m ({TEAM_A}): 2 deleted" in text
