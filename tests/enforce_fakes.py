@@ -13,7 +13,8 @@ from ecr_governance.enforce.creation_templates import standard_template
 from ecr_governance.enforce.registry_model import CreationTemplate, RegistryPolicy
 from ecr_governance.enforce.scanning import RegistryScanning, ScanningRule
 from ecr_governance.enforce.settings import EnforceSettings
-from ecr_governance.errors import AccessDenied, AwsError, RepositoryNotFound
+from ecr_governance.errors import AccessDenied, AwsError, MemberUnreachable, RepositoryNotFound
+from ecr_governance.organization.membership import Account
 from ecr_governance.repositories import Repository
 from ecr_governance.signing import SigningRule
 
@@ -156,3 +157,38 @@ class InMemoryTagSource:
         if self.denied:
             raise AccessDenied("access denied: GetResources needs IAM permission tag:GetResources", code="AccessDenied")
         return {name: tags[tag_key] for name, tags in self.registry.tags.items() if tag_key in tags}
+
+
+class InMemoryOrganization:
+    """An organization's account list (OrganizationDirectory) and whether each member's role can be assumed
+    (MemberAccess): the accounts in `unreachable` refuse, as a member the StackSet has not reached yet."""
+
+    def __init__(self, accounts: list[Account], unreachable: tuple[str, ...] = ()):
+        self.accounts_list = list(accounts)
+        self.unreachable = set(unreachable)
+        self.reads = 0
+
+    def all_accounts(self) -> list[Account]:
+        self.reads += 1
+        return list(self.accounts_list)
+
+    def accounts_under(self, parents: tuple[str, ...]) -> list[Account]:
+        return self.all_accounts()
+
+    def check(self, account_id: str) -> None:
+        if account_id in self.unreachable:
+            raise MemberUnreachable(f"cannot assume arn:aws:iam::{account_id}:role/ecr-governance-member: AccessDenied")
+
+
+class RecordingWorkQueue:
+    """The hub's member work queue: records what is sent; `refuse` answers every message as not sent."""
+
+    def __init__(self, refuse: bool = False):
+        self.sent: list[object] = []
+        self.refuse = refuse
+
+    def send_work(self, messages: list[object]) -> tuple[int, ...]:
+        if self.refuse:
+            return tuple(range(len(messages)))
+        self.sent.extend(messages)
+        return ()

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ecr_governance.enforce.events import Provenance
 from ecr_governance.enforce.hub import EnforcementHub, QueuedContinuation
-from ecr_governance.errors import AwsError, MemberUnreachable
+from ecr_governance.errors import AwsError
 from ecr_governance.organization.membership import Account, CachedMembership
 from ecr_governance.organization.settings import OrganizationSettings, Scope
+from enforce_fakes import InMemoryOrganization, RecordingWorkQueue
 from registry_builders import load_event
 
 HUB = Provenance("999999999999", "ap-southeast-1")
@@ -20,38 +21,20 @@ REGIONS = ("ap-southeast-1", "eu-west-1")
 SETTINGS = OrganizationSettings(Scope.ORGANIZATION, "ecr-governance-member", REGIONS, account_concurrency=1)
 
 
-class Organization:
+class Organization(InMemoryOrganization):
     def __init__(self):
-        self.reads = 0
-        self.accounts_list = [
-            Account(TEAM_A, "team-a"),
-            Account(TEAM_B, "team-b"),
-            Account(SUSPENDED, "old", status="SUSPENDED"),
-            Account(NEW, "new"),
-        ]
-
-    def all_accounts(self):
-        self.reads += 1
-        return list(self.accounts_list)
-
-    def accounts_under(self, parents):
-        return self.all_accounts()
-
-    def check(self, account_id: str) -> None:
-        if account_id == NEW:
-            raise MemberUnreachable(f"cannot assume arn:aws:iam::{NEW}:role/ecr-governance-member: AccessDenied")
+        super().__init__(
+            [
+                Account(TEAM_A, "team-a"),
+                Account(TEAM_B, "team-b"),
+                Account(SUSPENDED, "old", status="SUSPENDED"),
+                Account(NEW, "new"),
+            ],
+            unreachable=(NEW,),
+        )
 
 
-class Queue:
-    def __init__(self, refuse: bool = False):
-        self.sent = []
-        self.refuse = refuse
-
-    def send_work(self, messages):
-        if self.refuse:
-            return tuple(range(len(messages)))
-        self.sent.extend(messages)
-        return ()
+Queue = RecordingWorkQueue
 
 
 def hub(queue=None, organization=None, clock=lambda: datetime(2026, 6, 1, tzinfo=UTC)):

@@ -23,10 +23,11 @@ from ecr_governance.enforce.run_summary import (
     unit_counts,
     unit_of,
 )
-from ecr_governance.errors import AwsError, MemberUnreachable
+from ecr_governance.errors import AwsError
 from ecr_governance.organization.membership import Account, CachedMembership, Target
 from ecr_governance.organization.settings import OrganizationSettings, Scope
 from ecr_governance.runs import SUMMARY_LEASE, RunState
+from enforce_fakes import InMemoryOrganization, RecordingWorkQueue
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from property_budget import examples
@@ -40,33 +41,17 @@ SETTINGS = OrganizationSettings(Scope.ORGANIZATION, "ecr-governance-member", REG
 START = datetime(2026, 6, 1, 2, tzinfo=UTC)
 
 
-class Organization:
-    """Two reachable members and one whose role cannot be assumed (the directory and the member access)."""
+class Organization(InMemoryOrganization):
+    """Two reachable members and one whose role cannot be assumed."""
 
     def __init__(self):
-        self.accounts_list = [Account(TEAM_A, "team-a"), Account(TEAM_B, "team-b"), Account(NEW, "new")]
-
-    def all_accounts(self):
-        return list(self.accounts_list)
-
-    def accounts_under(self, parents):
-        return self.all_accounts()
-
-    def check(self, account_id: str) -> None:
-        if account_id == NEW:
-            raise MemberUnreachable(f"cannot assume arn:aws:iam::{NEW}:role/ecr-governance-member: AccessDenied")
+        super().__init__(
+            [Account(TEAM_A, "team-a"), Account(TEAM_B, "team-b"), Account(NEW, "new")],
+            unreachable=(NEW,),
+        )
 
 
-class Queue:
-    def __init__(self, refuse: bool = False):
-        self.sent = []
-        self.refuse = refuse
-
-    def send_work(self, messages):
-        if self.refuse:
-            return tuple(range(len(messages)))
-        self.sent.extend(messages)
-        return ()
+Queue = RecordingWorkQueue
 
 
 class Clock:
