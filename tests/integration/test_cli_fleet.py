@@ -11,15 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.aws.accounts import MemberSessions
-from ecr_governance.errors import MemberUnreachable
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.main import main
+from organization_builders import ROLE, member_client, refuse_roles
 from registry_builders import create_repository, push_image
 
 pytestmark = pytest.mark.integration
 REGIONS = ("ap-southeast-1", "eu-west-1")
-ROLE = "ecr-governance-member"
 OWN = "123456789012"  # the emulator's default account: the organization's management account, the caller
 # Repositories per account-region: each account a different number, so per-account totals tell them apart.
 REPOSITORIES = {
@@ -36,17 +34,7 @@ class Emulated:
     def client(self, service: str, account: str, region: str = REGIONS[0]) -> Any:
         if account == OWN:
             return boto3.client(service, region_name=region, endpoint_url=self.endpoint)
-        sts = boto3.client("sts", region_name=REGIONS[0], endpoint_url=self.endpoint)
-        role = f"arn:aws:iam::{account}:role/{ROLE}"
-        credentials = sts.assume_role(RoleArn=role, RoleSessionName="test-setup")["Credentials"]
-        return boto3.client(
-            service,
-            region_name=region,
-            endpoint_url=self.endpoint,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-        )
+        return member_client(service, account, region, self.endpoint)
 
     def mutability(self, account: str, region: str, name: str) -> str:
         ecr = self.client("ecr", account, region)
@@ -73,17 +61,8 @@ def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
             for repository in repositories:
                 create_repository(emulated.client("ecr", ids[name], region), repository)  # MUTABLE: a violation
     denied = ids["team-denied"]  # its governance role is not deployed yet
-    original = MemberSessions.assume
-
-    def assume(self, account_id):
-        # The caller's own account is worked with the caller's credentials: a role there is never assumed.
-        if account_id in (denied, OWN):
-            raise MemberUnreachable(
-                f"cannot assume arn:aws:iam::{account_id}:role/{ROLE}: AccessDenied", code="AccessDenied"
-            )
-        return original(self, account_id)
-
-    monkeypatch.setattr(MemberSessions, "assume", assume)
+    # The caller's own account is worked with the caller's credentials: a role there is never assumed.
+    refuse_roles(monkeypatch, [denied, OWN])
     monkeypatch.delenv("AWS_ENDPOINT_URL")  # the command lines name the emulator themselves
     return {"ids": ids, "teams": teams, "sandbox": sandbox, "emulated": emulated}
 

@@ -13,59 +13,32 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.aws.accounts import MemberSessions
 from ecr_governance.aws.runs_table import DynamoRunTally
 from ecr_governance.enforce.run_summary import RECONCILE_COUNTERS
-from ecr_governance.errors import AwsError, MemberUnreachable
+from ecr_governance.errors import AwsError
 from ecr_governance_cli.local_invoke import invoke_function
+from organization_builders import ROLE, create_members, member_client, refuse_roles
 from registry_builders import TEMPLATE, load_event, topic_with_sqs_subscriber
 
 pytestmark = pytest.mark.integration
 HUB_REGION = "ap-southeast-1"
 REGIONS = ("ap-southeast-1", "eu-west-1")
-ROLE = "ecr-governance-member"
 OUTSIDER = "999988887777"
 REPOSITORIES = ("app/api", "app/web")
-
-
-def member_client(service: str, account: str, region: str) -> Any:
-    sts = boto3.client("sts", region_name=HUB_REGION)
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="test")["Credentials"]
-    return boto3.client(
-        service,
-        region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 @pytest.fixture
 def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
     organizations = boto3.client("organizations", region_name=HUB_REGION)
     organization_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-    members = [
-        organizations.create_account(Email=f"team-{n}@example.com", AccountName=f"team-{n}")["CreateAccountStatus"][
-            "AccountId"
-        ]
-        for n in range(6)
-    ]
+    members = create_members(organizations, 6)
     for account in [*members, OUTSIDER]:
         for region in REGIONS:
             ecr = member_client("ecr", account, region)
             for name in REPOSITORIES:
                 ecr.create_repository(repositoryName=name, imageTagMutability="MUTABLE")
     denied = members[-1]  # its governance role is not deployed yet
-    original = MemberSessions.assume
-
-    def assume(self, account_id):
-        if account_id == denied:
-            raise MemberUnreachable(
-                f"cannot assume arn:aws:iam::{denied}:role/{ROLE}: AccessDenied", code="AccessDenied"
-            )
-        return original(self, account_id)
-
-    monkeypatch.setattr(MemberSessions, "assume", assume)
+    refuse_roles(monkeypatch, [denied])
     sqs = boto3.client("sqs", region_name=HUB_REGION)
     queue = sqs.create_queue(QueueName="member-work.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
     return {"id": organization_id, "members": members[:-1], "denied": denied, "queue": queue}

@@ -15,8 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from ecr_governance.aws.accounts import MemberSessions
-from ecr_governance.errors import MemberUnreachable
 from ecr_governance_cli.local_invoke import FunctionError, invoke_function
 from ecr_governance_cli.scan_samples import (
     basic_finding,
@@ -25,50 +23,24 @@ from ecr_governance_cli.scan_samples import (
     scan_findings_response,
 )
 from findings_stack import findings_stack, received
+from organization_builders import create_members, member_client, refuse_roles
 from registry_builders import TEMPLATE, load_event, push_image
 
 pytestmark = pytest.mark.integration
 HUB = "123456789012"  # the emulator's default account: the hub, and the organization's management account here
 HUB_REGION = "ap-southeast-1"
 REGIONS = ("ap-southeast-1", "eu-west-1")
-ROLE = "ecr-governance-member"
 OUTSIDER = "999988887777"
 REPOSITORY = "mlops/retail-api"
-
-
-def member_client(service: str, account: str, region: str) -> Any:
-    sts = boto3.client("sts", region_name=HUB_REGION)
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="test")["Credentials"]
-    return boto3.client(
-        service,
-        region_name=region,
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
 
 
 @pytest.fixture
 def organization(emulator_endpoint, monkeypatch) -> dict[str, Any]:
     organizations = boto3.client("organizations", region_name=HUB_REGION)
     organization_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
-    members = [
-        organizations.create_account(Email=f"team-{n}@example.com", AccountName=f"team-{n}")["CreateAccountStatus"][
-            "AccountId"
-        ]
-        for n in range(4)
-    ]
+    members = create_members(organizations, 4)
     denied = members[-1]  # its governance role is not deployed yet
-    original = MemberSessions.assume
-
-    def assume(self, account_id):
-        if account_id == denied:
-            raise MemberUnreachable(
-                f"cannot assume arn:aws:iam::{denied}:role/{ROLE}: AccessDenied", code="AccessDenied"
-            )
-        return original(self, account_id)
-
-    monkeypatch.setattr(MemberSessions, "assume", assume)
+    refuse_roles(monkeypatch, [denied])
     return {"id": organization_id, "members": members[:-1], "denied": denied, "endpoint": emulator_endpoint}
 
 
