@@ -24,6 +24,7 @@ ALARMS: dict[str, tuple[str, str, Any]] = {
     "EventsRejectedAlarm": ("metric", "EventsRejected", OPERATIONS),
     "AlertLedgerFailuresAlarm": ("metric", "AlertLedgerFailures", OPERATIONS),
     "SuppressionProblemsAlarm": ("metric", "SuppressionProblems", OPERATIONS),
+    "SigningStatusUnreadAlarm": ("metric", "SigningStatusUnread", OPERATIONS),
     "SecurityHubImportFailuresAlarm": ("metric", "SecurityHubImportFailures", OPERATIONS),
     "SweepDeadLetterAlarm": ("queue", "SweepDeadLetterQueue", SWEEP),
 }
