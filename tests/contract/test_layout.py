@@ -68,7 +68,7 @@ SHARED_ROOMS_IMPORTS: dict[str, frozenset[str]] = {
     # camelCase keys, as AWS's APIs spell them: what the functions answer and the CLI prints.
     "casing": frozenset(),
     # Who an organization hub governs and how its settings read: every capability may work in a member account.
-    "organization": frozenset({"config", "errors"}),
+    "organization": frozenset({"config", "errors", "text"}),  # text: how a summary names an account, escaped
     # A run that fans out into units and adds up their counters once (the sweep's and the organization reconcile's).
     "runs": frozenset(),
     # What enforcement learns of ECR's newer settings and the sweep and findings need too (issue 15).
