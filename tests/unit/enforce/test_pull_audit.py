@@ -53,7 +53,10 @@ def scanner_and_workload(repositories: int = 20, workload_repositories: int = 2)
     return records + [pull(WORKLOAD, f"team/app-{n}") for n in range(workload_repositories)]
 
 
-def rows_by_arn(records, exclusions=(), named=(), thresholds=Thresholds()):
+DEFAULTS = Thresholds()
+
+
+def rows_by_arn(records, exclusions=(), named=(), thresholds=DEFAULTS):
     audit = assess_pullers(records, exclusions, named, thresholds)
     return audit, {row.principal_arn: row for row in audit.principals}
 
