@@ -67,7 +67,7 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle, sweep
+    from ecr_governance_cli.commands import emulator, enforce, findings, invoke, lifecycle, scanners, sweep
 
     parser = Parser(
         prog="ecr-governance",
@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ecr-governance {__version__}")
     _add_global_options(parser, after_command=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (enforce, invoke, emulator, lifecycle, findings, sweep):
+    for module in (enforce, invoke, emulator, lifecycle, findings, sweep, scanners):
         module.register(subparsers)
     for command in _command_parsers(parser):
         _add_global_options(command, after_command=True)

@@ -18,6 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemNotFoundError
 from ecr_governance.aws.alert_ledger import DynamoAlertLedger
+from ecr_governance.aws.cloudtrail import CloudTrailEvents
 from ecr_governance.aws.dynamodb import DynamoRunLedger
 from ecr_governance.aws.ecr import EcrRegistry
 from ecr_governance.aws.failures_queue import FailuresQueue
@@ -135,6 +136,7 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     "body": "{}",
     "template": CreationTemplate("ROOT", ("CREATE_ON_PUSH",), "IMMUTABLE", lifecycle_policy='{"rules": []}'),
     "principal_arn": "arn:aws:iam::123456789012:role/scanner",
+    "max_events": 10,
 }
 
 
@@ -181,6 +183,7 @@ def _adapters() -> Iterator[tuple[str, Any, OperationRecorder]]:
         (lambda client: FailuresQueue(client, QUEUE), "sqs"),
         (OrganizationsDirectory, "organizations"),
         (lambda client: FifoWorkQueue(client, QUEUE + ".fifo"), "sqs"),
+        (CloudTrailEvents, "cloudtrail"),
     )
     for factory, service in factories:
         recorder = OperationRecorder(session.client(service))

@@ -35,8 +35,9 @@ COMMANDS = {
     "findings summary": ["findings", "summary"],
     "findings redrive": ["findings", "redrive", "--queue-url", "https://sqs.ap-southeast-1.amazonaws.com/1/Failures"],
     "sweep": ["sweep", "--all-repositories"],
+    "scanners": ["scanners"],
 }
-NEEDS_AWS = ["audit", "enforce", "invoke", "findings show", "findings summary", "findings redrive", "sweep"]
+NEEDS_AWS = ["audit", "enforce", "invoke", "findings show", "findings summary", "findings redrive", "sweep", "scanners"]
 
 
 def leaf_parsers():
