@@ -39,7 +39,7 @@ from ecr_governance.text import plain
 
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.output import emit, table
-from ecr_governance_cli.parsing import UsageError
+from ecr_governance_cli.parsing import UsageError, whole_number
 from ecr_governance_cli.target import AwsTarget, CommandTarget
 
 DEFAULT_ROLE_NAME = "ecr-governance-member"  # what org/member.yaml creates (its MemberRoleName's default)
@@ -75,10 +75,7 @@ def role_name(text: str) -> str:
     return text
 
 
-def workers(text: str) -> int:
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_WORKERS):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of account-regions from 1 to {MAX_WORKERS}")
-    return int(text)
+workers = whole_number(1, MAX_WORKERS, "a number of account-regions")
 
 
 def add_fleet_options(group: argparse._ArgumentGroup, default: Mapping[str, Any], checked: bool = True) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from typing import NoReturn
 
 from ecr_governance.errors import GovernanceError
@@ -54,3 +55,16 @@ def image_digest(text: str) -> str:
     if not IMAGE_DIGEST.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an image digest (e.g. sha256:<64 hex digits>)")
     return text
+
+
+def whole_number(low: int, high: int | None = None, what: str = "a whole number") -> Callable[[str], int]:
+    """An argparse type: a whole number (ASCII digits only) from `low` to `high`; the error names what and the range."""
+
+    def parse(text: str) -> int:
+        value = int(text) if text.isascii() and text.isdigit() else None
+        if value is None or value < low or (high is not None and value > high):
+            within = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} {within}")
+        return value
+
+    return parse

@@ -59,7 +59,7 @@ def test_global_options_after_a_nested_command():
 @pytest.mark.parametrize("port", ["-1", "99999", "70000", "http"])
 def test_emulator_refuses_a_port_that_is_not_one(port):
     result = run("emulator", "--port", port)
-    assert result.returncode == 2 and "is not a TCP port (1-65535)" in result.stderr
+    assert result.returncode == 2 and "is not a TCP port from 1 to 65535" in result.stderr
 
 
 def test_emulator_refuses_a_busy_port_at_once():

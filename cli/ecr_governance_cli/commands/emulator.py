@@ -16,18 +16,11 @@ from ecr_governance.enforce.settings import load_standard_lifecycle_policy
 from ecr_governance_cli.emulator import EMULATOR_HOST, emulator_client, start_emulator
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.output import add_output_options, emit
+from ecr_governance_cli.parsing import whole_number
 from ecr_governance_cli.sample_registry import seed_everything
 from ecr_governance_cli.target import LOCAL_REGION, AwsTarget, local_port
 
-
-def port_number(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
-    return port
+port_number = whole_number(1, 65535, "a TCP port")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -33,6 +33,7 @@ from ecr_governance.text import plain
 from ecr_governance_cli.exits import Exit
 from ecr_governance_cli.fleet import TargetResult, alone
 from ecr_governance_cli.output import add_output_options, table
+from ecr_governance_cli.parsing import whole_number
 from ecr_governance_cli.target import AwsTarget
 
 DEFAULT_HOURS = 24
@@ -40,20 +41,6 @@ MAX_HOURS = 2160  # LookupEvents reads the last 90 days
 DEFAULT_MAX_EVENTS = 5000
 ARN_LIMIT = 2048  # IAM's longest ARN
 REGISTER_COMMAND = "aws ecr register-pull-time-update-exclusion --principal-arn {}"
-
-
-def _bounded_int(low: int, high: int | None) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            within = f"{low}..{high}" if high is not None else f"at least {low}"
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number {within}")
-        return value
-
-    return parse
 
 
 def _share(text: str) -> Fraction:
@@ -73,21 +60,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     command.add_argument(
         "--hours",
-        type=_bounded_int(1, MAX_HOURS),
+        type=whole_number(1, MAX_HOURS),
         default=DEFAULT_HOURS,
         metavar="N",
         help=f"the window: the last N hours of CloudTrail's event history (1..{MAX_HOURS}, default {DEFAULT_HOURS})",
     )
     command.add_argument(
         "--max-events",
-        type=_bounded_int(1, None),
+        type=whole_number(1, None),
         default=DEFAULT_MAX_EVENTS,
         metavar="N",
         help=f"read at most N pull events, newest first (default {DEFAULT_MAX_EVENTS}; the output says when capped)",
     )
     command.add_argument(
         "--min-repositories",
-        type=_bounded_int(1, None),
+        type=whole_number(1, None),
         default=DEFAULT_MIN_REPOSITORIES,
         metavar="N",
         help=f"scanner-like: pulled at least N repositories (default {DEFAULT_MIN_REPOSITORIES})",

@@ -67,7 +67,10 @@ def usage_error(capsys, *argv: str) -> str:
         (["audit", "--regions", "EU-west-1"], "--regions: 'EU-west-1': expected region names"),
         (["audit", "--organization", "--ou", "ou-x"], "--ou: 'ou-x': expected OU ids (ou-...) or root ids"),
         (["audit", "--accounts", "111111111111", "--role-name", "a role"], "--role-name: 'a role' is not an IAM"),
-        (["audit", "--organization", "--workers", "0"], "--workers: '0': expected a number of account-regions"),
+        (
+            ["audit", "--organization", "--workers", "0"],
+            "--workers: '0' is not a number of account-regions from 1 to 64",
+        ),
         (["audit", "--organization", "--workers", "65"], "--workers: '65'"),
         (["audit", "--organization", "--workers", "eight"], "--workers: 'eight'"),
     ],

@@ -158,9 +158,9 @@ def test_cloudtrail_access_denied_is_one_line_naming_the_permission(stubbed, cap
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--hours", "0"], "'0' is not a whole number 1..2160"),
-        (["--hours", "2161"], "'2161' is not a whole number 1..2160"),
-        (["--max-events", "0"], "'0' is not a whole number at least 1"),
+        (["--hours", "0"], "'0' is not a whole number from 1 to 2160"),
+        (["--hours", "2161"], "'2161' is not a whole number from 1 to 2160"),
+        (["--max-events", "0"], "'0' is not a whole number of at least 1"),
         (["--min-share", "1.5"], "'1.5' is not a share above 0 and at most 1"),
         (["--min-share", "x"], "'x' is not a share"),
         (["--accounts", "111111111111"], "`scanners` runs in the configured account and region only"),
